@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.Globalization;
+using Parse.Config;
+using Parse.Simulation;
+using Spectre.Console;
+
+namespace Parse.Cli;
+
+/// <summary>Entry point of the <c>parse</c> command.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        var root = new RootCommand("PARSE for .NET: multimodal decentralized federated learning with PID-guided partial alignment.");
+        root.Subcommands.Add(Commands.Run());
+        root.Subcommands.Add(Commands.Perf());
+        root.Subcommands.Add(Commands.Overlays());
+        root.Subcommands.Add(Commands.Validate());
+        return root.Parse(args).Invoke();
+    }
+}
+
+/// <summary>The subcommands.</summary>
+internal static class Commands
+{
+    private static Argument<string?> ConfigArgument() => new("config")
+    {
+        Description = "Experiment file (YAML or JSON). Omit to use the embedded quickstart.",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    private static Option<string[]> SetOption() => new("--set", "-s")
+    {
+        Description = "Override a config field by dotted path, e.g. --set rounds=20 --set topology.kind=random-gossip",
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>Loads the config named on the command line (or the embedded quickstart).</summary>
+    internal static (ExperimentConfig Config, string BaseDir) Load(string? path, string[]? sets)
+    {
+        if (path is null)
+        {
+            using var s = typeof(Commands).Assembly.GetManifestResourceStream("quickstart.yaml")
+                          ?? throw new InvalidOperationException("embedded quickstart missing");
+            string text = new StreamReader(s).ReadToEnd();
+            return (ConfigLoader.FromText(text, sets, "<embedded quickstart>"), Directory.GetCurrentDirectory());
+        }
+        return (ConfigLoader.Load(path, sets), Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
+    }
+
+    /// <summary>Runs <paramref name="body"/>, turning known failures into one clear line and an exit code.</summary>
+    internal static int Guard(Func<int> body)
+    {
+        try { return body(); }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine("error: " + e.Message);
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled; no run directory was written");
+            return 130;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine("error: " + e.Message);
+            return 1;
+        }
+    }
+
+    public static Command Run()
+    {
+        var config = ConfigArgument();
+        var set = SetOption();
+        var outOpt = new Option<string?>("--out", "-o") { Description = "Run directory (default runs/NAME-TIMESTAMP)" };
+        var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output directory" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress display" };
+        var cmd = new Command("run", "Run one experiment in the in-process simulator and write a run directory.") { config, set, outOpt, force, quiet };
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var (cfg, baseDir) = Load(pr.GetValue(config), pr.GetValue(set));
+            string outDir = pr.GetValue(outOpt) ?? ExperimentRunner.DefaultOutput(cfg);
+            var progress = new ConsoleProgress(pr.GetValue(quiet));
+            using var cts = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+            var summary = ExperimentRunner.Run(cfg, outDir, baseDir, progress, pr.GetValue(force), progress.Run, cts.Token);
+            PrintSummary(summary, Path.GetFullPath(outDir));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static void PrintSummary(System.Text.Json.Nodes.JsonObject s, string dir)
+    {
+        var t = new Table().Border(TableBorder.Simple).AddColumn("agent type").AddColumn("accuracy").AddColumn("Bayes ceiling");
+        var acc = s["accuracy"]!["by_agent_type"]!.AsObject();
+        var ceil = s["ceiling"]!["by_agent_type"]!.AsObject();
+        foreach (var (k, v) in acc)
+            t.AddRow(k, v!.GetValue<double>().ToString("F3"), ceil.TryGetPropertyValue(k, out var c) && c is not null ? c.GetValue<double>().ToString("F3") : "n/a");
+        AnsiConsole.Write(t);
+        Console.WriteLine($"strategy {s["strategy"]}  overall {s["accuracy"]!["overall"]}  bytes sent {ConsoleProgress.FormatBytes(s["bytes_sent_total"]!.GetValue<long>())}  wall {s["wall_seconds"]} s");
+        Console.WriteLine($"run directory: {dir}");
+    }
+
+    public static Command Perf()
+    {
+        var config = ConfigArgument();
+        var set = SetOption();
+        var json = new Option<string?>("--json") { Description = "Also write the measurements to this JSON file" };
+        var cmd = new Command("perf", "Measure simulator throughput (agent local steps/s, samples/s) and peak memory on a config.") { config, set, json };
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var (cfg, baseDir) = Load(pr.GetValue(config), pr.GetValue(set));
+            cfg = cfg with { Eval = cfg.Eval with { Every = cfg.Rounds } };
+            using var sim = new Simulator(cfg, baseDir);
+            var r = sim.Run();
+            var summary = Parse.Reporting.RunWriter.Summary(cfg, r);
+            var tp = summary["throughput"]!;
+            Console.WriteLine($"config {cfg.Name}: {r.AgentTypes.Count} agents, {cfg.Rounds} rounds, parallelism {cfg.Sim.Parallelism}, strategy {cfg.Strategy}");
+            Console.WriteLine($"agent local steps/s  {tp["agent_steps_per_second"]}");
+            Console.WriteLine($"samples/s            {tp["samples_per_second"]}");
+            Console.WriteLine($"train seconds        {tp["train_seconds"]}  (wall {summary["wall_seconds"]} s incl. data, exchange, eval)");
+            Console.WriteLine($"peak working set     {summary["peak_working_set_mb"]} MiB");
+            if (pr.GetValue(json) is { } path) Parse.Reporting.AtomicFile.WriteAllText(path, summary.ToJsonString(new() { WriteIndented = true }));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    public static Command Overlays()
+    {
+        var config = ConfigArgument();
+        var set = SetOption();
+        var cmd = new Command("overlays", "Show the per-key overlays (size, degree, connectivity, spectral gap) without training.") { config, set };
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var (cfg, baseDir) = Load(pr.GetValue(config), pr.GetValue(set));
+            using var sim = new Simulator(cfg with { Rounds = 1 }, baseDir);
+            var t = new Table().Border(TableBorder.Simple).AddColumn("key").AddColumn("size").AddColumn("edges").AddColumn("bridges")
+                .AddColumn("degree min/mean/max").AddColumn("connected").AddColumn("spectral gap");
+            foreach (var o in sim.OverlaysAt(0).Select(Parse.Federation.Overlays.OverlayStats.Of))
+                t.AddRow(Markup.Escape(o.Key), o.Size.ToString(), o.Edges.ToString(), o.Bridges.ToString(),
+                    $"{o.MinDegree:F0}/{o.MeanDegree:F2}/{o.MaxDegree:F0}", o.Connected ? "yes" : "[red]no[/]", o.SpectralGap.ToString("F4"));
+            AnsiConsole.Write(t);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    public static Command Validate()
+    {
+        var config = ConfigArgument();
+        var set = SetOption();
+        var cmd = new Command("validate", "Check an experiment file and print the resolved configuration.") { config, set };
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var (cfg, _) = Load(pr.GetValue(config), pr.GetValue(set));
+            Console.WriteLine(ConfigLoader.ToJson(cfg));
+            return 0;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,109 @@
+using Parse.Data;
+using Parse.Federation.Payload;
+using Parse.Federation.Sharing;
+using Parse.Federation.Topology;
+using Parse.Model;
+
+namespace Parse.Config;
+
+/// <summary>Checks a bound config before anything runs; every message names the field at fault.</summary>
+public static class ConfigValidator
+{
+    /// <summary>Throws <see cref="ConfigException"/> listing every problem found.</summary>
+    public static void Validate(ExperimentConfig c, string baseDir)
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string msg) { if (!ok) errors.Add(msg); }
+        void OneOf(string field, string value, IEnumerable<string> allowed)
+        {
+            var list = allowed.ToList();
+            if (!list.Contains(value)) errors.Add($"{field}: unknown value '{value}' (expected one of: {string.Join(", ", list)})");
+        }
+
+        OneOf("strategy", c.Strategy, StrategyRegistry.Names);
+        Check(c.Rounds >= 1, $"rounds: must be >= 1 (got {c.Rounds})");
+        OneOf("data.name", c.Data.Name, DatasetRegistry.Names);
+        Check(c.Data.Modalities.Count >= 1, "data.modalities: at least one modality is needed");
+        Check(c.Data.Modalities.Distinct().Count() == c.Data.Modalities.Count, "data.modalities: names must be unique");
+        Check(c.Data.Modalities.All(m => m.Length > 0 && !m.Contains('+') && !m.Contains('/') && !m.Contains('|')),
+            "data.modalities: names must be non-empty and must not contain '+', '/' or '|'");
+        if (c.Data.Name == "synthetic-pid")
+        {
+            Check(c.Data.Modalities.Count >= 2, "data.modalities: synthetic-pid needs at least two modalities");
+            Check(c.Data.SamplesPerAgent >= 1, $"data.samples_per_agent: must be >= 1 (got {c.Data.SamplesPerAgent})");
+            Check(c.Data.TestSamples >= 1, $"data.test_samples: must be >= 1 (got {c.Data.TestSamples})");
+            Check(c.Data.Noise >= 0 && double.IsFinite(c.Data.Noise), $"data.noise: must be a finite number >= 0 (got {c.Data.Noise})");
+            Check(c.Data.DimsPerFactor >= 1, $"data.dims_per_factor: must be >= 1 (got {c.Data.DimsPerFactor})");
+            Check(c.Data.NuisanceDims >= 0, $"data.nuisance_dims: must be >= 0 (got {c.Data.NuisanceDims})");
+            Check(c.Data.RedundantBits >= 0 && c.Data.UniqueBits >= 0 && c.Data.SynergyBits >= 0, "data.*_bits: must be >= 0");
+            int bits = c.Data.RedundantBits + c.Data.Modalities.Count * c.Data.UniqueBits + c.Data.SynergyBits;
+            Check(bits is >= 1 and <= 12, $"data: synthetic-pid label has {bits} bits; 1..12 are supported (2^bits classes)");
+            if (c.Data.SynergyModalities is { } sm)
+            {
+                Check(sm.Count >= 2, "data.synergy_modalities: needs at least two modalities");
+                foreach (var s in sm) Check(c.Data.Modalities.Contains(s), $"data.synergy_modalities: unknown modality '{s}'");
+            }
+        }
+        OneOf("data.partition.kind", c.Data.Partition.Kind, ["iid", "dirichlet"]);
+        Check(c.Data.Partition.Alpha > 0, $"data.partition.alpha: must be > 0 (got {c.Data.Partition.Alpha})");
+
+        OneOf("agents.placement", c.Agents.Placement, ["interleaved", "blocked", "random"]);
+        try { AgentPopulation.Build(c.Agents, c.Data.Modalities, c.Seed); }
+        catch (ConfigException e) { errors.Add(e.Message); }
+
+        var m = c.Model;
+        Check(m.LatentDim >= 3, $"model.latent_dim: must be >= 3 (got {m.LatentDim})");
+        if (m.Split.Count != 3) errors.Add($"model.split: expected three sizes [unique, redundant, synergistic] (got {m.Split.Count})");
+        else
+        {
+            Check(m.Split.All(x => x >= 1), $"model.split: every slice needs size >= 1 (got [{string.Join(", ", m.Split)}])");
+            Check(m.Split.Sum() == m.LatentDim,
+                $"model.split: sizes [{string.Join(", ", m.Split)}] sum to {m.Split.Sum()} but model.latent_dim is {m.LatentDim}");
+        }
+        OneOf("model.fusion", m.Fusion, Fusion.Kinds);
+        OneOf("model.synergy_head", m.SynergyHead, ["mlp", "linear"]);
+        OneOf("model.redundant_input", m.RedundantInput, ["mean", "each"]);
+        Check(m.SynergyHidden >= 1, $"model.synergy_hidden: must be >= 1 (got {m.SynergyHidden})");
+        Check(m.Heads.Count > 0, "model.heads: at least one head is needed");
+        foreach (var h in m.Heads) OneOf("model.heads", h, ["unique", "redundant", "synergy"]);
+        foreach (var (name, e) in m.Encoders)
+        {
+            Check(name == "default" || c.Data.Modalities.Contains(name),
+                $"model.encoders.{name}: no such modality (data has: {string.Join(", ", c.Data.Modalities)})");
+            OneOf($"model.encoders.{name}.kind", e.Kind, TrunkFactory.Kinds);
+            Check(e.Hidden >= 1, $"model.encoders.{name}.hidden: must be >= 1");
+            Check(e.Layers >= 1, $"model.encoders.{name}.layers: must be >= 1");
+            Check(e.Channels >= 1, $"model.encoders.{name}.channels: must be >= 1");
+        }
+
+        Check(c.Loss.Tau > 0, $"loss.tau: must be > 0 (got {c.Loss.Tau})");
+        Check(c.Loss.Beta >= 0 && c.Loss.Separation >= 0 && c.Loss.HeadWeight >= 0 && c.Loss.EnsembleWeight >= 0,
+            "loss: weights (beta, separation, head_weight, ensemble_weight) must be >= 0");
+        Check(c.Loss.HeadWeight > 0 || c.Loss.EnsembleWeight > 0, "loss: head_weight and ensemble_weight cannot both be 0");
+
+        OneOf("train.optimizer", c.Train.Optimizer, ["adam", "sgd"]);
+        Check(c.Train.Lr > 0 && double.IsFinite(c.Train.Lr), $"train.lr: must be > 0 (got {c.Train.Lr})");
+        Check(c.Train.BatchSize >= 2, $"train.batch_size: must be >= 2 (got {c.Train.BatchSize})");
+        Check(c.Train.LocalSteps >= 1, $"train.local_steps: must be >= 1 (got {c.Train.LocalSteps})");
+        Check(c.Train.LocalEpochs is null or > 0, $"train.local_epochs: must be > 0 when set (got {c.Train.LocalEpochs})");
+
+        OneOf("topology.kind", c.Topology.Kind, TopologyFactory.Kinds);
+        if (c.Topology.Kind == "file")
+        {
+            if (string.IsNullOrWhiteSpace(c.Topology.File)) errors.Add("topology.file: required when topology.kind is 'file'");
+            else
+            {
+                string full = Path.IsPathRooted(c.Topology.File) ? c.Topology.File : Path.Combine(baseDir, c.Topology.File);
+                Check(File.Exists(full), $"topology.file: file not found: {full}");
+            }
+        }
+        Check(c.Topology.Chord is null or >= 1, "topology.chord: must be >= 1");
+        OneOf("mixing.rule", c.Mixing.Rule, ["metropolis"]);
+        foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, PayloadPipeline.Known);
+        Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
+        Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");
+
+        if (errors.Count == 1) throw new ConfigException(errors[0]);
+        if (errors.Count > 1) throw new ConfigException("invalid configuration:\n  - " + string.Join("\n  - ", errors));
+    }
+}

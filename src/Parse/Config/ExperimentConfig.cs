@@ -1,0 +1,193 @@
+namespace Parse.Config;
+
+/// <summary>
+/// One experiment: what data, which agents, which model, how they train and with whom they share.
+/// Field names map to snake_case keys in YAML/JSON (e.g. <c>topology.kind</c>, <c>agents.mix</c>).
+/// Every field has a documented default (docs/configuration.md).
+/// </summary>
+public sealed record ExperimentConfig
+{
+    /// <summary>Name used for the default output directory.</summary>
+    public string Name { get; init; } = "experiment";
+    /// <summary>Sharing strategy: parse, local (see <c>StrategyRegistry</c>).</summary>
+    public string Strategy { get; init; } = "parse";
+    /// <summary>Number of communication rounds.</summary>
+    public int Rounds { get; init; } = 50;
+    /// <summary>Master seed; every random choice derives from it.</summary>
+    public int Seed { get; init; } = 1;
+    public DataConfig Data { get; init; } = new();
+    public AgentsConfig Agents { get; init; } = new();
+    public ModelConfig Model { get; init; } = new();
+    public LossConfig Loss { get; init; } = new();
+    public TrainConfig Train { get; init; } = new();
+    public TopologyConfig Topology { get; init; } = new();
+    public OverlayConfig Overlay { get; init; } = new();
+    public MixingConfig Mixing { get; init; } = new();
+    public PayloadConfig Payload { get; init; } = new();
+    public EvalConfig Eval { get; init; } = new();
+    public SimConfig Sim { get; init; } = new();
+}
+
+/// <summary>Dataset selection and generation parameters.</summary>
+public sealed record DataConfig
+{
+    /// <summary>Dataset name: synthetic-pid.</summary>
+    public string Name { get; init; } = "synthetic-pid";
+    /// <summary>Modality names (synthetic-pid: any number >= 2).</summary>
+    public List<string> Modalities { get; init; } = ["a", "b"];
+    /// <summary>Training samples generated per agent (pool = agents x this, then partitioned).</summary>
+    public int SamplesPerAgent { get; init; } = 64;
+    /// <summary>Held-out test samples (balanced over classes).</summary>
+    public int TestSamples { get; init; } = 2000;
+    /// <summary>Gaussian noise std on each informative feature (signal is +-1).</summary>
+    public double Noise { get; init; } = 1.0;
+    /// <summary>Feature dimensions that carry each factor bit.</summary>
+    public int DimsPerFactor { get; init; } = 4;
+    /// <summary>Pure-noise dimensions appended to each modality.</summary>
+    public int NuisanceDims { get; init; } = 4;
+    /// <summary>Label bits visible in every modality.</summary>
+    public int RedundantBits { get; init; } = 1;
+    /// <summary>Label bits visible only in one modality (per modality).</summary>
+    public int UniqueBits { get; init; } = 1;
+    /// <summary>Label bits that are the XOR of one hidden bit per synergy modality.</summary>
+    public int SynergyBits { get; init; } = 1;
+    /// <summary>Modalities whose hidden bits are XORed into each synergy bit (default: all).</summary>
+    public List<string>? SynergyModalities { get; init; }
+    /// <summary>Mix the informative dims with a random rotation per modality.</summary>
+    public bool Rotate { get; init; } = true;
+    public PartitionConfig Partition { get; init; } = new();
+}
+
+/// <summary>How the training pool is split among agents.</summary>
+public sealed record PartitionConfig
+{
+    /// <summary>iid or dirichlet.</summary>
+    public string Kind { get; init; } = "iid";
+    /// <summary>Dirichlet concentration (smaller = more label skew).</summary>
+    public double Alpha { get; init; } = 0.5;
+}
+
+/// <summary>The population of agents.</summary>
+public sealed record AgentsConfig
+{
+    /// <summary>Total agents; if null, the numbers in <see cref="Mix"/> are counts.</summary>
+    public int? Count { get; init; } = 30;
+    /// <summary>Ratio or counts per agent type, e.g. "10:10:10" (order of <see cref="Types"/>).</summary>
+    public string Mix { get; init; } = "10:10:10";
+    /// <summary>Agent types as modality sets ("a", "a+b"); default: each single modality, then all together.</summary>
+    public List<string>? Types { get; init; }
+    /// <summary>Position of agent types on the graph: interleaved, blocked, random.</summary>
+    public string Placement { get; init; } = "interleaved";
+}
+
+/// <summary>Per-agent model: encoders, fission split, heads, fusion.</summary>
+public sealed record ModelConfig
+{
+    /// <summary>Total latent size per modality (sum of the split).</summary>
+    public int LatentDim { get; init; } = 48;
+    /// <summary>Slice sizes [unique, redundant, synergistic]; must sum to <see cref="LatentDim"/>.</summary>
+    public List<int> Split { get; init; } = [16, 16, 16];
+    /// <summary>Encoder per modality name; key "default" applies to the others.</summary>
+    public Dictionary<string, EncoderConfig> Encoders { get; init; } = new() { ["default"] = new EncoderConfig() };
+    /// <summary>Fusion of synergistic slices: mean, sum, concat, gated, product, attention.</summary>
+    public string Fusion { get; init; } = "concat";
+    /// <summary>Synergy head: mlp (default, can represent cross-modal interactions) or linear.</summary>
+    public string SynergyHead { get; init; } = "mlp";
+    /// <summary>Hidden width of the synergy MLP head.</summary>
+    public int SynergyHidden { get; init; } = 64;
+    /// <summary>Redundant head input: mean (of modalities' redundant slices) or each (mean of per-modality log-probs).</summary>
+    public string RedundantInput { get; init; } = "mean";
+    /// <summary>Heads that exist: any of unique, redundant, synergy.</summary>
+    public List<string> Heads { get; init; } = ["unique", "redundant", "synergy"];
+}
+
+/// <summary>One modality encoder.</summary>
+public sealed record EncoderConfig
+{
+    /// <summary>mlp, cnn2d, cnn1d.</summary>
+    public string Kind { get; init; } = "mlp";
+    /// <summary>Trunk output width.</summary>
+    public int Hidden { get; init; } = 64;
+    /// <summary>Trunk depth (mlp: hidden layers; cnn: conv blocks).</summary>
+    public int Layers { get; init; } = 2;
+    /// <summary>Convolution channels (cnn kinds).</summary>
+    public int Channels { get; init; } = 16;
+}
+
+/// <summary>Loss weights (DESIGN.md "Loss").</summary>
+public sealed record LossConfig
+{
+    /// <summary>Weight of each head's cross-entropy.</summary>
+    public double HeadWeight { get; init; } = 1.0;
+    /// <summary>Weight of the ensemble cross-entropy.</summary>
+    public double EnsembleWeight { get; init; } = 1.0;
+    /// <summary>Weight of the InfoNCE term between redundant slices across modalities.</summary>
+    public double Beta { get; init; } = 0.1;
+    /// <summary>InfoNCE temperature.</summary>
+    public double Tau { get; init; } = 0.2;
+    /// <summary>Weight of the term pushing unique/synergistic slices away from the redundant one (0 = off).</summary>
+    public double Separation { get; init; } = 0.0;
+}
+
+/// <summary>Local training.</summary>
+public sealed record TrainConfig
+{
+    /// <summary>adam or sgd.</summary>
+    public string Optimizer { get; init; } = "adam";
+    public double Lr { get; init; } = 0.003;
+    public double Momentum { get; init; } = 0.9;
+    public double WeightDecay { get; init; } = 0.0;
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Optimizer steps per round (ignored when <see cref="LocalEpochs"/> is set).</summary>
+    public int LocalSteps { get; init; } = 5;
+    /// <summary>If set, passes over the agent's data per round instead of a fixed step count.</summary>
+    public double? LocalEpochs { get; init; }
+}
+
+/// <summary>Base communication graph.</summary>
+public sealed record TopologyConfig
+{
+    /// <summary>ring, chordal-ring, random-gossip, erdos-renyi, fully-connected, exponential, one-peer-exponential, torus, file.</summary>
+    public string Kind { get; init; } = "ring";
+    /// <summary>Chord offset for chordal-ring (default: n/2 rounded down, at least 2).</summary>
+    public int? Chord { get; init; }
+    /// <summary>Edge probability for erdos-renyi.</summary>
+    public double P { get; init; } = 0.2;
+    /// <summary>Edge-list file for kind=file: lines "i j" (agent indices), # comments.</summary>
+    public string? File { get; init; }
+}
+
+/// <summary>Per-key overlays.</summary>
+public sealed record OverlayConfig
+{
+    /// <summary>Add bridge links so every overlay is connected (static base graphs only).</summary>
+    public bool Repair { get; init; } = true;
+}
+
+/// <summary>How received parameters are combined.</summary>
+public sealed record MixingConfig
+{
+    /// <summary>metropolis (Metropolis-Hastings weights).</summary>
+    public string Rule { get; init; } = "metropolis";
+}
+
+/// <summary>Evaluation schedule.</summary>
+public sealed record EvalConfig
+{
+    /// <summary>Evaluate every this many rounds (and always after the last).</summary>
+    public int Every { get; init; } = 5;
+}
+
+/// <summary>Simulator execution.</summary>
+public sealed record SimConfig
+{
+    /// <summary>Agents trained concurrently (1 = sequential). Results do not depend on it.</summary>
+    public int Parallelism { get; init; } = 2;
+}
+
+/// <summary>Chain of payload processors applied to every message (validation always runs).</summary>
+public sealed record PayloadConfig
+{
+    /// <summary>Extra processors in order, e.g. [float16].</summary>
+    public List<string> Processors { get; init; } = [];
+}

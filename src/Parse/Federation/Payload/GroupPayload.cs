@@ -1,0 +1,113 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Parse.Federation.Payload;
+
+/// <summary>
+/// What crosses a link: one parameter group's values from one agent in one round, with the sender's
+/// overlay degree (for Metropolis-Hastings weights). In the simulator the values are detached tensor
+/// copies; a network transport serializes the same fields.
+/// </summary>
+public sealed record GroupPayload(string Key, int Sender, int Round, int SenderDegree, IReadOnlyList<Tensor> Values)
+{
+    /// <summary>Bytes per element on the wire (4 for float32; a compression processor may lower it).</summary>
+    public int BytesPerElement { get; init; } = 4;
+
+    /// <summary>Size on the wire: values plus a header (key, sender, round, degree, shapes).</summary>
+    public long WireBytes => Values.Sum(v => v.numel()) * BytesPerElement + HeaderBytes;
+
+    private long HeaderBytes => 16 + System.Text.Encoding.UTF8.GetByteCount(Key) + Values.Sum(v => 4 + 8 * v.dim());
+}
+
+/// <summary>Why an incoming payload was refused.</summary>
+public enum RejectReason { UnknownKey, WrongShape, NonFinite, Stale }
+
+/// <summary>
+/// One step in the chain that transforms outgoing and checks incoming payloads (compression, privacy,
+/// validation). Return null from <see cref="Incoming"/> (with a reason) to refuse a payload; it is then
+/// counted and never mixed.
+/// </summary>
+public interface IPayloadProcessor
+{
+    GroupPayload Outgoing(GroupPayload payload);
+    GroupPayload? Incoming(GroupPayload payload, IReadOnlyList<long[]> expectedShapes, string expectedKey, out RejectReason reason);
+}
+
+/// <summary>Refuses payloads whose key or tensor shapes differ from the receiver's group.</summary>
+public sealed class ShapeValidator : IPayloadProcessor
+{
+    public GroupPayload Outgoing(GroupPayload p) => p;
+
+    public GroupPayload? Incoming(GroupPayload p, IReadOnlyList<long[]> shapes, string key, out RejectReason reason)
+    {
+        reason = default;
+        if (p.Key != key) { reason = RejectReason.UnknownKey; return null; }
+        if (p.Values.Count != shapes.Count || p.Values.Where((v, i) => !v.shape.SequenceEqual(shapes[i])).Any())
+        {
+            reason = RejectReason.WrongShape;
+            return null;
+        }
+        return p;
+    }
+}
+
+/// <summary>Refuses payloads containing NaN or infinite values.</summary>
+public sealed class FiniteValidator : IPayloadProcessor
+{
+    public GroupPayload Outgoing(GroupPayload p) => p;
+
+    public GroupPayload? Incoming(GroupPayload p, IReadOnlyList<long[]> shapes, string key, out RejectReason reason)
+    {
+        reason = RejectReason.NonFinite;
+        foreach (var v in p.Values)
+        {
+            using var ok = torch.isfinite(v).all();
+            if (!ok.item<bool>()) return null;
+        }
+        return p;
+    }
+}
+
+/// <summary>Rounds outgoing values to float16 precision and counts 2 bytes per element.</summary>
+public sealed class Float16Compressor : IPayloadProcessor
+{
+    public GroupPayload Outgoing(GroupPayload p) =>
+        p with { Values = p.Values.Select(v => v.to_type(ScalarType.Float16).to_type(ScalarType.Float32)).ToList(), BytesPerElement = 2 };
+
+    public GroupPayload? Incoming(GroupPayload p, IReadOnlyList<long[]> shapes, string key, out RejectReason reason)
+    {
+        reason = default;
+        return p;
+    }
+}
+
+/// <summary>An ordered chain of processors: outgoing runs first to last, incoming last to first.</summary>
+public sealed class PayloadPipeline(IReadOnlyList<IPayloadProcessor> processors)
+{
+    /// <summary>Accepted names in <c>payload.processors</c>.</summary>
+    public static readonly IReadOnlyList<string> Known = ["float16"];
+
+    /// <summary>Validation always runs; named processors (e.g. float16) are added in order.</summary>
+    public static PayloadPipeline Create(IEnumerable<string> names) =>
+        new(names.Select(n => n switch
+            {
+                "float16" => (IPayloadProcessor)new Float16Compressor(),
+                _ => throw new Config.ConfigException($"payload.processors: unknown processor '{n}' (expected one of: {string.Join(", ", Known)})"),
+            })
+            .Prepend(new FiniteValidator()).Prepend(new ShapeValidator()).ToList());
+
+    public GroupPayload Outgoing(GroupPayload p)
+    {
+        foreach (var proc in processors) p = proc.Outgoing(p);
+        return p;
+    }
+
+    public GroupPayload? Incoming(GroupPayload p, IReadOnlyList<long[]> shapes, string key, out RejectReason reason)
+    {
+        reason = default;
+        GroupPayload? cur = p;
+        for (int i = processors.Count - 1; i >= 0 && cur is not null; i--)
+            cur = processors[i].Incoming(cur, shapes, key, out reason);
+        return cur;
+    }
+}

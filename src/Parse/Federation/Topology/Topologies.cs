@@ -1,0 +1,138 @@
+using System.Globalization;
+using Parse.Config;
+using Parse.Util;
+
+namespace Parse.Federation.Topology;
+
+/// <summary>A base communication graph, possibly different every round.</summary>
+public interface ITopology
+{
+    /// <summary>True if the graph changes from round to round.</summary>
+    bool TimeVarying { get; }
+    /// <summary>The graph used in <paramref name="round"/> (0-based).</summary>
+    Graph At(int round);
+}
+
+/// <summary>A graph that never changes.</summary>
+public sealed class StaticTopology(Graph graph) : ITopology
+{
+    public bool TimeVarying => false;
+    public Graph At(int round) => graph;
+}
+
+/// <summary>A graph generated anew each round by a function of the round.</summary>
+public sealed class TimeVaryingTopology(Func<int, Graph> make) : ITopology
+{
+    public bool TimeVarying => true;
+    public Graph At(int round) => make(round);
+}
+
+/// <summary>Creates base topologies by <c>topology.kind</c>.</summary>
+public static class TopologyFactory
+{
+    /// <summary>Accepted topology kinds.</summary>
+    public static readonly IReadOnlyList<string> Kinds =
+        ["ring", "chordal-ring", "random-gossip", "erdos-renyi", "fully-connected", "exponential", "one-peer-exponential", "torus", "file"];
+
+    public static ITopology Create(TopologyConfig cfg, int n, int seed, string baseDir) => cfg.Kind switch
+    {
+        "ring" => new StaticTopology(Ring(n)),
+        "chordal-ring" => new StaticTopology(ChordalRing(n, cfg.Chord ?? Math.Max(2, n / 2))),
+        "fully-connected" => new StaticTopology(new Graph(n, from a in Enumerable.Range(0, n) from b in Enumerable.Range(0, n) where a < b select (a, b))),
+        "erdos-renyi" => new StaticTopology(ErdosRenyi(n, cfg.P, seed)),
+        "exponential" => new StaticTopology(Exponential(n)),
+        "torus" => new StaticTopology(Torus(n)),
+        "one-peer-exponential" => new TimeVaryingTopology(r => OnePeerExponential(n, r)),
+        "random-gossip" => new TimeVaryingTopology(r => RandomMatching(n, Seeds.Derive(seed, "gossip", r))),
+        "file" => new StaticTopology(FromFile(cfg.File ?? throw new ConfigException("topology.file: required when topology.kind is 'file'"), n, baseDir)),
+        _ => throw new ConfigException($"topology.kind: unknown topology '{cfg.Kind}' (expected one of: {string.Join(", ", Kinds)})"),
+    };
+
+    public static Graph Ring(int n) => new(n, Enumerable.Range(0, n).Select(i => (i, (i + 1) % n)));
+
+    /// <summary>Ring plus chords i -- i+c.</summary>
+    public static Graph ChordalRing(int n, int chord)
+    {
+        var g = Ring(n);
+        for (int i = 0; i < n; i++) g.AddEdge(i, (i + chord) % n);
+        return g;
+    }
+
+    public static Graph ErdosRenyi(int n, double p, int seed)
+    {
+        if (p is < 0 or > 1) throw new ConfigException($"topology.p must be in [0,1] (got {p})");
+        var rng = new Random(Seeds.Derive(seed, "erdos-renyi"));
+        var g = new Graph(n);
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++)
+                if (rng.NextDouble() < p) g.AddEdge(a, b);
+        return g;
+    }
+
+    /// <summary>i -- i + 2^k (mod n) for every 2^k &lt; n.</summary>
+    public static Graph Exponential(int n)
+    {
+        var g = new Graph(n);
+        for (int i = 0; i < n; i++)
+            for (int h = 1; h < n; h *= 2) g.AddEdge(i, (i + h) % n);
+        return g;
+    }
+
+    /// <summary>Round r: i -- i + 2^(r mod ceil(log2 n)) (undirected form of the one-peer exponential graph).</summary>
+    public static Graph OnePeerExponential(int n, int round)
+    {
+        int levels = Math.Max(1, (int)Math.Ceiling(Math.Log2(Math.Max(2, n))));
+        int hop = 1 << (round % levels);
+        var g = new Graph(n);
+        for (int i = 0; i < n; i++) g.AddEdge(i, (i + hop) % n);
+        return g;
+    }
+
+    /// <summary>A uniformly random matching (one node left out when n is odd).</summary>
+    public static Graph RandomMatching(int n, int seed)
+    {
+        var perm = Enumerable.Range(0, n).ToArray();
+        new Random(seed).Shuffle(perm);
+        var g = new Graph(n);
+        for (int i = 0; i + 1 < n; i += 2) g.AddEdge(perm[i], perm[i + 1]);
+        return g;
+    }
+
+    /// <summary>2-D torus with rows x cols = n, rows the largest divisor of n not above sqrt(n).</summary>
+    public static Graph Torus(int n)
+    {
+        int rows = Enumerable.Range(1, (int)Math.Sqrt(n)).Last(d => n % d == 0), cols = n / rows;
+        var g = new Graph(n);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                int i = r * cols + c;
+                g.AddEdge(i, r * cols + (c + 1) % cols);
+                g.AddEdge(i, ((r + 1) % rows) * cols + c);
+            }
+        return g;
+    }
+
+    /// <summary>Reads "i j" lines (0-based agent ids; '#' starts a comment).</summary>
+    public static Graph FromFile(string path, int n, string baseDir)
+    {
+        string full = Path.IsPathRooted(path) ? path : Path.Combine(baseDir, path);
+        if (!File.Exists(full)) throw new ConfigException($"topology.file: file not found: {full}");
+        var g = new Graph(n);
+        int lineNo = 0;
+        foreach (string raw in File.ReadLines(full))
+        {
+            lineNo++;
+            string line = raw.Split('#')[0].Trim();
+            if (line.Length == 0) continue;
+            var f = line.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length != 2 || !int.TryParse(f[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int a)
+                              || !int.TryParse(f[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int b))
+                throw new ConfigException($"{full}:{lineNo}: expected two agent ids 'i j', got '{raw.Trim()}'");
+            if (a < 0 || a >= n || b < 0 || b >= n)
+                throw new ConfigException($"{full}:{lineNo}: edge {a}-{b} names an unknown agent (agents are 0..{n - 1})");
+            g.AddEdge(a, b);
+        }
+        return g;
+    }
+}

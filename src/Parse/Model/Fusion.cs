@@ -1,0 +1,115 @@
+using Parse.Config;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Parse.Model;
+
+/// <summary>Combines the synergistic slices of K modalities (each [B,d], in sorted modality order) into one [B,OutDim] tensor.</summary>
+public abstract class Fusion : Module
+{
+    protected Fusion(string name) : base(name) { }
+
+    /// <summary>Width of the fused representation.</summary>
+    public abstract long OutDim { get; }
+
+    /// <summary>Fuses the slices.</summary>
+    public abstract Tensor Fuse(IReadOnlyList<Tensor> slices);
+
+    /// <summary>Accepted <c>model.fusion</c> values.</summary>
+    public static readonly IReadOnlyList<string> Kinds = ["mean", "sum", "concat", "gated", "product", "attention"];
+
+    /// <summary>Creates the fusion operator for K slices of width d.</summary>
+    public static Fusion Create(string kind, int k, int d) => kind switch
+    {
+        "mean" => new ReduceFusion(d, mean: true),
+        "sum" => new ReduceFusion(d, mean: false),
+        "product" => new ProductFusion(d),
+        "concat" => new ConcatFusion(k, d),
+        "gated" => new GatedFusion(k, d),
+        "attention" => new AttentionFusion(d),
+        _ => throw new ConfigException($"model.fusion: unknown fusion operator '{kind}' (expected one of: {string.Join(", ", Kinds)})"),
+    };
+}
+
+/// <summary>Mean or sum of the slices (no parameters).</summary>
+public sealed class ReduceFusion(int d, bool mean) : Fusion(mean ? "MeanFusion" : "SumFusion")
+{
+    public override long OutDim => d;
+    public override Tensor Fuse(IReadOnlyList<Tensor> s) => mean ? torch.stack(s, 0).mean([0]) : torch.stack(s, 0).sum(0L);
+}
+
+/// <summary>Element-wise product of the slices (no parameters).</summary>
+public sealed class ProductFusion(int d) : Fusion("ProductFusion")
+{
+    public override long OutDim => d;
+    public override Tensor Fuse(IReadOnlyList<Tensor> s) => torch.stack(s, 0).prod(0L);
+}
+
+/// <summary>Concatenation followed by a linear map back to width d.</summary>
+public sealed class ConcatFusion : Fusion
+{
+    public readonly Module<Tensor, Tensor> proj;
+    private readonly int _d;
+
+    public ConcatFusion(int k, int d) : base(nameof(ConcatFusion))
+    {
+        _d = d;
+        proj = Linear(k * d, d);
+        RegisterComponents();
+    }
+
+    public override long OutDim => _d;
+    public override Tensor Fuse(IReadOnlyList<Tensor> s) => proj.forward(torch.cat(s.ToArray(), 1));
+}
+
+/// <summary>Softmax gates computed from all slices weight each slice: sum_k g_k * s_k.</summary>
+public sealed class GatedFusion : Fusion
+{
+    public readonly Module<Tensor, Tensor> gate;
+    private readonly int _d;
+
+    public GatedFusion(int k, int d) : base(nameof(GatedFusion))
+    {
+        _d = d;
+        gate = Linear(k * d, k);
+        RegisterComponents();
+    }
+
+    public override long OutDim => _d;
+
+    public override Tensor Fuse(IReadOnlyList<Tensor> s)
+    {
+        var g = gate.forward(torch.cat(s.ToArray(), 1)).softmax(1);   // [B,K]
+        var stacked = torch.stack(s, 1);                               // [B,K,d]
+        return (stacked * g.unsqueeze(2)).sum(1);
+    }
+}
+
+/// <summary>Single-head attention pooling over the K slices with a learned query.</summary>
+public sealed class AttentionFusion : Fusion
+{
+    public readonly Module<Tensor, Tensor> key;
+    public readonly Module<Tensor, Tensor> value;
+    public readonly TorchSharp.Modules.Parameter query;
+    private readonly int _d;
+
+    public AttentionFusion(int d) : base(nameof(AttentionFusion))
+    {
+        _d = d;
+        key = Linear(d, d);
+        value = Linear(d, d);
+        query = Parameter(torch.randn(d) / Math.Sqrt(d));
+        RegisterComponents();
+    }
+
+    public override long OutDim => _d;
+
+    public override Tensor Fuse(IReadOnlyList<Tensor> s)
+    {
+        var x = torch.stack(s, 1);                                      // [B,K,d]
+        var scores = key.forward(x).matmul(query) / Math.Sqrt(_d);      // [B,K]
+        var w = scores.softmax(1).unsqueeze(2);
+        return (value.forward(x) * w).sum(1);
+    }
+}

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Parse.Config;
+using Parse.Simulation;
+
+namespace Parse.Reporting;
+
+/// <summary>Writes a finished simulation into a run directory: config, metrics (JSONL, CSV), summary, overlays, links, report.</summary>
+public static class RunWriter
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Builds the summary object (stable field names that scripts rely on).</summary>
+    public static JsonObject Summary(ExperimentConfig cfg, SimulationResult r)
+    {
+        var byType = new JsonObject();
+        foreach (var (t, a) in r.AccuracyByType) byType[t] = Math.Round(a, 6);
+        var stdByType = new JsonObject();
+        foreach (var (t, s) in r.AccuracyStdByType) stdByType[t] = Math.Round(s, 6);
+        var counts = new JsonObject();
+        foreach (var g in r.AgentTypes.GroupBy(t => t).OrderBy(g => g.Key, StringComparer.Ordinal)) counts[g.Key] = g.Count();
+        var ceiling = new JsonObject();
+        if (r.CeilingByType is not null) foreach (var (t, c) in r.CeilingByType) ceiling[t] = Math.Round(c, 6);
+        var roles = new JsonObject();
+        foreach (var (k, v) in r.BytesByRole) roles[k] = v;
+        var rejected = new JsonObject();
+        foreach (var (k, v) in r.Rejected) rejected[k] = v;
+        var links = r.BytesByLink.Values.ToList();
+        return new JsonObject
+        {
+            ["name"] = cfg.Name,
+            ["strategy"] = cfg.Strategy,
+            ["rounds"] = cfg.Rounds,
+            ["seed"] = cfg.Seed,
+            ["data"] = cfg.Data.Name,
+            ["topology"] = cfg.Topology.Kind,
+            ["agents"] = r.AgentTypes.Count,
+            ["agents_by_type"] = counts,
+            ["accuracy"] = new JsonObject
+            {
+                ["overall"] = Math.Round(r.FinalAccuracy.Average(), 6),
+                ["by_agent_type"] = byType,
+                ["std_by_agent_type"] = stdByType,
+                ["per_agent"] = new JsonArray(r.FinalAccuracy.Select(a => (JsonNode)Math.Round(a, 6)).ToArray()),
+            },
+            ["ceiling"] = new JsonObject { ["by_agent_type"] = ceiling },
+            ["bytes_sent_total"] = r.BytesSentTotal,
+            ["bytes_by_role"] = roles,
+            ["bytes_per_link_per_round"] = new JsonObject
+            {
+                ["mean"] = links.Count == 0 ? 0 : Math.Round(links.Average() / r.Rounds, 1),
+                ["max"] = links.Count == 0 ? 0 : Math.Round(links.Max() / (double)r.Rounds, 1),
+            },
+            ["rejected_payloads"] = rejected,
+            ["overlays"] = new JsonArray(r.Overlays.Select(o => (JsonNode)new JsonObject
+            {
+                ["key"] = o.Key, ["size"] = o.Size, ["edges"] = o.Edges, ["bridges"] = o.Bridges,
+                ["min_degree"] = o.MinDegree, ["mean_degree"] = Math.Round(o.MeanDegree, 3), ["max_degree"] = o.MaxDegree,
+                ["connected"] = o.Connected, ["spectral_gap"] = Math.Round(o.SpectralGap, 6),
+            }).ToArray()),
+            ["wall_seconds"] = Math.Round(r.WallSeconds, 3),
+            ["throughput"] = new JsonObject
+            {
+                ["agent_steps"] = r.AgentSteps,
+                ["agent_steps_per_second"] = Math.Round(r.AgentSteps / Math.Max(1e-9, r.TrainSeconds), 1),
+                ["samples_per_second"] = Math.Round(r.Samples / Math.Max(1e-9, r.TrainSeconds), 1),
+                ["train_seconds"] = Math.Round(r.TrainSeconds, 3),
+            },
+            ["peak_working_set_mb"] = Math.Round(r.PeakWorkingSetBytes / 1048576.0, 1),
+        };
+    }
+
+    /// <summary>Writes every output file into <paramref name="dir"/> (a staging directory).</summary>
+    public static void Write(RunDirectory dir, ExperimentConfig cfg, SimulationResult r)
+    {
+        System.IO.File.WriteAllText(dir.File("config.json"), ConfigLoader.ToJson(cfg));
+        var jsonl = new StringBuilder();
+        var csv = new StringBuilder();
+        var heads = r.Metrics.SelectMany(m => m.HeadAccuracy.Keys).Distinct().OrderBy(h => h, StringComparer.Ordinal).ToList();
+        csv.AppendLine("round,agent,type,accuracy,test_loss,train_loss,bytes_sent,bytes_received" + string.Concat(heads.Select(h => ",acc_" + h.Replace('/', '_'))));
+        foreach (var m in r.Metrics)
+        {
+            var o = new JsonObject
+            {
+                ["round"] = m.Round, ["agent"] = m.Agent, ["type"] = m.Type, ["accuracy"] = Math.Round(m.Accuracy, 6),
+                ["test_loss"] = Math.Round(m.TestLoss, 6), ["train_loss"] = Math.Round(m.TrainLoss, 6),
+                ["bytes_sent"] = m.BytesSent, ["bytes_received"] = m.BytesReceived,
+                ["head_accuracy"] = new JsonObject(m.HeadAccuracy.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                    .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value, 6)))),
+            };
+            jsonl.AppendLine(o.ToJsonString());
+            csv.Append(Inv, $"{m.Round},{m.Agent},{m.Type},{m.Accuracy:F6},{m.TestLoss:F6},{m.TrainLoss:F6},{m.BytesSent},{m.BytesReceived}");
+            foreach (var h in heads) csv.Append(',').Append(m.HeadAccuracy.TryGetValue(h, out double v) ? v.ToString("F6", Inv) : "");
+            csv.AppendLine();
+        }
+        System.IO.File.WriteAllText(dir.File("metrics.jsonl"), jsonl.ToString());
+        System.IO.File.WriteAllText(dir.File("metrics.csv"), csv.ToString());
+        var links = new StringBuilder("from,to,bytes\n");
+        foreach (var ((a, b), v) in r.BytesByLink.OrderBy(kv => kv.Key)) links.Append(Inv, $"{a},{b},{v}\n");
+        System.IO.File.WriteAllText(dir.File("links.csv"), links.ToString());
+        var summary = Summary(cfg, r);
+        System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r));
+        // summary.json last: its presence marks a complete run
+        System.IO.File.WriteAllText(dir.File("summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Markdown report: per-type accuracy next to the Bayes ceiling, communication, overlays.</summary>
+    public static string Report(ExperimentConfig cfg, SimulationResult r)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(Inv, $"# Run report: {cfg.Name}");
+        sb.AppendLine();
+        sb.AppendLine(Inv, $"strategy `{cfg.Strategy}`, data `{cfg.Data.Name}`, topology `{cfg.Topology.Kind}`, {r.AgentTypes.Count} agents (mix {cfg.Agents.Mix}), {cfg.Rounds} rounds, seed {cfg.Seed}.");
+        sb.AppendLine();
+        sb.AppendLine("## Final test accuracy per agent type");
+        sb.AppendLine();
+        sb.AppendLine("| agent type | agents | accuracy (mean ± std over agents) | Bayes ceiling | gap to ceiling |");
+        sb.AppendLine("|---|---:|---:|---:|---:|");
+        var std = r.AccuracyStdByType;
+        foreach (var (t, a) in r.AccuracyByType)
+        {
+            int n = r.AgentTypes.Count(x => x == t);
+            string ceil = r.CeilingByType?.TryGetValue(t, out double c) == true ? c.ToString("F3", Inv) : "n/a";
+            string gap = r.CeilingByType?.TryGetValue(t, out double c2) == true ? (c2 - a).ToString("F3", Inv) : "n/a";
+            sb.AppendLine(Inv, $"| {t} | {n} | {a:F3} ± {std[t]:F3} | {ceil} | {gap} |");
+        }
+        sb.AppendLine(Inv, $"| all | {r.AgentTypes.Count} | {r.FinalAccuracy.Average():F3} | | |");
+        sb.AppendLine();
+        sb.AppendLine("## Communication");
+        sb.AppendLine();
+        sb.AppendLine(Inv, $"Total bytes sent: {r.BytesSentTotal:N0} ({r.BytesSentTotal / 1048576.0:F2} MiB).");
+        sb.AppendLine();
+        if (r.BytesByRole.Count > 0)
+        {
+            sb.AppendLine("| parameter role | bytes sent |");
+            sb.AppendLine("|---|---:|");
+            foreach (var (k, v) in r.BytesByRole) sb.AppendLine(Inv, $"| {k} | {v:N0} |");
+            sb.AppendLine();
+        }
+        if (r.Rejected.Count > 0)
+            sb.AppendLine("Rejected payloads: " + string.Join(", ", r.Rejected.Select(kv => $"{kv.Key} {kv.Value}")) + "\n");
+        sb.AppendLine("## Overlays (round 0)");
+        sb.AppendLine();
+        if (r.Overlays.Count == 0) sb.AppendLine("No group is shared by this strategy.");
+        else
+        {
+            sb.AppendLine("| key | size | edges | bridges added | degree min/mean/max | connected | spectral gap |");
+            sb.AppendLine("|---|---:|---:|---:|---|---|---:|");
+            foreach (var o in r.Overlays)
+                sb.AppendLine(Inv, $"| `{o.Key}` | {o.Size} | {o.Edges} | {o.Bridges} | {o.MinDegree:F0}/{o.MeanDegree:F2}/{o.MaxDegree:F0} | {(o.Connected ? "yes" : "no")} | {o.SpectralGap:F4} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("## Run");
+        sb.AppendLine();
+        sb.AppendLine(Inv, $"Wall time {r.WallSeconds:F1} s; {r.AgentSteps:N0} agent local steps ({r.AgentSteps / Math.Max(1e-9, r.TrainSeconds):F0} steps/s during training); peak working set {r.PeakWorkingSetBytes / 1048576.0:F0} MiB.");
+        return sb.ToString();
+    }
+}

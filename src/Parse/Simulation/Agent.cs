@@ -1,0 +1,123 @@
+using Parse.Config;
+using Parse.Data;
+using Parse.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Parse.Simulation;
+
+/// <summary>Accuracy of one agent on its test view, for the ensemble and for each head.</summary>
+public sealed record EvalResult(double Accuracy, double Loss, IReadOnlyDictionary<string, double> HeadAccuracy);
+
+/// <summary>
+/// One agent: its data, model and optimizer, and the local step. The same class is used by every runtime;
+/// only who calls <see cref="LocalTrain"/> and how payloads travel differ.
+/// </summary>
+public sealed class Agent : IDisposable
+{
+    private readonly optim.Optimizer _optimizer;
+    private readonly Random _rng;
+    private readonly LossConfig _loss;
+    private int[] _order;
+    private int _cursor;
+
+    public Agent(int id, IReadOnlyList<string> modalities, MultimodalData train, IReadOnlyList<ModalitySpec> specs,
+        ExperimentConfig cfg, int numClasses, int seed)
+    {
+        Id = id;
+        Train = train;
+        Model = new AgentModel(modalities, specs, numClasses, cfg.Model, cfg.Seed);
+        _loss = cfg.Loss;
+        var t = cfg.Train;
+        var ps = Model.parameters();
+        _optimizer = t.Optimizer switch
+        {
+            "adam" => optim.Adam(ps, lr: t.Lr, weight_decay: t.WeightDecay),
+            "sgd" => optim.SGD(ps, learningRate: t.Lr, momentum: t.Momentum, weight_decay: t.WeightDecay),
+            _ => throw new ConfigException($"train.optimizer: unknown optimizer '{t.Optimizer}' (expected adam or sgd)"),
+        };
+        _rng = new Random(seed);
+        _order = Enumerable.Range(0, train.Count).ToArray();
+        _cursor = _order.Length;
+        BatchSize = Math.Min(t.BatchSize, train.Count);
+        StepsPerRound = t.LocalEpochs is { } e ? Math.Max(1, (int)Math.Ceiling(e * train.Count / BatchSize)) : t.LocalSteps;
+    }
+
+    public int Id { get; }
+    public AgentModel Model { get; }
+    public MultimodalData Train { get; }
+    public string TypeName => Model.TypeName;
+    public IReadOnlyList<string> Modalities => Model.Modalities;
+    public int BatchSize { get; }
+    public int StepsPerRound { get; }
+
+    /// <summary>Runs one round of local optimization; returns the mean training loss.</summary>
+    public double LocalTrain()
+    {
+        Model.train();
+        double total = 0;
+        for (int s = 0; s < StepsPerRound; s++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var idx = NextBatch();
+            var inputs = Modalities.ToDictionary(m => m, m => Train.Views[m].index_select(0, idx));
+            var labels = Train.LabelTensor.index_select(0, idx);
+            _optimizer.zero_grad();
+            var output = Model.Forward(inputs);
+            var loss = Losses.Total(output, labels, _loss);
+            loss.backward();
+            _optimizer.step();
+            double l = loss.item<float>();
+            if (!double.IsFinite(l))
+                throw new InvalidOperationException($"agent {Id} ({TypeName}): training loss became {l}; lower train.lr or check the data");
+            total += l;
+        }
+        return total / StepsPerRound;
+    }
+
+    private Tensor NextBatch()
+    {
+        var batch = new long[BatchSize];
+        for (int i = 0; i < BatchSize; i++)
+        {
+            if (_cursor >= _order.Length)
+            {
+                Util.RandomExtensions.Shuffle(_rng, _order);
+                _cursor = 0;
+            }
+            batch[i] = _order[_cursor++];
+        }
+        return torch.tensor(batch, dtype: ScalarType.Int64);
+    }
+
+    /// <summary>Accuracy on <paramref name="test"/> using only this agent's modalities.</summary>
+    public EvalResult Evaluate(MultimodalData test, IReadOnlySet<string>? dropHeads = null, int chunk = 1024)
+    {
+        Model.eval();
+        using var noGrad = torch.no_grad();
+        long correct = 0;
+        double lossSum = 0;
+        var headCorrect = new Dictionary<string, long>();
+        for (int start = 0; start < test.Count; start += chunk)
+        {
+            using var scope = torch.NewDisposeScope();
+            long len = Math.Min(chunk, test.Count - start);
+            var inputs = Modalities.ToDictionary(m => m, m => test.Views[m].narrow(0, start, len));
+            var labels = test.LabelTensor.narrow(0, start, len);
+            var output = Model.Forward(inputs, dropHeads);
+            correct += output.EnsembleLogProb.argmax(1).eq(labels).sum().item<long>();
+            lossSum += nn.functional.nll_loss(output.EnsembleLogProb, labels, reduction: nn.Reduction.Sum).item<float>();
+            foreach (var (name, logits) in output.HeadLogits)
+                headCorrect[name] = headCorrect.GetValueOrDefault(name) + logits.argmax(1).eq(labels).sum().item<long>();
+        }
+        return new EvalResult((double)correct / test.Count, lossSum / test.Count,
+            headCorrect.ToDictionary(kv => kv.Key, kv => (double)kv.Value / test.Count));
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        Model.Dispose();
+        Train.Dispose();
+    }
+}

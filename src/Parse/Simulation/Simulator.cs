@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using Parse.Config;
+using Parse.Data;
+using Parse.Federation.Mixing;
+using Parse.Federation.Overlays;
+using Parse.Federation.Payload;
+using Parse.Federation.Sharing;
+using Parse.Federation.Topology;
+using Parse.Model;
+using Parse.Util;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Parse.Simulation;
+
+/// <summary>
+/// In-process synchronous DFL: every round each agent trains locally, sends each shared group to its
+/// neighbours on that group's overlay, and replaces the group by the Metropolis-Hastings mix of what it
+/// holds and what it accepted. Deterministic for a given seed, whatever <c>sim.parallelism</c> is.
+/// </summary>
+public sealed class Simulator : IDisposable
+{
+    private readonly ExperimentConfig _cfg;
+    private readonly DatasetBundle _data;
+    private readonly ITopology _topology;
+    private readonly ISharingStrategy _strategy;
+    private readonly PayloadPipeline _pipeline;
+    private readonly Dictionary<string, Overlay> _overlayCache = new();
+
+    public Simulator(ExperimentConfig cfg, string baseDir)
+    {
+        _cfg = cfg;
+        _strategy = StrategyRegistry.Create(cfg.Strategy);
+        _pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
+        var population = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
+        _topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
+        _data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir);
+        _data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
+        _data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
+        var parts = Partitioner.Split(_data.Train.Labels, _data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed);
+        Agents = population.Select((mods, i) => new Agent(i, mods, _data.Train.Subset(parts[i], mods), _data.Modalities, cfg,
+            _data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", i))).ToList();
+    }
+
+    /// <summary>
+    /// Called for every payload delivered over a link (sender, receiver, payload as sent), before validation.
+    /// Lets tests and tools inspect exactly what crosses the wire.
+    /// </summary>
+    public Action<int, int, GroupPayload>? OnDelivered { get; set; }
+
+    /// <summary>The agents, indexed by id (= position on the base graph).</summary>
+    public IReadOnlyList<Agent> Agents { get; }
+
+    /// <summary>The dataset in use.</summary>
+    public DatasetBundle Data => _data;
+
+    /// <summary>Overlays used in <paramref name="round"/>, one per shared key.</summary>
+    public IReadOnlyList<Overlay> OverlaysAt(int round)
+    {
+        var graph = _topology.At(round);
+        var holders = new SortedDictionary<string, SortedSet<int>>(StringComparer.Ordinal);
+        foreach (var a in Agents)
+            foreach (var g in a.Model.Groups)
+                if (_strategy.Shares(g, round))
+                {
+                    if (!holders.TryGetValue(g.Key, out var set)) holders[g.Key] = set = new SortedSet<int>();
+                    set.Add(a.Id);
+                }
+        var result = new List<Overlay>();
+        foreach (var (key, set) in holders)
+        {
+            string cacheKey = key + "@" + string.Join(',', set);
+            if (_topology.TimeVarying || !_overlayCache.TryGetValue(cacheKey, out var o))
+            {
+                // repair is for static graphs; time-varying graphs are connected over time, not per round
+                o = OverlayBuilder.Build(key, graph, set, _cfg.Overlay.Repair && !_topology.TimeVarying).Overlay;
+                if (!_topology.TimeVarying) _overlayCache[cacheKey] = o;
+            }
+            result.Add(o);
+        }
+        return result;
+    }
+
+    /// <summary>Runs all rounds.</summary>
+    public SimulationResult Run(IProgress<RoundProgress>? progress = null, CancellationToken ct = default)
+    {
+        var wall = Stopwatch.StartNew();
+        int par = Math.Max(1, _cfg.Sim.Parallelism);
+        if (par > 1) torch.set_num_threads(1);
+        var metrics = new List<AgentRoundMetrics>();
+        var sent = new long[Agents.Count];
+        var received = new long[Agents.Count];
+        var byRole = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var byLink = new Dictionary<(int, int), long>();
+        var rejected = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var finalAcc = new double[Agents.Count];
+        var trainLoss = new double[Agents.Count];
+        double trainSeconds = 0;
+        long steps = 0, samples = 0;
+        var stats = OverlaysAt(0).Select(OverlayStats.Of).ToList();
+
+        for (int round = 1; round <= _cfg.Rounds; round++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var tTrain = Stopwatch.StartNew();
+            ForEachAgent(par, a => trainLoss[a.Id] = a.LocalTrain());
+            trainSeconds += tTrain.Elapsed.TotalSeconds;
+            steps += Agents.Sum(a => (long)a.StepsPerRound);
+            samples += Agents.Sum(a => (long)a.StepsPerRound * a.BatchSize);
+
+            Exchange(round - 1, sent, received, byRole, byLink, rejected);
+
+            bool eval = round % Math.Max(1, _cfg.Eval.Every) == 0 || round == _cfg.Rounds;
+            var accByType = new Dictionary<string, double>();
+            if (eval)
+            {
+                var results = new EvalResult[Agents.Count];
+                ForEachAgent(par, a => results[a.Id] = a.Evaluate(_data.Test));
+                foreach (var a in Agents)
+                {
+                    var r = results[a.Id];
+                    finalAcc[a.Id] = r.Accuracy;
+                    metrics.Add(new AgentRoundMetrics(round, a.Id, a.TypeName, r.Accuracy, r.Loss, trainLoss[a.Id], sent[a.Id], received[a.Id], r.HeadAccuracy));
+                }
+                accByType = Agents.GroupBy(a => a.TypeName).OrderBy(g => g.Key, StringComparer.Ordinal)
+                    .ToDictionary(g => g.Key, g => g.Average(a => results[a.Id].Accuracy));
+            }
+            progress?.Report(new RoundProgress(round, _cfg.Rounds, eval, accByType, sent.Sum(), trainLoss.Average()));
+        }
+
+        var types = Agents.Select(a => a.TypeName).ToList();
+        return new SimulationResult
+        {
+            Metrics = metrics,
+            Overlays = stats,
+            AgentTypes = types,
+            FinalAccuracy = finalAcc,
+            CeilingByType = _data.Ceiling is null ? null
+                : types.Distinct().OrderBy(t => t, StringComparer.Ordinal).ToDictionary(t => t, t => _data.Ceiling(AgentTypes.Parse(t).ToList())),
+            BytesSentTotal = sent.Sum(),
+            BytesByRole = byRole,
+            BytesByLink = byLink,
+            Rejected = rejected,
+            WallSeconds = wall.Elapsed.TotalSeconds,
+            TrainSeconds = trainSeconds,
+            AgentSteps = steps,
+            Samples = samples,
+            PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
+            Rounds = _cfg.Rounds,
+        };
+    }
+
+    private void ForEachAgent(int parallelism, Action<Agent> work)
+    {
+        if (parallelism <= 1) { foreach (var a in Agents) work(a); return; }
+        try
+        {
+            Parallel.ForEach(Agents, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, work);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+    }
+
+    /// <summary>Synchronous exchange and mixing of every shared group over its overlay.</summary>
+    private void Exchange(int round, long[] sent, long[] received, IDictionary<string, long> byRole,
+        IDictionary<(int, int), long> byLink, IDictionary<string, long> rejected)
+    {
+        var overlays = OverlaysAt(round);
+        if (overlays.Count == 0) return;
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        foreach (var overlay in overlays)
+        {
+            // every member publishes its current values first (synchronous round)
+            var outgoing = new Dictionary<int, GroupPayload>();
+            var groups = new Dictionary<int, ParameterGroup>();
+            foreach (int i in overlay.Members)
+            {
+                var g = Agents[i].Model.Groups.First(x => x.Key == overlay.Key);
+                groups[i] = g;
+                if (overlay.Graph.Degree(i) == 0) continue;
+                var values = g.Parameters.Select(p => p.detach().clone()).ToList();
+                outgoing[i] = _pipeline.Outgoing(new GroupPayload(overlay.Key, i, round, overlay.Graph.Degree(i), values));
+            }
+            foreach (int i in overlay.Members)
+            {
+                int deg = overlay.Graph.Degree(i);
+                if (deg == 0) continue;
+                var g = groups[i];
+                double self = 1;
+                var acc = g.Parameters.Select(p => torch.zeros_like(p)).ToList();
+                foreach (int j in overlay.Neighbours(i))
+                {
+                    var msg = outgoing[j];
+                    OnDelivered?.Invoke(j, i, msg);
+                    long bytes = msg.WireBytes;
+                    sent[j] += bytes;
+                    received[i] += bytes;
+                    byRole[g.Role.ToString().ToLowerInvariant()] = byRole.TryGetValue(g.Role.ToString().ToLowerInvariant(), out long b0) ? b0 + bytes : bytes;
+                    byLink[(j, i)] = byLink.TryGetValue((j, i), out long b1) ? b1 + bytes : bytes;
+                    var ok = _pipeline.Incoming(msg, g.Shapes, g.Key, out var reason);
+                    if (ok is null)
+                    {
+                        string r = reason.ToString();
+                        rejected[r] = rejected.TryGetValue(r, out long c) ? c + 1 : 1;
+                        continue;
+                    }
+                    double w = MetropolisHastings.Weight(deg, msg.SenderDegree);
+                    self -= w;
+                    for (int k = 0; k < acc.Count; k++) acc[k].add_(ok.Values[k], alpha: w);
+                }
+                for (int k = 0; k < acc.Count; k++)
+                {
+                    acc[k].add_(g.Parameters[k], alpha: self);
+                }
+                for (int k = 0; k < acc.Count; k++) g.Parameters[k].copy_(acc[k]);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var a in Agents) a.Dispose();
+        _data.Dispose();
+    }
+}

@@ -1,0 +1,113 @@
+using Parse.Config;
+using Parse.Data;
+using Parse.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Parse.Tests;
+
+public class ModelTests
+{
+    private static readonly ModalitySpec[] Specs = [new("a", [10]), new("b", [12]), new("c", [1, 8, 8])];
+
+    private static ModelConfig Cfg(int[] split, string fusion = "concat") => new()
+    {
+        LatentDim = split.Sum(),
+        Split = split.ToList(),
+        Fusion = fusion,
+        Encoders = new() { ["default"] = new EncoderConfig { Hidden = 20 }, ["c"] = new EncoderConfig { Kind = "cnn2d", Hidden = 20, Channels = 4 } },
+    };
+
+    [Theory]
+    [InlineData(new[] { 16, 16, 16 })]
+    [InlineData(new[] { 8, 32, 8 })]
+    [InlineData(new[] { 1, 1, 30 })]
+    public void Fission_produces_slices_of_the_configured_sizes(int[] split)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var model = new AgentModel(["a", "b"], Specs, 5, Cfg(split), seed: 1);
+        var inputs = new Dictionary<string, Tensor> { ["a"] = torch.randn(7, 10), ["b"] = torch.randn(7, 12) };
+        var out_ = model.Forward(inputs);
+        foreach (var m in new[] { "a", "b" })
+        {
+            Assert.Equal(new long[] { 7, split[0] }, out_.Slices[m].Unique.shape);
+            Assert.Equal(new long[] { 7, split[1] }, out_.Slices[m].Redundant.shape);
+            Assert.Equal(new long[] { 7, split[2] }, out_.Slices[m].Synergy!.shape);
+        }
+        Assert.Equal(new[] { "redundant", "synergy", "unique/a", "unique/b" }, out_.HeadLogits.Keys.Order());
+        Assert.Equal(new long[] { 7, 5 }, out_.EnsembleLogProb.shape);
+        // ensemble rows are log-probabilities of a distribution... of the mean of log-probs: exp sums to <= 1
+        var total = out_.EnsembleLogProb.exp().sum(1);
+        Assert.True(total.le(1.0001).all().item<bool>());
+    }
+
+    [Fact]
+    public void Unimodal_agent_has_no_synergy_parameters_and_every_parameter_is_in_one_group()
+    {
+        using var uni = new AgentModel(["a"], Specs, 4, Cfg([8, 8, 8]), 1);
+        Assert.DoesNotContain(uni.Groups, g => g.Role == GroupRole.Synergy);
+        Assert.DoesNotContain(uni.HeadNames, h => h == "synergy");
+        Assert.Equal(uni.parameters().Count(), uni.Groups.Sum(g => g.Parameters.Count));
+        using var multi = new AgentModel(["a", "b", "c"], Specs, 4, Cfg([8, 8, 8]), 1);
+        Assert.Contains(multi.Groups, g => g.Name == "head/synergy/a+b+c");
+        Assert.Contains(multi.Groups, g => g.Name.StartsWith("enc/c/cnn2d-", StringComparison.Ordinal));
+        Assert.Equal(multi.parameters().Count(), multi.Groups.Sum(g => g.Parameters.Count));
+        Assert.Equal(multi.Groups.Count, multi.Groups.Select(g => g.Key).Distinct().Count());
+    }
+
+    [Fact]
+    public void Same_key_means_same_initial_values_on_different_agent_types()
+    {
+        using var uni = new AgentModel(["a"], Specs, 4, Cfg([8, 8, 8]), 7);
+        using var multi = new AgentModel(["a", "b"], Specs, 4, Cfg([8, 8, 8]), 7);
+        var shared = uni.Groups.Select(g => g.Key).Intersect(multi.Groups.Select(g => g.Key)).ToList();
+        Assert.Contains(shared, k => k.StartsWith("enc/a/", StringComparison.Ordinal) && k.Contains("/trunk"));
+        Assert.Contains(shared, k => k.StartsWith("head/redundant", StringComparison.Ordinal));
+        foreach (var key in shared)
+        {
+            var pu = uni.Groups.Single(g => g.Key == key).Parameters;
+            var pm = multi.Groups.Single(g => g.Key == key).Parameters;
+            for (int i = 0; i < pu.Count; i++) Assert.True(pu[i].allclose(pm[i], 0, 0), $"{key} differs at init");
+        }
+        // different architecture => different key, never mixed
+        var other = Cfg([8, 8, 8]) with { Encoders = new() { ["default"] = new EncoderConfig { Hidden = 24 } } };
+        using var wide = new AgentModel(["a"], Specs, 4, other, 7);
+        Assert.Empty(wide.Groups.Where(g => g.Name.StartsWith("enc/", StringComparison.Ordinal)).Select(g => g.Key)
+            .Intersect(uni.Groups.Select(g => g.Key)));
+    }
+
+    [Theory]
+    [InlineData("mean")]
+    [InlineData("sum")]
+    [InlineData("concat")]
+    [InlineData("gated")]
+    [InlineData("product")]
+    [InlineData("attention")]
+    public void Every_fusion_operator_runs_with_three_modalities_and_backpropagates(string fusion)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var model = new AgentModel(["a", "b", "c"], Specs, 3, Cfg([6, 6, 6], fusion), 2);
+        var inputs = new Dictionary<string, Tensor> { ["a"] = torch.randn(5, 10), ["b"] = torch.randn(5, 12), ["c"] = torch.randn(5, 64) };
+        var output = model.Forward(inputs);
+        var loss = Losses.Total(output, torch.tensor(new long[] { 0, 1, 2, 0, 1 }), new LossConfig { Separation = 0.1 });
+        Assert.True(double.IsFinite(loss.item<float>()));
+        loss.backward();
+        var synergyHead = model.Groups.Single(g => g.Name == "head/synergy/a+b+c");
+        Assert.True(synergyHead.Parameters[0].grad is { } grad && grad.abs().sum().item<float>() > 0);
+    }
+
+    [Fact]
+    public void InfoNce_matches_a_hand_computed_value()
+    {
+        // z1 = z2 = [[1,0],[0,1]], tau = 0.5: logits = [[2,0],[0,2]]; CE per row = -log(e^2/(e^2+1)) = log(1+e^-2)
+        using var scope = torch.NewDisposeScope();
+        var z = torch.tensor(new float[] { 1, 0, 0, 1 }, [2, 2]);
+        double expected = Math.Log(1 + Math.Exp(-2));
+        Assert.Equal(expected, Losses.InfoNce(z, z, 0.5).item<float>(), 5);
+        // orthogonal-but-swapped pairs: positives have similarity 0, negatives 1: CE = -log(e^0/(e^0+e^2)) = log(1+e^2)
+        var swapped = torch.tensor(new float[] { 0, 1, 1, 0 }, [2, 2]);
+        Assert.Equal(Math.Log(1 + Math.Exp(2)), Losses.InfoNce(z, swapped, 0.5).item<float>(), 5);
+        // scale invariance (rows are normalized)
+        Assert.Equal(expected, Losses.InfoNce(z * 3, z * 0.1, 0.5).item<float>(), 5);
+    }
+}
