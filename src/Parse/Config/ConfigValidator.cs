@@ -81,7 +81,7 @@ public static class ConfigValidator
             "loss: weights (beta, separation, head_weight, ensemble_weight) must be >= 0");
         Check(c.Loss.HeadWeight > 0 || c.Loss.EnsembleWeight > 0, "loss: head_weight and ensemble_weight cannot both be 0");
 
-        OneOf("train.optimizer", c.Train.Optimizer, ["adam", "sgd"]);
+        OneOf("train.optimizer", c.Train.Optimizer, ["adam", "adam-torch", "sgd"]);
         Check(c.Train.Lr > 0 && double.IsFinite(c.Train.Lr), $"train.lr: must be > 0 (got {c.Train.Lr})");
         Check(c.Train.BatchSize >= 2, $"train.batch_size: must be >= 2 (got {c.Train.BatchSize})");
         Check(c.Train.LocalSteps >= 1, $"train.local_steps: must be >= 1 (got {c.Train.LocalSteps})");

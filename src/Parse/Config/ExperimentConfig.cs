@@ -83,6 +83,11 @@ public sealed record AgentsConfig
 /// <summary>Per-agent model: encoders, fission split, heads, fusion.</summary>
 public sealed record ModelConfig
 {
+    /// <summary>
+    /// Three-slice (feature fission) model; false = the monolithic shared-embedding model of the DSGD
+    /// baselines (one embedding per modality, averaged, one task head).
+    /// </summary>
+    public bool Fission { get; init; } = true;
     /// <summary>Total latent size per modality (sum of the split).</summary>
     public int LatentDim { get; init; } = 48;
     /// <summary>Slice sizes [unique, redundant, synergistic]; must sum to <see cref="LatentDim"/>.</summary>
@@ -132,7 +137,7 @@ public sealed record LossConfig
 /// <summary>Local training.</summary>
 public sealed record TrainConfig
 {
-    /// <summary>adam or sgd.</summary>
+    /// <summary>adam (fused over all parameters), adam-torch (torch.optim.Adam per tensor) or sgd.</summary>
     public string Optimizer { get; init; } = "adam";
     public double Lr { get; init; } = 0.003;
     public double Momentum { get; init; } = 0.9;

@@ -41,6 +41,11 @@ public sealed class AgentModel : Module
         if (Modalities.Count == 0) throw new ConfigException("an agent must hold at least one modality");
         TypeName = AgentTypes.Name(Modalities);
         bool multi = Modalities.Count >= 2;
+        if (!cfg.Fission)
+        {
+            BuildMonolithic(specs, numClasses, seed);
+            return;
+        }
         bool useU = cfg.Heads.Contains("unique"), useR = cfg.Heads.Contains("redundant"), useS = cfg.Heads.Contains("synergy") && multi;
         if (!useU && !useR && !useS)
             throw new ConfigException($"model.heads: agents of type '{TypeName}' would have no head (heads: {string.Join(", ", cfg.Heads)})");
@@ -98,6 +103,38 @@ public sealed class AgentModel : Module
         if (grouped != total) throw new InvalidOperationException($"internal: {total - grouped} parameters are in no group");
     }
 
+    private readonly Dictionary<string, Module<Tensor, Tensor>> _trunks = new();
+    private readonly Dictionary<string, Module<Tensor, Tensor>> _embeddings = new();
+    private Module<Tensor, Tensor>? _taskHead;
+
+    /// <summary>
+    /// The monolithic shared-embedding model of the DSGD baselines: per modality a trunk and one projection
+    /// to <c>latent_dim</c>; the agent's embedding is the mean over its modalities; one task head (an MLP, so
+    /// it can represent cross-modal interactions) on it. Unimodal and multimodal agents share the task head
+    /// and the embedding space: the gradient conflict that feature fission avoids.
+    /// </summary>
+    private void BuildMonolithic(IReadOnlyList<ModalitySpec> specs, int numClasses, int seed)
+    {
+        foreach (var m in Modalities)
+        {
+            var spec = specs.FirstOrDefault(s => s.Name == m) ?? throw new ConfigException($"modality '{m}' is not in the dataset");
+            var ecfg = _cfg.Encoders.GetValueOrDefault(m) ?? _cfg.Encoders.GetValueOrDefault("default") ?? new EncoderConfig();
+            string prefix = $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape)}";
+            var trunk = Seeded(seed, prefix + "/trunk", () => TrunkFactory.Create(ecfg, spec.Shape, m));
+            var proj = Seeded(seed, prefix + "/proj", () => (Module<Tensor, Tensor>)Linear(ecfg.Hidden, _cfg.LatentDim));
+            _trunks[m] = trunk;
+            _embeddings[m] = proj;
+            register_module($"trunk_{m}", trunk);
+            register_module($"proj_{m}", proj);
+            _groups.Add(new ParameterGroup(prefix + "/trunk", GroupRole.Trunk, m, trunk.parameters().ToList()));
+            _groups.Add(new ParameterGroup(prefix + "/proj", GroupRole.Embedding, m, proj.parameters().ToList()));
+        }
+        _taskHead = Seeded(seed, "head/task", () => (Module<Tensor, Tensor>)Sequential(
+            ("fc0", Linear(_cfg.LatentDim, _cfg.SynergyHidden)), ("relu", ReLU()), ("fc1", Linear(_cfg.SynergyHidden, numClasses))));
+        register_module("head_task", _taskHead);
+        _groups.Add(new ParameterGroup("head/task", GroupRole.Task, null, _taskHead.parameters().ToList()));
+    }
+
     /// <summary>Held modalities, sorted.</summary>
     public IReadOnlyList<string> Modalities { get; }
     /// <summary>Agent type name (sorted modalities joined with '+').</summary>
@@ -105,7 +142,7 @@ public sealed class AgentModel : Module
     /// <summary>All parameter groups; together they cover every trainable tensor exactly once.</summary>
     public IReadOnlyList<ParameterGroup> Groups => _groups;
     /// <summary>Names of the heads this model has (e.g. "unique/a", "redundant", "synergy").</summary>
-    public IEnumerable<string> HeadNames =>
+    public IEnumerable<string> HeadNames => _taskHead is not null ? ["task"] :
         _uniqueHeads.Keys.Select(m => "unique/" + m)
             .Concat(_redundantHead is null ? [] : ["redundant"])
             .Concat(_synergyHead is null ? [] : ["synergy"]);
@@ -115,6 +152,13 @@ public sealed class AgentModel : Module
     /// <param name="dropHeads">Heads to leave out of the ensemble (slice-drop ablations).</param>
     public AgentOutput Forward(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlySet<string>? dropHeads = null)
     {
+        if (_taskHead is not null)
+        {
+            var zs = Modalities.Select(m => _embeddings[m].forward(_trunks[m].forward(inputs[m]))).ToArray();
+            var z = zs.Length == 1 ? zs[0] : torch.stack(zs, 0).mean([0]);
+            var task = _taskHead.forward(z);
+            return new AgentOutput(new Dictionary<string, Tensor> { ["task"] = task }, task.log_softmax(1), new Dictionary<string, Slices>());
+        }
         var slices = new Dictionary<string, Slices>();
         foreach (var m in Modalities) slices[m] = _encoders[m].Encode(inputs[m]);
         var logits = new Dictionary<string, Tensor>();

@@ -49,7 +49,7 @@ public static class Losses
                 }
             loss = loss + nce! * (cfg.Beta / pairs);
         }
-        if (cfg.Separation != 0)
+        if (cfg.Separation != 0 && output.Slices.Count > 0)
         {
             Tensor? sep = null;
             int terms = 0;

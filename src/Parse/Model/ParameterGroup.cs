@@ -13,6 +13,19 @@ public enum GroupRole
     Redundant,
     /// <summary>Synergistic projection, fusion or synergy head (only agents with that modality set).</summary>
     Synergy,
+    /// <summary>Monolithic model: the single embedding projection of one modality.</summary>
+    Embedding,
+    /// <summary>Monolithic model: the single task head on the fused embedding (shared by everyone).</summary>
+    Task,
+}
+
+/// <summary>Coarse part of the model a group belongs to, used by the DSGD baselines.</summary>
+public enum GroupPart
+{
+    /// <summary>Modality encoder parameters (trunk and projections), keys starting with <c>enc/</c>.</summary>
+    Encoder,
+    /// <summary>Heads and fusion, keys starting with <c>head/</c> or <c>fusion/</c>.</summary>
+    Head,
 }
 
 /// <summary>
@@ -37,6 +50,8 @@ public sealed class ParameterGroup
     /// <summary>Sharing key: name plus shapes.</summary>
     public string Key { get; }
     public GroupRole Role { get; }
+    /// <summary>Encoder or head part (from the name).</summary>
+    public GroupPart Part => Name.StartsWith("enc/", StringComparison.Ordinal) ? GroupPart.Encoder : GroupPart.Head;
     /// <summary>Modality for encoder and unique groups; null for redundant head and synergy groups.</summary>
     public string? Modality { get; }
     public IReadOnlyList<Parameter> Parameters { get; }

@@ -15,7 +15,8 @@ public sealed record EvalResult(double Accuracy, double Loss, IReadOnlyDictionar
 /// </summary>
 public sealed class Agent : IDisposable
 {
-    private readonly optim.Optimizer _optimizer;
+    private readonly optim.Optimizer? _optimizer;
+    private readonly Training.FlatAdam? _flatAdam;
     private readonly Random _rng;
     private readonly LossConfig _loss;
     private int[] _order;
@@ -30,12 +31,13 @@ public sealed class Agent : IDisposable
         _loss = cfg.Loss;
         var t = cfg.Train;
         var ps = Model.parameters();
-        _optimizer = t.Optimizer switch
+        switch (t.Optimizer)
         {
-            "adam" => optim.Adam(ps, lr: t.Lr, weight_decay: t.WeightDecay),
-            "sgd" => optim.SGD(ps, learningRate: t.Lr, momentum: t.Momentum, weight_decay: t.WeightDecay),
-            _ => throw new ConfigException($"train.optimizer: unknown optimizer '{t.Optimizer}' (expected adam or sgd)"),
-        };
+            case "adam": _flatAdam = new Training.FlatAdam(ps, t.Lr, weightDecay: t.WeightDecay); break;
+            case "adam-torch": _optimizer = optim.Adam(ps, lr: t.Lr, weight_decay: t.WeightDecay); break;
+            case "sgd": _optimizer = optim.SGD(ps, learningRate: t.Lr, momentum: t.Momentum, weight_decay: t.WeightDecay); break;
+            default: throw new ConfigException($"train.optimizer: unknown optimizer '{t.Optimizer}' (expected adam, adam-torch or sgd)");
+        }
         _rng = new Random(seed);
         _order = Enumerable.Range(0, train.Count).ToArray();
         _cursor = _order.Length;
@@ -62,11 +64,11 @@ public sealed class Agent : IDisposable
             var idx = NextBatch();
             var inputs = Modalities.ToDictionary(m => m, m => Train.Views[m].index_select(0, idx));
             var labels = Train.LabelTensor.index_select(0, idx);
-            _optimizer.zero_grad();
+            if (_flatAdam is not null) _flatAdam.ZeroGrad(); else _optimizer!.zero_grad();
             var output = Model.Forward(inputs);
             var loss = Losses.Total(output, labels, _loss);
             loss.backward();
-            _optimizer.step();
+            if (_flatAdam is not null) _flatAdam.Step(); else _optimizer!.step();
             double l = loss.item<float>();
             if (!double.IsFinite(l))
                 throw new InvalidOperationException($"agent {Id} ({TypeName}): training loss became {l}; lower train.lr or check the data");
@@ -116,7 +118,8 @@ public sealed class Agent : IDisposable
 
     public void Dispose()
     {
-        _optimizer.Dispose();
+        _optimizer?.Dispose();
+        _flatAdam?.Dispose();
         Model.Dispose();
         Train.Dispose();
     }

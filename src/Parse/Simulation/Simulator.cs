@@ -86,7 +86,9 @@ public sealed class Simulator : IDisposable
     {
         var wall = Stopwatch.StartNew();
         int par = Math.Max(1, _cfg.Sim.Parallelism);
-        if (par > 1) torch.set_num_threads(1);
+        // Agents' models are small: per-op overhead dominates and intra-op threads only contend with the
+        // agent-level parallelism (and with other processes). One thread per agent is fastest and deterministic.
+        torch.set_num_threads(1);
         var metrics = new List<AgentRoundMetrics>();
         var sent = new long[Agents.Count];
         var received = new long[Agents.Count];

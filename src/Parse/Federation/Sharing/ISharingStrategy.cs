@@ -30,6 +30,18 @@ public sealed class LocalStrategy : ISharingStrategy
     public bool Shares(ParameterGroup group, int round) => false;
 }
 
+/// <summary>
+/// Decentralized SGD baselines (reconstructed, see docs/strategies.md): share the heads (task), the modality
+/// encoders (modality) or both (hybrid), each group over the overlay of its key. On the monolithic model
+/// (<c>model.fission=false</c>, the default for these strategies' comparisons) the task head is one group held
+/// by everyone; on the three-slice model the same rules apply to its heads and encoders.
+/// </summary>
+public sealed class DsgdStrategy(string name, bool heads, bool encoders) : ISharingStrategy
+{
+    public string Name => name;
+    public bool Shares(ParameterGroup group, int round) => group.Part == GroupPart.Head ? heads : encoders;
+}
+
 /// <summary>Known strategies by name.</summary>
 public static class StrategyRegistry
 {
@@ -37,6 +49,9 @@ public static class StrategyRegistry
     {
         ["parse"] = () => new ParseStrategy(),
         ["local"] = () => new LocalStrategy(),
+        ["dsgd-task"] = () => new DsgdStrategy("dsgd-task", heads: true, encoders: false),
+        ["dsgd-modality"] = () => new DsgdStrategy("dsgd-modality", heads: false, encoders: true),
+        ["dsgd-hybrid"] = () => new DsgdStrategy("dsgd-hybrid", heads: true, encoders: true),
     };
 
     /// <summary>Accepted <c>strategy</c> values.</summary>

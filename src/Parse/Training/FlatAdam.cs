@@ -1,0 +1,70 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Parse.Training;
+
+/// <summary>
+/// Adam (Kingma and Ba, with optional L2 weight decay added to the gradient, as torch.optim.Adam) over
+/// all of an agent's parameters at once: gradients are gathered into one flat vector, the moment
+/// updates run as a handful of whole-vector operations, and the step is scattered back. For the small
+/// models of DFL agents, per-operation overhead dominates, so this is several times cheaper than one
+/// set of Adam operations per parameter tensor. Moments survive parameter mixing (the agent keeps its
+/// own optimizer state, as the per-tensor optimizer would).
+/// </summary>
+public sealed class FlatAdam : IDisposable
+{
+    private readonly IReadOnlyList<Parameter> _params;
+    private readonly long[] _sizes;
+    private readonly Tensor _m;
+    private readonly Tensor _v;
+    private readonly double _lr, _beta1, _beta2, _eps, _weightDecay;
+    private long _t;
+
+    public FlatAdam(IEnumerable<Parameter> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+    {
+        _params = parameters.ToList();
+        _sizes = _params.Select(p => p.numel()).ToArray();
+        long total = _sizes.Sum();
+        _m = torch.zeros(total);
+        _v = torch.zeros(total);
+        (_lr, _beta1, _beta2, _eps, _weightDecay) = (lr, beta1, beta2, eps, weightDecay);
+    }
+
+    /// <summary>Clears gradients (sets them to none, so the next backward allocates fresh ones).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in _params)
+        {
+            using var g = p.grad;
+            if (g is not null) p.grad = null;
+        }
+    }
+
+    /// <summary>One Adam step on every parameter that has a gradient (missing gradients count as zero).</summary>
+    public void Step()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        _t++;
+        var grads = new Tensor[_params.Count];
+        for (int i = 0; i < _params.Count; i++)
+            grads[i] = _params[i].grad is { } g ? g.reshape(-1) : torch.zeros(_sizes[i]);
+        var grad = torch.cat(grads, 0);
+        if (_weightDecay != 0)
+            grad = grad.add(torch.cat(_params.Select(p => p.detach().reshape(-1)).ToArray(), 0), alpha: _weightDecay);
+        _m.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
+        _v.mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
+        double bc1 = 1 - Math.Pow(_beta1, _t), bc2 = 1 - Math.Pow(_beta2, _t);
+        var denom = (_v / bc2).sqrt_().add_(_eps);
+        var update = (_m / denom).mul_(_lr / bc1);
+        var parts = update.split(_sizes);
+        for (int i = 0; i < _params.Count; i++) _params[i].sub_(parts[i].view(_params[i].shape));
+    }
+
+    public void Dispose()
+    {
+        _m.Dispose();
+        _v.Dispose();
+    }
+}
