@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Parse.Config;
+using Parse.Reporting;
+using Parse.Simulation;
+
+namespace Parse.Bench;
+
+/// <summary>Progress of a grid run.</summary>
+public sealed record BenchProgress(int Done, int Total, GridCell Cell, bool Skipped, double Seconds);
+
+/// <summary>
+/// Runs every cell of a grid into <c>OUT/cells/ID</c> (each an ordinary, atomically written run directory).
+/// A cell whose <c>summary.json</c> exists is skipped, so an interrupted bench resumes where it stopped.
+/// Then aggregates all cells into <c>results.md</c> and <c>results.csv</c>.
+/// </summary>
+public static class BenchRunner
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static string CellDir(string outDir, GridCell cell) => Path.Combine(outDir, "cells", cell.Id);
+
+    /// <summary>Validates every cell's config before running any, so a bad axis value fails fast.</summary>
+    public static IReadOnlyList<(GridCell Cell, ExperimentConfig Config)> Resolve(GridSpec grid)
+    {
+        var list = new List<(GridCell, ExperimentConfig)>();
+        foreach (var cell in grid.Cells())
+        {
+            try { list.Add((cell, ConfigLoader.Load(grid.BasePath, cell.Overrides))); }
+            catch (ConfigException e) { throw new ConfigException($"grid cell {cell.Id}: {e.Message}"); }
+        }
+        return list;
+    }
+
+    public static void Run(GridSpec grid, string outDir, IProgress<BenchProgress>? progress = null, CancellationToken ct = default,
+        Func<ExperimentConfig, ExperimentConfig>? adjust = null)
+    {
+        var cells = Resolve(grid);
+        Directory.CreateDirectory(outDir);
+        int done = 0;
+        string baseDir = Path.GetDirectoryName(grid.BasePath)!;
+        foreach (var (cell, cfg0) in cells)
+        {
+            ct.ThrowIfCancellationRequested();
+            string dir = CellDir(outDir, cell);
+            var t = System.Diagnostics.Stopwatch.StartNew();
+            bool skip = File.Exists(Path.Combine(dir, "summary.json"));
+            if (!skip)
+            {
+                var cfg = adjust is null ? cfg0 : adjust(cfg0);
+                ExperimentRunner.Run(cfg with { Name = cell.Id }, dir, baseDir, overwrite: true, ct: ct);
+            }
+            progress?.Report(new BenchProgress(++done, cells.Count, cell, skip, t.Elapsed.TotalSeconds));
+        }
+        Aggregate(grid, outDir);
+    }
+
+    /// <summary>Reads every finished cell and writes results.md / results.csv (mean +- std over seeds).</summary>
+    public static string Aggregate(GridSpec grid, string outDir)
+    {
+        var cells = grid.Cells();
+        var summaries = new Dictionary<string, JsonObject>();
+        foreach (var c in cells)
+        {
+            string f = Path.Combine(CellDir(outDir, c), "summary.json");
+            if (File.Exists(f)) summaries[c.Id] = JsonNode.Parse(File.ReadAllText(f))!.AsObject();
+        }
+        var groupAxes = grid.Axes.Where(a => a.Name != grid.SeedAxis).Select(a => a.Name).ToList();
+        var types = summaries.Values.SelectMany(s => s["accuracy"]!["by_agent_type"]!.AsObject().Select(kv => kv.Key))
+            .Distinct().OrderBy(t => t, StringComparer.Ordinal).ToList();
+        var rows = cells.Where(c => summaries.ContainsKey(c.Id))
+            .GroupBy(c => string.Join("|", groupAxes.Select(a => c.Get(a))))
+            .ToList();
+        var md = new StringBuilder();
+        var csv = new StringBuilder();
+        md.AppendLine(Inv, $"# Bench: {grid.Name}");
+        md.AppendLine();
+        md.AppendLine(Inv, $"Base experiment `{Path.GetFileName(grid.BasePath)}`; fixed overrides: {(grid.Set.Count == 0 ? "none" : string.Join(", ", grid.Set.Select(s => $"`{s}`")))}.");
+        md.AppendLine(Inv, $"{summaries.Count} of {cells.Count} cells finished. Accuracy: mean ± std over seeds of the per-type mean over agents.");
+        md.AppendLine();
+        md.AppendLine("| " + string.Join(" | ", groupAxes) + " | seeds | " + string.Join(" | ", types) + " | overall | MiB sent | agents gaining vs baseline | worst agent gain |");
+        md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count + 1)) + string.Concat(Enumerable.Repeat("---:|", types.Count + 4)));
+        csv.AppendLine(string.Join(",", groupAxes) + ",seeds," + string.Join(",", types.SelectMany(t => new[] { t + "_mean", t + "_std" })) + ",overall_mean,overall_std,mib_sent,agents_gaining,agents_total,worst_gain");
+        foreach (var g in rows)
+        {
+            var members = g.ToList();
+            var first = members[0];
+            var cellsOfRow = members.Select(c => summaries[c.Id]).ToList();
+            string Stat(Func<JsonObject, double?> f, out double mean, out double std)
+            {
+                var xs = cellsOfRow.Select(f).Where(x => x.HasValue).Select(x => x!.Value).ToList();
+                mean = xs.Count == 0 ? double.NaN : xs.Average();
+                double m = mean;
+                std = xs.Count <= 1 ? 0 : Math.Sqrt(xs.Sum(x => (x - m) * (x - m)) / (xs.Count - 1));
+                return xs.Count == 0 ? "–" : $"{mean:F3} ± {std:F3}";
+            }
+            var cellsMd = new List<string>();
+            var cellsCsv = new List<string>();
+            foreach (var t in types)
+            {
+                cellsMd.Add(Stat(s => s["accuracy"]!["by_agent_type"]![t]?.GetValue<double>(), out double m, out double sd));
+                cellsCsv.Add(double.IsNaN(m) ? "," : $"{m.ToString("F4", Inv)},{sd.ToString("F4", Inv)}");
+            }
+            string overall = Stat(s => s["accuracy"]!["overall"]!.GetValue<double>(), out double om, out double osd);
+            double mib = cellsOfRow.Average(s => s["bytes_sent_total"]!.GetValue<long>()) / 1048576.0;
+            // per-agent gains against the baseline cell with the same other coordinates (and seed)
+            int gaining = 0, total = 0;
+            double worst = double.PositiveInfinity;
+            if (grid.Baseline is { } bl)
+                foreach (var c in members)
+                {
+                    var refCoords = c.Coordinates.Select(x => x.Axis == bl.Axis ? (x.Axis, bl.Value) : x).ToList();
+                    var refCell = cells.FirstOrDefault(r => r.Coordinates.SequenceEqual(refCoords));
+                    if (refCell is null || !summaries.TryGetValue(refCell.Id, out var rs)) continue;
+                    var mine = summaries[c.Id]["accuracy"]!["per_agent"]!.AsArray().Select(x => x!.GetValue<double>()).ToList();
+                    var theirs = rs["accuracy"]!["per_agent"]!.AsArray().Select(x => x!.GetValue<double>()).ToList();
+                    if (mine.Count != theirs.Count) continue;
+                    for (int i = 0; i < mine.Count; i++)
+                    {
+                        double d = mine[i] - theirs[i];
+                        total++;
+                        if (d > 0) gaining++;
+                        worst = Math.Min(worst, d);
+                    }
+                }
+            string gainMd = total == 0 ? "–" : $"{gaining}/{total}";
+            string worstMd = total == 0 ? "–" : worst.ToString("+0.000;-0.000", Inv);
+            md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => first.Get(a))) + $" | {members.Count} | " + string.Join(" | ", cellsMd) +
+                          $" | {overall} | {mib:F1} | {gainMd} | {worstMd} |");
+            csv.AppendLine(string.Join(",", groupAxes.Select(a => first.Get(a))) + $",{members.Count}," + string.Join(",", cellsCsv) +
+                           $",{om.ToString("F4", Inv)},{osd.ToString("F4", Inv)},{mib.ToString("F2", Inv)},{gaining},{total},{(total == 0 ? "" : worst.ToString("F4", Inv))}");
+        }
+        if (grid.Baseline is { } b) md.AppendLine().AppendLine(Inv, $"Gains are per agent against the cell with {b.Axis}={b.Value} and otherwise equal coordinates (same seed).");
+        AtomicFile.WriteAllText(Path.Combine(outDir, "results.md"), md.ToString());
+        AtomicFile.WriteAllText(Path.Combine(outDir, "results.csv"), csv.ToString());
+        return md.ToString();
+    }
+}
