@@ -106,3 +106,32 @@ public class SimulatorTests
         Assert.True(half.WireBytes < good.WireBytes);
     }
 }
+
+public class GradientConflictTests
+{
+    [Fact]
+    public void Conflict_is_measured_only_on_keys_both_populations_hold()
+    {
+        var cfg = TestConfigs.Load("rounds=2");
+        using var sim = new Simulator(cfg, ".");
+        var r = sim.Run();
+        Assert.Single(r.Conflict);   // eval.every=2, rounds=2
+        var (round, mean, byKey) = r.Conflict[0];
+        Assert.Equal(2, round);
+        Assert.InRange(mean, -1, 1);
+        Assert.NotEmpty(byKey);
+        Assert.DoesNotContain(byKey.Keys, k => k.Contains("proj-s") || k.StartsWith("head/synergy") || k.StartsWith("fusion/"));
+        Assert.Contains(byKey.Keys, k => k.StartsWith("head/redundant"));
+        Assert.All(byKey.Values, v => Assert.InRange(v, -1.0000001, 1.0000001));
+        // probing gradients leaves the training trajectory untouched
+        var again = new Simulator(cfg with { Eval = cfg.Eval with { GradientConflict = false } }, ".");
+        using (again) Assert.Equal(r.FinalAccuracy, again.Run().FinalAccuracy);
+    }
+
+    [Fact]
+    public void Cosine_of_opposite_vectors_is_minus_one()
+    {
+        Assert.Equal(-1, GradientConflict.Cosine([1, 2, 3], [-2, -4, -6]), 12);
+        Assert.True(double.IsNaN(GradientConflict.Cosine([0, 0], [1, 1])));
+    }
+}

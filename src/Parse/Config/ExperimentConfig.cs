@@ -181,6 +181,8 @@ public sealed record EvalConfig
 {
     /// <summary>Evaluate every this many rounds (and always after the last).</summary>
     public int Every { get; init; } = 5;
+    /// <summary>Measure the gradient conflict between unimodal and multimodal agents at every evaluation.</summary>
+    public bool GradientConflict { get; init; } = true;
 }
 
 /// <summary>Simulator execution.</summary>

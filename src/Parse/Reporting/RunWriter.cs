@@ -54,6 +54,11 @@ public static class RunWriter
                 ["max"] = links.Count == 0 ? 0 : Math.Round(links.Max() / (double)r.Rounds, 1),
             },
             ["rejected_payloads"] = rejected,
+            ["gradient_conflict"] = new JsonObject
+            {
+                ["final"] = r.Conflict.Count == 0 || double.IsNaN(r.Conflict[^1].Mean) ? null : Math.Round(r.Conflict[^1].Mean, 6),
+                ["mean"] = r.Conflict.Where(c => !double.IsNaN(c.Mean)).Select(c => c.Mean).DefaultIfEmpty(double.NaN).Average() is var m && !double.IsNaN(m) ? Math.Round(m, 6) : null,
+            },
             ["overlays"] = new JsonArray(r.Overlays.Select(o => (JsonNode)new JsonObject
             {
                 ["key"] = o.Key, ["size"] = o.Size, ["edges"] = o.Edges, ["bridges"] = o.Bridges,
@@ -100,6 +105,13 @@ public static class RunWriter
         var links = new StringBuilder("from,to,bytes\n");
         foreach (var ((a, b), v) in r.BytesByLink.OrderBy(kv => kv.Key)) links.Append(Inv, $"{a},{b},{v}\n");
         System.IO.File.WriteAllText(dir.File("links.csv"), links.ToString());
+        var conflict = new StringBuilder("round,key,cosine\n");
+        foreach (var (round, mean, byKey) in r.Conflict)
+        {
+            if (!double.IsNaN(mean)) conflict.Append(Inv, $"{round},ALL,{mean:F6}\n");
+            foreach (var (k, v) in byKey) conflict.Append(Inv, $"{round},{k.Split('|')[0]},{v:F6}\n");
+        }
+        System.IO.File.WriteAllText(dir.File("conflict.csv"), conflict.ToString());
         var summary = Summary(cfg, r);
         System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r));
         // summary.json last: its presence marks a complete run

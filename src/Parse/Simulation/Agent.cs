@@ -92,6 +92,29 @@ public sealed class Agent : IDisposable
         return torch.tensor(batch, dtype: ScalarType.Int64);
     }
 
+    /// <summary>
+    /// Gradient of the training loss on a fixed probe batch (the first <paramref name="probe"/> local samples),
+    /// flattened per parameter group key. Does not change parameters, optimizer state or the batch sequence.
+    /// </summary>
+    public Dictionary<string, float[]> ProbeGradients(int probe = 64)
+    {
+        Model.train();
+        using var scope = torch.NewDisposeScope();
+        long n = Math.Min(probe, Train.Count);
+        var inputs = Modalities.ToDictionary(m => m, m => Train.Views[m].narrow(0, 0, n));
+        var labels = Train.LabelTensor.narrow(0, 0, n);
+        foreach (var p in Model.parameters()) p.grad = null;
+        Losses.Total(Model.Forward(inputs), labels, _loss).backward();
+        var result = new Dictionary<string, float[]>();
+        foreach (var g in Model.Groups)
+        {
+            var parts = g.Parameters.Select(p => p.grad is { } gr ? gr.reshape(-1) : torch.zeros(p.numel())).ToArray();
+            result[g.Key] = torch.cat(parts, 0).data<float>().ToArray();
+        }
+        foreach (var p in Model.parameters()) p.grad = null;
+        return result;
+    }
+
     /// <summary>Accuracy on <paramref name="test"/> using only this agent's modalities.</summary>
     public EvalResult Evaluate(MultimodalData test, IReadOnlySet<string>? dropHeads = null, int chunk = 1024)
     {

@@ -30,6 +30,8 @@ public sealed class SimulationResult
     public required long Samples { get; init; }
     public required long PeakWorkingSetBytes { get; init; }
     public required int Rounds { get; init; }
+    /// <summary>Gradient conflict (cosine, unimodal vs multimodal mean gradient) per evaluated round: mean and per key.</summary>
+    public IReadOnlyList<(int Round, double Mean, IReadOnlyDictionary<string, double> ByKey)> Conflict { get; init; } = [];
 
     /// <summary>Mean final accuracy per agent type.</summary>
     public IReadOnlyDictionary<string, double> AccuracyByType =>

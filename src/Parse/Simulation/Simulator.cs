@@ -100,6 +100,7 @@ public sealed class Simulator : IDisposable
         double trainSeconds = 0;
         long steps = 0, samples = 0;
         var stats = OverlaysAt(0).Select(OverlayStats.Of).ToList();
+        var conflict = new List<(int Round, double Mean, IReadOnlyDictionary<string, double> ByKey)>();
 
         for (int round = 1; round <= _cfg.Rounds; round++)
         {
@@ -114,6 +115,11 @@ public sealed class Simulator : IDisposable
 
             bool eval = round % Math.Max(1, _cfg.Eval.Every) == 0 || round == _cfg.Rounds;
             var accByType = new Dictionary<string, double>();
+            if (eval && _cfg.Eval.GradientConflict)
+            {
+                var (mean, byKey) = GradientConflict.Measure(Agents);
+                conflict.Add((round, mean, byKey));
+            }
             if (eval)
             {
                 var results = new EvalResult[Agents.Count];
@@ -149,6 +155,7 @@ public sealed class Simulator : IDisposable
             Samples = samples,
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
             Rounds = _cfg.Rounds,
+            Conflict = conflict,
         };
     }
 
