@@ -56,6 +56,57 @@ public static class BenchRunner
         Aggregate(grid, outDir);
     }
 
+    /// <summary>Accuracy per agent type over rounds, gradient conflict over rounds and bytes per link (PNG).</summary>
+    private static void WritePlots(GridSpec grid, string outDir, IReadOnlyList<(string Label, List<GridCell> Cells)> rows, IReadOnlyList<string> types, StringBuilder md)
+    {
+        md.AppendLine().AppendLine("## Figures").AppendLine();
+        foreach (var t in types)
+        {
+            var series = new Dictionary<string, (double[], double[])>();
+            foreach (var (label, cells) in rows)
+            {
+                var perRound = cells.SelectMany(c => ReadCsv(Path.Combine(CellDir(outDir, c), "metrics.csv")))
+                    .Where(r => r["type"] == t)
+                    .GroupBy(r => int.Parse(r["round"], Inv)).OrderBy(g => g.Key)
+                    .Select(g => (g.Key, g.Average(r => double.Parse(r["accuracy"], Inv)))).ToList();
+                if (perRound.Count > 0) series[label] = (perRound.Select(x => (double)x.Key).ToArray(), perRound.Select(x => x.Item2).ToArray());
+            }
+            string file = $"accuracy_{new string(t.Select(ch => char.IsLetterOrDigit(ch) ? ch : '_').ToArray())}.png";
+            Plots.Lines(Path.Combine(outDir, file), $"test accuracy of '{t}' agents (mean over agents and seeds)", "accuracy", series);
+            md.AppendLine(Inv, $"![accuracy {t}]({file})");
+        }
+        var conflict = new Dictionary<string, (double[], double[])>();
+        foreach (var (label, cells) in rows)
+        {
+            var perRound = cells.SelectMany(c => ReadCsv(Path.Combine(CellDir(outDir, c), "conflict.csv")))
+                .Where(r => r["key"] == "ALL").GroupBy(r => int.Parse(r["round"], Inv)).OrderBy(g => g.Key)
+                .Select(g => (g.Key, g.Average(r => double.Parse(r["cosine"], Inv)))).ToList();
+            if (perRound.Count > 0) conflict[label] = (perRound.Select(x => (double)x.Key).ToArray(), perRound.Select(x => x.Item2).ToArray());
+        }
+        if (conflict.Count > 0)
+        {
+            Plots.Lines(Path.Combine(outDir, "gradient_conflict.png"), "gradient cosine, unimodal vs multimodal agents, on shared parameters", "cosine", conflict);
+            md.AppendLine("![gradient conflict](gradient_conflict.png)");
+        }
+        var bytes = rows.Select(r => (r.Label, r.Cells.Select(c => Path.Combine(CellDir(outDir, c), "summary.json")).Where(File.Exists)
+            .Select(f => JsonNode.Parse(File.ReadAllText(f))!["bytes_per_link_per_round"]!["mean"]!.GetValue<double>()).DefaultIfEmpty(0).Average())).ToList();
+        Plots.Bars(Path.Combine(outDir, "bytes_per_link.png"), "mean bytes per directed link per round", "bytes", bytes);
+        md.AppendLine("![bytes per link](bytes_per_link.png)");
+    }
+
+    private static IEnumerable<Dictionary<string, string>> ReadCsv(string path)
+    {
+        if (!File.Exists(path)) yield break;
+        using var reader = new StreamReader(path);
+        var header = reader.ReadLine()?.Split(',');
+        if (header is null) yield break;
+        while (reader.ReadLine() is { } line)
+        {
+            var f = line.Split(',');
+            yield return header.Select((h, i) => (h, v: i < f.Length ? f[i] : "")).ToDictionary(x => x.h, x => x.v);
+        }
+    }
+
     /// <summary>Reads every finished cell and writes results.md / results.csv (mean +- std over seeds).</summary>
     public static string Aggregate(GridSpec grid, string outDir)
     {
@@ -79,9 +130,9 @@ public static class BenchRunner
         md.AppendLine(Inv, $"Base experiment `{Path.GetFileName(grid.BasePath)}`; fixed overrides: {(grid.Set.Count == 0 ? "none" : string.Join(", ", grid.Set.Select(s => $"`{s}`")))}.");
         md.AppendLine(Inv, $"{summaries.Count} of {cells.Count} cells finished. Accuracy: mean ± std over seeds of the per-type mean over agents.");
         md.AppendLine();
-        md.AppendLine("| " + string.Join(" | ", groupAxes) + " | seeds | " + string.Join(" | ", types) + " | overall | MiB sent | agents gaining vs baseline | worst agent gain |");
-        md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count + 1)) + string.Concat(Enumerable.Repeat("---:|", types.Count + 4)));
-        csv.AppendLine(string.Join(",", groupAxes) + ",seeds," + string.Join(",", types.SelectMany(t => new[] { t + "_mean", t + "_std" })) + ",overall_mean,overall_std,mib_sent,agents_gaining,agents_total,worst_gain");
+        md.AppendLine("| " + string.Join(" | ", groupAxes) + " | seeds | " + string.Join(" | ", types) + " | overall | MiB sent | grad. conflict | agents gaining vs baseline | worst agent gain |");
+        md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count + 1)) + string.Concat(Enumerable.Repeat("---:|", types.Count + 5)));
+        csv.AppendLine(string.Join(",", groupAxes) + ",seeds," + string.Join(",", types.SelectMany(t => new[] { t + "_mean", t + "_std" })) + ",overall_mean,overall_std,mib_sent,conflict_mean,agents_gaining,agents_total,worst_gain");
         foreach (var g in rows)
         {
             var members = g.ToList();
@@ -104,6 +155,7 @@ public static class BenchRunner
             }
             string overall = Stat(s => s["accuracy"]!["overall"]!.GetValue<double>(), out double om, out double osd);
             double mib = cellsOfRow.Average(s => s["bytes_sent_total"]!.GetValue<long>()) / 1048576.0;
+            string conflictMd = Stat(s => s["gradient_conflict"]?["final"]?.GetValue<double>(), out double cm, out _);
             // per-agent gains against the baseline cell with the same other coordinates (and seed)
             int gaining = 0, total = 0;
             double worst = double.PositiveInfinity;
@@ -127,11 +179,12 @@ public static class BenchRunner
             string gainMd = total == 0 ? "–" : $"{gaining}/{total}";
             string worstMd = total == 0 ? "–" : worst.ToString("+0.000;-0.000", Inv);
             md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => first.Get(a))) + $" | {members.Count} | " + string.Join(" | ", cellsMd) +
-                          $" | {overall} | {mib:F1} | {gainMd} | {worstMd} |");
+                          $" | {overall} | {mib:F1} | {conflictMd} | {gainMd} | {worstMd} |");
             csv.AppendLine(string.Join(",", groupAxes.Select(a => first.Get(a))) + $",{members.Count}," + string.Join(",", cellsCsv) +
-                           $",{om.ToString("F4", Inv)},{osd.ToString("F4", Inv)},{mib.ToString("F2", Inv)},{gaining},{total},{(total == 0 ? "" : worst.ToString("F4", Inv))}");
+                           $",{om.ToString("F4", Inv)},{osd.ToString("F4", Inv)},{mib.ToString("F2", Inv)},{(double.IsNaN(cm) ? "" : cm.ToString("F4", Inv))},{gaining},{total},{(total == 0 ? "" : worst.ToString("F4", Inv))}");
         }
         if (grid.Baseline is { } b) md.AppendLine().AppendLine(Inv, $"Gains are per agent against the cell with {b.Axis}={b.Value} and otherwise equal coordinates (same seed).");
+        WritePlots(grid, outDir, rows.Select(g => (string.Join(" ", groupAxes.Select(a => g.First().Get(a))), g.ToList())).ToList(), types, md);
         AtomicFile.WriteAllText(Path.Combine(outDir, "results.md"), md.ToString());
         AtomicFile.WriteAllText(Path.Combine(outDir, "results.csv"), csv.ToString());
         return md.ToString();
