@@ -53,6 +53,11 @@ public class BenchTests : IDisposable
         Assert.Contains("| dsgd-task | 2 |", md);
         Assert.Contains("/24", md);   // 12 agents x 2 seeds compared against local
         Assert.Equal(4, File.ReadAllLines(Path.Combine(outDir, "results.csv")).Length);
+        foreach (var png in new[] { "accuracy_a.png", "accuracy_a_b.png", "gradient_conflict.png", "bytes_per_link.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
+            Assert.True(bytes.Length > 1000 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G', $"{png} is not a PNG");
+        }
     }
 
     [Fact]

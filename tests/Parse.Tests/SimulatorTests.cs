@@ -135,3 +135,19 @@ public class GradientConflictTests
         Assert.True(double.IsNaN(GradientConflict.Cosine([0, 0], [1, 1])));
     }
 }
+
+public class SliceDropTests
+{
+    [Fact]
+    public void Slice_drop_evaluates_each_head_kind_only_where_it_exists()
+    {
+        using var sim = new Simulator(TestConfigs.Load("rounds=2"), ".");
+        var r = sim.Run();
+        Assert.Equal(new[] { "redundant", "synergy", "unique" }, r.AccuracyWithoutHead.Keys);
+        Assert.Equal(new[] { "a+b" }, r.AccuracyWithoutHead["synergy"].Keys);
+        Assert.Equal(new[] { "a", "a+b", "b" }, r.AccuracyWithoutHead["unique"].Keys.Order(StringComparer.Ordinal));
+        Assert.All(r.AccuracyWithoutHead.Values.SelectMany(v => v.Values), v => Assert.InRange(v, 0, 1));
+        var s = Parse.Reporting.RunWriter.Summary(TestConfigs.Load("rounds=2"), r);
+        Assert.NotNull(s["accuracy_without_head"]!["synergy"]!["a+b"]);
+    }
+}

@@ -46,6 +46,8 @@ public static class RunWriter
                 ["per_agent"] = new JsonArray(r.FinalAccuracy.Select(a => (JsonNode)Math.Round(a, 6)).ToArray()),
             },
             ["ceiling"] = new JsonObject { ["by_agent_type"] = ceiling },
+            ["accuracy_without_head"] = new JsonObject(r.AccuracyWithoutHead.Select(kv => KeyValuePair.Create(kv.Key,
+                (JsonNode?)new JsonObject(kv.Value.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)Math.Round(t.Value, 6))))))),
             ["bytes_sent_total"] = r.BytesSentTotal,
             ["bytes_by_role"] = roles,
             ["bytes_per_link_per_round"] = new JsonObject
@@ -140,6 +142,16 @@ public static class RunWriter
         }
         sb.AppendLine(Inv, $"| all | {r.AgentTypes.Count} | {r.FinalAccuracy.Average():F3} | | |");
         sb.AppendLine();
+        if (r.AccuracyWithoutHead.Count > 0)
+        {
+            sb.AppendLine("### Slice-drop at inference (head left out of the ensemble)");
+            sb.AppendLine();
+            sb.AppendLine("| dropped head | " + string.Join(" | ", r.AccuracyByType.Keys) + " |");
+            sb.AppendLine("|---|" + string.Concat(r.AccuracyByType.Keys.Select(_ => "---:|")));
+            foreach (var (head, byType) in r.AccuracyWithoutHead)
+                sb.AppendLine($"| {head} | " + string.Join(" | ", r.AccuracyByType.Keys.Select(t => byType.TryGetValue(t, out double v) ? v.ToString("F3", Inv) : "–")) + " |");
+            sb.AppendLine();
+        }
         sb.AppendLine("## Communication");
         sb.AppendLine();
         sb.AppendLine(Inv, $"Total bytes sent: {r.BytesSentTotal:N0} ({r.BytesSentTotal / 1048576.0:F2} MiB).");

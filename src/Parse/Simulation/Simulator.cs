@@ -137,6 +137,19 @@ public sealed class Simulator : IDisposable
         }
 
         var types = Agents.Select(a => a.TypeName).ToList();
+        // slice-drop ablation at inference: the final models with one head left out of the ensemble
+        var dropped = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
+        foreach (var head in Agents.SelectMany(a => a.Model.HeadNames).Select(h => h.StartsWith("unique/", StringComparison.Ordinal) ? "unique" : h).Distinct())
+        {
+            var accs = new double?[Agents.Count];
+            ForEachAgent(par, a =>
+            {
+                var drop = a.Model.HeadNames.Where(h => h == head || (head == "unique" && h.StartsWith("unique/", StringComparison.Ordinal))).ToHashSet();
+                if (drop.Count > 0 && drop.Count < a.Model.HeadNames.Count()) accs[a.Id] = a.Evaluate(_data.Test, drop).Accuracy;
+            });
+            dropped[head] = Agents.Where(a => accs[a.Id].HasValue).GroupBy(a => a.TypeName).OrderBy(g => g.Key, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Average(a => accs[a.Id]!.Value));
+        }
         return new SimulationResult
         {
             Metrics = metrics,
@@ -156,6 +169,7 @@ public sealed class Simulator : IDisposable
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
             Rounds = _cfg.Rounds,
             Conflict = conflict,
+            AccuracyWithoutHead = dropped,
         };
     }
 
