@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(Commands.Perf());
         root.Subcommands.Add(Commands.Overlays());
         root.Subcommands.Add(Commands.Validate());
+        root.Subcommands.Add(DataCommands.Create());
         return root.Parse(args).Invoke();
     }
 }
