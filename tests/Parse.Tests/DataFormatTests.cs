@@ -12,7 +12,7 @@ public class DataFormatTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static byte[] Idx(int[] dims, byte[] data)
+    internal static byte[] Idx(int[] dims, byte[] data)
     {
         var ms = new MemoryStream();
         ms.Write([0, 0, 0x08, (byte)dims.Length]);
@@ -63,7 +63,7 @@ public class DataFormatTests : IDisposable
     }
 
     /// <summary>RIFF/WAVE with a LIST chunk (odd size, padded) before the data chunk.</summary>
-    private static byte[] Wav(short[] samples, int rate, int channels = 1, int bits = 16)
+    internal static byte[] Wav(short[] samples, int rate, int channels = 1, int bits = 16)
     {
         var ms = new MemoryStream();
         var w = new BinaryWriter(ms);
