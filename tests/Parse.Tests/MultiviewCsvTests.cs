@@ -172,6 +172,26 @@ public class MultiviewCsvTests : IDisposable
     }
 
     [Fact]
+    public void Validator_requires_matching_test_files_and_a_group_column_for_natural()
+    {
+        string f = Table();
+        Csv("v.csv", "p\n1\n");
+        string yaml = $$"""
+            data:
+              name: multiview-csv
+              modalities: [a, b]
+              file: {{f}}
+              views: { a: { columns: [x1, x2] }, b: { file: v.csv, test_file: v.csv } }
+              partition: { kind: natural }
+            agents: { count: 3, mix: "1:1:1" }
+            """;
+        string path = Csv("exp.yaml", yaml);
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
+        Assert.Contains("data.test_file: required", e.Message);
+        Assert.Contains("data.group_column: required", e.Message);
+    }
+
+    [Fact]
     public void A_multiview_csv_experiment_runs_end_to_end_with_a_natural_split()
     {
         string f = Table();

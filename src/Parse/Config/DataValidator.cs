@@ -55,9 +55,13 @@ public static class DataValidator
             Exists($"{f}.file", v.File);
             Exists($"{f}.test_file", v.TestFile);
             Check(v.TestFile is null || v.File is not null, $"{f}.test_file: only applies with {f}.file");
-            if (v.File is not null)
-                Check((v.TestFile is not null) == views.Values.Where(x => x.File is not null).All(x => x.TestFile is not null) || d.TestFile is not null,
-                    $"{f}.test_file: either every view with its own file has a test_file or none has");
+            // with a test file anywhere, every source needs one: own-file views their own, column groups data.test_file
+            if (anyTest && v.File is not null)
+                Check(v.TestFile is not null, $"{f}.test_file: required because other views (or data.test_file) have test files");
         }
+        if (anyTest && views.Values.Any(v => v.File is null))
+            Check(d.TestFile is not null, "data.test_file: required because views have test files and some views are column groups of data.file");
+        if (d.Partition.Kind == "natural")
+            Check(d.GroupColumn is not null, "data.group_column: required for data.partition.kind 'natural' with multiview-csv");
     }
 }
