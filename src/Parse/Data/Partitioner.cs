@@ -7,14 +7,22 @@ namespace Parse.Data;
 public static class Partitioner
 {
     /// <summary>Returns, for each agent, the pool indices it holds. Throws if any agent would be empty.</summary>
-    public static int[][] Split(int[] labels, int numClasses, int agents, PartitionConfig cfg, int seed)
+    /// <param name="labels">Label of every pool sample.</param>
+    /// <param name="numClasses">Number of classes.</param>
+    /// <param name="agents">Number of agents.</param>
+    /// <param name="cfg">Partition kind and parameters.</param>
+    /// <param name="seed">Master seed.</param>
+    /// <param name="groups">Natural group of every pool sample (needed by kind <c>natural</c>).</param>
+    public static int[][] Split(int[] labels, int numClasses, int agents, PartitionConfig cfg, int seed, string[]? groups = null)
     {
         var rng = new Random(Seeds.Derive(seed, "partition"));
         int[][] parts = cfg.Kind switch
         {
             "iid" => Iid(labels.Length, agents, rng),
             "dirichlet" => Dirichlet(labels, numClasses, agents, cfg.Alpha, rng),
-            _ => throw new ConfigException($"data.partition.kind: unknown partitioner '{cfg.Kind}' (expected iid or dirichlet)"),
+            "natural" => NaturalPartition.Split(groups ?? throw new ConfigException(
+                "data.partition.kind: 'natural' needs a dataset with natural groups (av-mnist: speaker; multiview-csv: data.group_column)"), agents, rng),
+            _ => throw new ConfigException($"data.partition.kind: unknown partitioner '{cfg.Kind}' (expected iid, dirichlet or natural)"),
         };
         for (int a = 0; a < agents; a++)
         {

@@ -185,13 +185,25 @@ public sealed class AgentModel : Module
         return new AgentOutput(logits, ens, slices);
     }
 
+    // torch's default generator is process-global: models built concurrently (e.g. by tests running in parallel)
+    // would interleave draws and break "same key, same init". Seeding and drawing happen under one lock.
+    private static readonly object InitLock = new();
+
     private static T Seeded<T>(int seed, string key, Func<T> make)
     {
-        torch.manual_seed(Seeds.Derive(seed, key));
-        return make();
+        lock (InitLock)
+        {
+            torch.manual_seed(Seeds.Derive(seed, key));
+            return make();
+        }
     }
 
     private static void Reinit(Module<Tensor, Tensor> linear, int seed, string key)
+    {
+        lock (InitLock) ReinitLocked(linear, seed, key);
+    }
+
+    private static void ReinitLocked(Module<Tensor, Tensor> linear, int seed, string key)
     {
         torch.manual_seed(Seeds.Derive(seed, key));
         using var _ = torch.no_grad();

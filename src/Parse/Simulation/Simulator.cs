@@ -37,7 +37,7 @@ public sealed class Simulator : IDisposable
         _data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir);
         _data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
         _data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
-        var parts = Partitioner.Split(_data.Train.Labels, _data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed);
+        var parts = Partitioner.Split(_data.Train.Labels, _data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed, _data.Groups);
         Agents = population.Select((mods, i) => new Agent(i, mods, _data.Train.Subset(parts[i], mods), _data.Modalities, cfg,
             _data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", i))).ToList();
     }
