@@ -48,3 +48,51 @@ public class StrategyWireTests
         Assert.Empty(task.Intersect(modality));
     }
 }
+
+public class HarmonyAndCentralizedTests
+{
+    [Fact]
+    public void Harmony_shares_modality_encoders_first_and_adds_fusion_learning_in_stage_two()
+    {
+        var cfg = TestConfigs.Load("strategy=harmony", "rounds=4", "harmony.stage1_fraction=0.5");
+        using var sim = new Simulator(cfg, ".");
+        var byRound = new Dictionary<int, HashSet<string>>();
+        sim.OnDelivered = (_, _, p) =>
+        {
+            if (!byRound.TryGetValue(p.Round, out var set)) byRound[p.Round] = set = new HashSet<string>();
+            set.Add(p.Key.Split('|')[0]);
+        };
+        sim.Run();
+        Assert.Equal(new[] { 0, 1, 2, 3 }, byRound.Keys.Order());
+        foreach (int r in new[] { 0, 1 })
+        {
+            Assert.DoesNotContain(byRound[r], n => n.Contains("proj-s") || n.StartsWith("head/synergy") || n.StartsWith("fusion/"));
+            Assert.Contains(byRound[r], n => n.EndsWith("/trunk"));
+            Assert.Contains(byRound[r], n => n.StartsWith("head/unique/"));
+        }
+        foreach (int r in new[] { 2, 3 })
+        {
+            Assert.Contains(byRound[r], n => n.StartsWith("head/synergy/"));
+            Assert.Contains(byRound[r], n => n.Contains("/proj-s/"));
+        }
+        Assert.DoesNotContain(byRound.Values.SelectMany(v => v), n => n == "head/redundant");
+    }
+
+    [Fact]
+    public void Centralized_trains_one_pooled_model_per_type_and_reports_every_agent()
+    {
+        var cfg = TestConfigs.Load("strategy=centralized", "rounds=2");
+        using var sim = new Simulator(cfg, ".");
+        Assert.Equal(3, sim.Agents.Count);
+        Assert.All(sim.Agents, a => Assert.Equal(12 * 24, a.Train.Count));
+        Assert.All(sim.Agents, a => Assert.Equal(4 * 2, a.StepsPerRound));   // 4 agents per type x 2 local steps
+        int sent = 0;
+        sim.OnDelivered = (_, _, _) => sent++;
+        var r = sim.Run();
+        Assert.Equal(0, sent);
+        Assert.Equal(12, r.FinalAccuracy.Count);
+        Assert.Equal(12, r.AgentTypes.Count);
+        Assert.Equal(new[] { "a", "a+b", "b" }, r.AccuracyByType.Keys);
+        Assert.All(r.AgentTypes.Select((t, i) => (t, i)).GroupBy(x => x.t), g => Assert.Single(g.Select(x => r.FinalAccuracy[x.i]).Distinct()));
+    }
+}

@@ -22,6 +22,8 @@ public static class ConfigValidator
 
         OneOf("strategy", c.Strategy, StrategyRegistry.Names);
         Check(c.Rounds >= 1, $"rounds: must be >= 1 (got {c.Rounds})");
+        Check(c.Harmony.Stage1Fraction is >= 0 and <= 1, $"harmony.stage1_fraction: must be in [0,1] (got {c.Harmony.Stage1Fraction})");
+        Check(c.Strategy != "harmony" || c.Model.Fission, "strategy: harmony runs on the three-slice model; set model.fission=true");
         OneOf("data.name", c.Data.Name, DatasetRegistry.Names);
         Check(c.Data.Modalities.Count >= 1, "data.modalities: at least one modality is needed");
         Check(c.Data.Modalities.Distinct().Count() == c.Data.Modalities.Count, "data.modalities: names must be unique");

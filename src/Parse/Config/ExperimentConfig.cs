@@ -24,6 +24,8 @@ public sealed record ExperimentConfig
     public OverlayConfig Overlay { get; init; } = new();
     public MixingConfig Mixing { get; init; } = new();
     public PayloadConfig Payload { get; init; } = new();
+    /// <summary>Options of the harmony strategy.</summary>
+    public HarmonyConfig Harmony { get; init; } = new();
     public EvalConfig Eval { get; init; } = new();
     public SimConfig Sim { get; init; } = new();
 }
@@ -251,4 +253,11 @@ public sealed record PayloadConfig
 {
     /// <summary>Extra processors in order, e.g. [float16].</summary>
     public List<string> Processors { get; init; } = [];
+}
+
+/// <summary>Options of the <c>harmony</c> baseline.</summary>
+public sealed record HarmonyConfig
+{
+    /// <summary>Fraction of the rounds spent in stage 1 (modality-wise encoder learning) before fusion learning.</summary>
+    public double Stage1Fraction { get; init; } = 0.5;
 }

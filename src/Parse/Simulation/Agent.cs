@@ -23,7 +23,7 @@ public sealed class Agent : IDisposable
     private int _cursor;
 
     public Agent(int id, IReadOnlyList<string> modalities, MultimodalData train, IReadOnlyList<ModalitySpec> specs,
-        ExperimentConfig cfg, int numClasses, int seed)
+        ExperimentConfig cfg, int numClasses, int seed, int stepsMultiplier = 1)
     {
         Id = id;
         Train = train;
@@ -42,7 +42,7 @@ public sealed class Agent : IDisposable
         _order = Enumerable.Range(0, train.Count).ToArray();
         _cursor = _order.Length;
         BatchSize = Math.Min(t.BatchSize, train.Count);
-        StepsPerRound = t.LocalEpochs is { } e ? Math.Max(1, (int)Math.Ceiling(e * train.Count / BatchSize)) : t.LocalSteps;
+        StepsPerRound = stepsMultiplier * (t.LocalEpochs is { } e ? Math.Max(1, (int)Math.Ceiling(e * train.Count / BatchSize)) : t.LocalSteps);
     }
 
     public int Id { get; }

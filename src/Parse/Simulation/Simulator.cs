@@ -30,7 +30,7 @@ public sealed class Simulator : IDisposable
     public Simulator(ExperimentConfig cfg, string baseDir)
     {
         _cfg = cfg;
-        _strategy = StrategyRegistry.Create(cfg.Strategy);
+        _strategy = StrategyRegistry.Create(cfg.Strategy, cfg);
         _pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
         var population = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
         _topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
@@ -38,9 +38,25 @@ public sealed class Simulator : IDisposable
         _data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
         _data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
         var parts = Partitioner.Split(_data.Train.Labels, _data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed, _data.Groups);
+        _population = population.Select(AgentTypes.Name).ToList();
+        if (_strategy is CentralizedStrategy)
+        {
+            // upper bound: one model per agent type on the pooled training data of all agents, restricted to the
+            // type's modalities, with as many optimizer steps per round as all agents of that type together
+            var pooled = parts.SelectMany(p => p).Order().ToArray();
+            Agents = _population.Distinct().OrderBy(t => t, StringComparer.Ordinal).Select((t, k) =>
+            {
+                var mods = AgentTypes.Parse(t);
+                return new Agent(k, mods, _data.Train.Subset(pooled, mods), _data.Modalities, cfg, _data.Train.NumClasses,
+                    Seeds.Derive(cfg.Seed, "centralized", t), stepsMultiplier: _population.Count(x => x == t));
+            }).ToList();
+            return;
+        }
         Agents = population.Select((mods, i) => new Agent(i, mods, _data.Train.Subset(parts[i], mods), _data.Modalities, cfg,
             _data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", i))).ToList();
     }
+
+    private readonly IReadOnlyList<string> _population;
 
     /// <summary>
     /// Called for every payload delivered over a link (sender, receiver, payload as sent), before validation.
@@ -137,6 +153,13 @@ public sealed class Simulator : IDisposable
         }
 
         var types = Agents.Select(a => a.TypeName).ToList();
+        if (_strategy is CentralizedStrategy)
+        {
+            // every agent of a type is represented by its type's pooled model
+            var byType = Agents.ToDictionary(a => a.TypeName, a => finalAcc[a.Id]);
+            types = _population.ToList();
+            finalAcc = types.Select(t => byType[t]).ToArray();
+        }
         // slice-drop ablation at inference: the final models with one head left out of the ensemble
         var dropped = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
         foreach (var head in Agents.SelectMany(a => a.Model.HeadNames).Select(h => h.StartsWith("unique/", StringComparison.Ordinal) ? "unique" : h).Distinct())

@@ -42,22 +42,58 @@ public sealed class DsgdStrategy(string name, bool heads, bool encoders) : IShar
     public bool Shares(ParameterGroup group, int round) => group.Part == GroupPart.Head ? heads : encoders;
 }
 
+/// <summary>
+/// Harmony (MobiSys 2023) in DFL form, reconstructed (docs/strategies.md), on the three-slice model.
+/// Stage 1 (the first <c>harmony.stage1_fraction</c> of the rounds): modality-wise encoder learning, i.e. each
+/// modality's encoder trunk and unique/redundant projections and its unique head are mixed among the holders of
+/// that modality. Stage 2: fusion learning among multimodal agents, i.e. additionally the synergistic projections,
+/// fusion and synergy head among agents with the same modality set. The redundant head is never shared
+/// (Harmony has no cross-modal alignment of a shared slice).
+/// </summary>
+public sealed class HarmonyStrategy(int stage2Start) : ISharingStrategy
+{
+    public string Name => "harmony";
+
+    /// <summary>First round (0-based) of stage 2.</summary>
+    public int Stage2Start => stage2Start;
+
+    public bool Shares(ParameterGroup group, int round) => group.Role switch
+    {
+        GroupRole.Trunk or GroupRole.Unique => true,
+        GroupRole.Redundant => group.Part == GroupPart.Encoder,
+        GroupRole.Synergy => round >= stage2Start,
+        _ => false,
+    };
+}
+
+/// <summary>
+/// Centralized upper bound (not a DFL method): the simulator trains one model per agent type on the pooled
+/// data of all agents; nothing is exchanged.
+/// </summary>
+public sealed class CentralizedStrategy : ISharingStrategy
+{
+    public string Name => "centralized";
+    public bool Shares(ParameterGroup group, int round) => false;
+}
+
 /// <summary>Known strategies by name.</summary>
 public static class StrategyRegistry
 {
-    private static readonly Dictionary<string, Func<ISharingStrategy>> Factories = new()
+    private static readonly Dictionary<string, Func<Config.ExperimentConfig?, ISharingStrategy>> Factories = new()
     {
-        ["parse"] = () => new ParseStrategy(),
-        ["local"] = () => new LocalStrategy(),
-        ["dsgd-task"] = () => new DsgdStrategy("dsgd-task", heads: true, encoders: false),
-        ["dsgd-modality"] = () => new DsgdStrategy("dsgd-modality", heads: false, encoders: true),
-        ["dsgd-hybrid"] = () => new DsgdStrategy("dsgd-hybrid", heads: true, encoders: true),
+        ["parse"] = _ => new ParseStrategy(),
+        ["local"] = _ => new LocalStrategy(),
+        ["dsgd-task"] = _ => new DsgdStrategy("dsgd-task", heads: true, encoders: false),
+        ["dsgd-modality"] = _ => new DsgdStrategy("dsgd-modality", heads: false, encoders: true),
+        ["dsgd-hybrid"] = _ => new DsgdStrategy("dsgd-hybrid", heads: true, encoders: true),
+        ["harmony"] = c => new HarmonyStrategy((int)Math.Round((c?.Rounds ?? 0) * (c?.Harmony.Stage1Fraction ?? 0.5))),
+        ["centralized"] = _ => new CentralizedStrategy(),
     };
 
     /// <summary>Accepted <c>strategy</c> values.</summary>
     public static IReadOnlyCollection<string> Names => Factories.Keys;
 
-    public static ISharingStrategy Create(string name) =>
-        Factories.TryGetValue(name, out var f) ? f()
+    public static ISharingStrategy Create(string name, Config.ExperimentConfig? cfg = null) =>
+        Factories.TryGetValue(name, out var f) ? f(cfg)
             : throw new Config.ConfigException($"strategy: unknown strategy '{name}' (expected one of: {string.Join(", ", Names)})");
 }
