@@ -9,7 +9,7 @@ public readonly record struct Slices(Tensor Unique, Tensor Redundant, Tensor? Sy
 
 /// <summary>
 /// Encoder h_m for one modality: a trunk plus one linear projection per slice. The synergistic projection
-/// exists only on agents with two or more modalities (<paramref name="withSynergy"/>).
+/// exists only on agents with two or more modalities.
 /// </summary>
 public sealed class SliceEncoder : Module
 {
