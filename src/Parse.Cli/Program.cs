@@ -18,6 +18,8 @@ public static class Program
         root.Subcommands.Add(Commands.Perf());
         root.Subcommands.Add(Commands.Overlays());
         root.Subcommands.Add(Commands.Validate());
+        root.Subcommands.Add(ClusterCommands.Node());
+        root.Subcommands.Add(ClusterCommands.Launch());
         return root.Parse(args).Invoke();
     }
 }
