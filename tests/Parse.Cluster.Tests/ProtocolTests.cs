@@ -16,7 +16,7 @@ public class ProtocolTests
         IWireMessage[] msgs =
         [
             new Challenge([1, 2, 3]), new Proof([1], [9, 9], [0, 4]), new Denied("no"),
-            new KeyHello(1, 2, ["a|1x2", "b"], true), new FloodState(3, 4, "k", 1, [5, 6]),
+            new KeyHello(1, 2, ["a|1x2", "b"], true), new FloodState(3, 4, "k", 1, [5, 6], true),
             new PayloadChunk(1, 2, 77, 0, 1, [8, 8, 8]), new Finished(5, 6),
         ];
         foreach (var m in msgs)
@@ -55,9 +55,9 @@ public class ProtocolTests
         var own = Enumerable.Range(0, n).Select(_ => keys.Where(_ => rng.NextDouble() < 0.35).Append("all").ToArray()).ToArray();
         var agents = Enumerable.Range(0, n).Select(i => new OverlayDiscovery(i, own[i], g.Neighbours(i), repair: true)).ToArray();
         var queue = new List<Action>();
-        void Post(int from, IReadOnlyList<(int To, string Key, int Comp, int[] Holders)> outbox)
+        void Post(int from, IReadOnlyList<(int To, string Key, int Comp, int[] Holders, bool Settled)> outbox)
         {
-            foreach (var m in outbox) queue.Add(() => Post(m.To, agents[m.To].OnFlood(from, m.Key, m.Comp, m.Holders)));
+            foreach (var m in outbox) queue.Add(() => Post(m.To, agents[m.To].OnFlood(from, m.Key, m.Comp, m.Holders, m.Settled)));
         }
         for (int i = 0; i < n; i++)
             foreach (int j in g.Neighbours(i))
@@ -74,6 +74,7 @@ public class ProtocolTests
             act();
         }
         Assert.Empty(queue);
+        Assert.All(agents, a => Assert.True(a.Settled));
         foreach (var key in keys.Append("all"))
         {
             var holders = Enumerable.Range(0, n).Where(i => own[i].Contains(key)).ToHashSet();

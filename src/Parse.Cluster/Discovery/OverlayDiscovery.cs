@@ -16,6 +16,7 @@ public sealed class OverlayDiscovery
     private readonly IReadOnlyList<int> _neighbours;
     private readonly bool _repair;
     private readonly Dictionary<int, HashSet<string>> _keysOf = new();
+    private readonly HashSet<int> _settledNeighbours = new();
     // non-holder state per key
     private readonly Dictionary<string, (int Comp, SortedSet<int> Heard)> _state = new(StringComparer.Ordinal);
     // holder side: what each non-holder neighbour reported, per key
@@ -36,6 +37,14 @@ public sealed class OverlayDiscovery
     /// <summary>True once every base neighbour's keys are known.</summary>
     public bool AllNeighboursKnown => _neighbours.All(_keysOf.ContainsKey);
 
+    /// <summary>
+    /// True once every neighbour's keys are known and every neighbour that lacks one of our keys (and so floods for it)
+    /// has reported that it knows all of its own neighbours. Combined with a quiet period this lets an agent start
+    /// training only after the repair flood around it has settled.
+    /// </summary>
+    public bool Settled => AllNeighboursKnown && (!_repair ||
+        _neighbours.All(n => _settledNeighbours.Contains(n) || (_keysOf.TryGetValue(n, out var ks) && _own.IsSubsetOf(ks))));
+
     /// <summary>Number of state changes so far (to detect quiescence).</summary>
     public int Changes { get; private set; }
 
@@ -43,11 +52,12 @@ public sealed class OverlayDiscovery
     public IReadOnlySet<string>? KeysOf(int neighbour) => _keysOf.GetValueOrDefault(neighbour);
 
     /// <summary>Records a neighbour's keys; returns the flood messages to send.</summary>
-    public IReadOnlyList<(int To, string Key, int Comp, int[] Holders)> OnNeighbourKeys(int neighbour, IEnumerable<string> keys)
+    public IReadOnlyList<(int To, string Key, int Comp, int[] Holders, bool Settled)> OnNeighbourKeys(int neighbour, IEnumerable<string> keys)
     {
-        var outbox = new List<(int, string, int, int[])>();
+        var outbox = new List<(int, string, int, int[], bool)>();
         if (!_neighbours.Contains(neighbour)) return outbox;
         bool first = !_keysOf.ContainsKey(neighbour);
+        bool wasAll = AllNeighboursKnown;
         var set = new HashSet<string>(keys, StringComparer.Ordinal);
         if (!first && set.SetEquals(_keysOf[neighbour])) return outbox;
         _keysOf[neighbour] = set;
@@ -58,9 +68,10 @@ public sealed class OverlayDiscovery
             bool created = !_state.ContainsKey(k);
             if (Touch(k).Heard.Add(neighbour) || created) Broadcast(k, outbox);
         }
-        // a newly known neighbour gets our current state of every key we do not hold
+        // once we know every neighbour, everyone hears it (Settled); otherwise a newly known neighbour gets our states
+        if (!wasAll && AllNeighboursKnown) foreach (var k in _state.Keys.ToList()) Broadcast(k, outbox);
         foreach (var (k, s) in _state)
-            if (!outbox.Any(m => m.Item1 == neighbour && m.Item2 == k)) outbox.Add((neighbour, k, s.Comp, s.Heard.ToArray()));
+            if (!outbox.Any(m => m.Item1 == neighbour && m.Item2 == k)) outbox.Add((neighbour, k, s.Comp, s.Heard.ToArray(), AllNeighboursKnown));
         return outbox;
     }
 
@@ -68,13 +79,15 @@ public sealed class OverlayDiscovery
     public void Forget(int neighbour)
     {
         if (_keysOf.Remove(neighbour)) Changes++;
+        _settledNeighbours.Remove(neighbour);
     }
 
     /// <summary>Handles a flood message from a neighbour; returns the flood messages to send.</summary>
-    public IReadOnlyList<(int To, string Key, int Comp, int[] Holders)> OnFlood(int from, string key, int comp, int[] holders)
+    public IReadOnlyList<(int To, string Key, int Comp, int[] Holders, bool Settled)> OnFlood(int from, string key, int comp, int[] holders, bool settled = true)
     {
-        var outbox = new List<(int, string, int, int[])>();
+        var outbox = new List<(int, string, int, int[], bool)>();
         if (!_repair || !_neighbours.Contains(from)) return outbox;
+        if (settled && _settledNeighbours.Add(from)) Changes++;
         if (_own.Contains(key))
         {
             if (!_reports.TryGetValue(key, out var r)) _reports[key] = r = new Dictionary<int, (int, int[])>();
@@ -107,11 +120,11 @@ public sealed class OverlayDiscovery
         return s;
     }
 
-    private void Broadcast(string key, List<(int, string, int, int[])> outbox)
+    private void Broadcast(string key, List<(int, string, int, int[], bool)> outbox)
     {
         Changes++;
         var s = _state[key];
-        foreach (int n in _neighbours.Where(_keysOf.ContainsKey)) outbox.Add((n, key, s.Comp, s.Heard.ToArray()));
+        foreach (int n in _neighbours.Where(_keysOf.ContainsKey)) outbox.Add((n, key, s.Comp, s.Heard.ToArray(), AllNeighboursKnown));
     }
 
     /// <summary>This agent's neighbours on the overlay of an own key: base neighbours holding it plus repair bridges.</summary>

@@ -35,7 +35,7 @@ public sealed class MessageSerializer(ExtendedActorSystem system) : SerializerWi
                     w.Write(k.From); w.Write(k.To); w.Write(k.Reply); w.Write(k.Keys.Length);
                     foreach (var s in k.Keys) w.Write(s);
                     break;
-                case FloodState f: w.Write(f.From); w.Write(f.To); w.Write(f.Key); w.Write(f.Component); Ints(w, f.Holders); break;
+                case FloodState f: w.Write(f.From); w.Write(f.To); w.Write(f.Key); w.Write(f.Component); Ints(w, f.Holders); w.Write(f.Settled); break;
                 case PayloadChunk x: w.Write(x.From); w.Write(x.To); w.Write(x.MessageId); w.Write(x.Index); w.Write(x.Count); Bytes(w, x.Data); break;
                 case Finished e: w.Write(e.From); w.Write(e.To); break;
                 default: throw new ArgumentException($"cannot serialize {o.GetType()}");
@@ -55,7 +55,7 @@ public sealed class MessageSerializer(ExtendedActorSystem system) : SerializerWi
                 "P" => new Proof(Bytes(r), Bytes(r), Ints(r)),
                 "D" => new Denied(r.ReadString()),
                 "K" => ReadHello(r),
-                "F" => new FloodState(r.ReadInt32(), r.ReadInt32(), r.ReadString(), r.ReadInt32(), Ints(r)),
+                "F" => new FloodState(r.ReadInt32(), r.ReadInt32(), r.ReadString(), r.ReadInt32(), Ints(r), r.ReadBoolean()),
                 "X" => new PayloadChunk(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), Bytes(r)),
                 "E" => new Finished(r.ReadInt32(), r.ReadInt32()),
                 _ => throw new System.Runtime.Serialization.SerializationException($"unknown manifest '{manifest}'"),

@@ -18,8 +18,9 @@ public sealed record KeyHello(int From, int To, string[] Keys, bool Reply) : IWi
 /// <summary>
 /// Overlay repair flood (see OverlayBuilder): a non-holder of <see cref="Key"/> tells a neighbour the smallest
 /// id of its non-holder component and the holders adjacent to that component, as far as it knows.
+/// <see cref="Settled"/> says the sender already knows all its own neighbours' keys.
 /// </summary>
-public sealed record FloodState(int From, int To, string Key, int Component, int[] Holders) : IWireMessage;
+public sealed record FloodState(int From, int To, string Key, int Component, int[] Holders, bool Settled) : IWireMessage;
 
 /// <summary>Agent to agent: one chunk of an encoded payload (see Wire.PayloadCodec).</summary>
 public sealed record PayloadChunk(int From, int To, long MessageId, int Index, int Count, byte[] Data) : IWireMessage;

@@ -33,6 +33,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly HashSet<int> _finished = new();
     private readonly List<(object Msg, Address From)> _early = new();
     private readonly Dictionary<(string Key, int From), List<(int Round, byte[] Bytes)>> _pending = new();
+    // newest round heard from a neighbour per key, whether its payload was accepted or refused (a refused payload still
+    // answers the round: waiting for a better one until the deadline would let a faulty peer slow everyone down)
+    private readonly Dictionary<(string Key, int From), int> _heard = new();
     private readonly ChunkAssembler _chunks;
     private readonly Queue<double> _recentLastArrival = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -40,7 +43,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private long _nextMessageId;
     private int _round;
     private int _resumedFrom;
-    private bool _training, _waiting, _done, _failed, _settled;
+    private bool _training, _waiting, _done, _failed, _settled, _allAdmitted;
     private double _discoveryStart, _lastChangeAt, _waitStart, _roundStart, _lastArrival;
     private int _lastChanges = -1;
 
@@ -67,7 +70,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<PeerUp>(OnPeerUp);
         Receive<PeerDown>(OnPeerDown);
         Receive<KeyHello>(m => Admitted(m, m.From, () => OnHello(m)));
-        Receive<FloodState>(m => Admitted(m, m.From, () => Send(_discovery.OnFlood(m.From, m.Key, m.Component, m.Holders))));
+        Receive<FloodState>(m => Admitted(m, m.From, () => Send(_discovery.OnFlood(m.From, m.Key, m.Component, m.Holders, m.Settled))));
+        Receive<AdmissionStatus>(m => { _allAdmitted = m.AllAdmitted; _lastChangeAt = Now; });
         Receive<PayloadChunk>(m => Admitted(m, m.From, () => OnChunk(m)));
         Receive<Finished>(m => Admitted(m, m.From, () => OnFinishedPeer(m.From)));
         Receive<DiscoveryTick>(_ => OnDiscoveryTick());
@@ -128,6 +132,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             if (_discovery.Neighbours.Contains(j) && _helloSent.Add(j))
                 Tell(j, new KeyHello(_id, j, _groups.Keys.ToArray(), Reply: false));
         }
+        if (_done) WriteReport();
         var replay = _early.Where(e => m.Agents.Contains(FromOf(e.Msg)) && e.From == m.Address).ToList();
         foreach (var e in replay)
         {
@@ -141,7 +146,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         switch (msg)
         {
             case KeyHello h: OnHello(h); break;
-            case FloodState f: Send(_discovery.OnFlood(f.From, f.Key, f.Component, f.Holders)); break;
+            case FloodState f: Send(_discovery.OnFlood(f.From, f.Key, f.Component, f.Holders, f.Settled)); break;
             case PayloadChunk c: OnChunk(c); break;
             case Finished f: OnFinishedPeer(f.From); break;
         }
@@ -162,6 +167,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 if (_down.Add(j)) _tally.Events.Add($"round {_round}: agent {j} dropped ({m.Why})");
             _discovery.Forget(j);
         }
+        if (_done) WriteReport();
         if (_waiting && Ready()) Guard(Mix);
     }
 
@@ -179,9 +185,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         CheckSettled();
     }
 
-    private void Send(IReadOnlyList<(int To, string Key, int Comp, int[] Holders)> outbox)
+    private void Send(IReadOnlyList<(int To, string Key, int Comp, int[] Holders, bool Settled)> outbox)
     {
-        foreach (var (to, key, comp, holders) in outbox) Tell(to, new FloodState(_id, to, key, comp, holders));
+        foreach (var (to, key, comp, holders, settled) in outbox) Tell(to, new FloodState(_id, to, key, comp, holders, settled));
     }
 
     private void Tell(int agent, object msg)
@@ -196,7 +202,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         if (_training) return;
         if (_discovery.Changes != _lastChanges) { _lastChanges = _discovery.Changes; _lastChangeAt = Now; }
-        bool settled = _discovery.AllNeighboursKnown && Now - _lastChangeAt >= _k.DiscoveryQuietMs / 1000.0;
+        bool settled = _discovery.Settled && _allAdmitted && Now - _lastChangeAt >= _k.DiscoveryQuietMs / 1000.0;
         bool timedOut = Now - _discoveryStart >= _k.DiscoveryTimeoutMs / 1000.0;
         if (!settled && !timedOut) return;
         if (!settled)
@@ -209,9 +215,13 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Self.Tell(new StartRound());
     }
 
-    /// <summary>Live overlay neighbours of a key: on the overlay, reachable, not finished.</summary>
+    /// <summary>
+    /// Live overlay neighbours of a key: on the overlay and reachable; a finished neighbour still counts while one of
+    /// its payloads is pending (its last payloads arrive before its <see cref="Finished"/>).
+    /// </summary>
     private List<int> Expected(string key) =>
-        _discovery.OverlayNeighbours(key).Where(j => !_down.Contains(j) && !_finished.Contains(j) && _where.ContainsKey(j)).ToList();
+        _discovery.OverlayNeighbours(key).Where(j => !_down.Contains(j) && _where.ContainsKey(j)
+            && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)).ToList();
 
     private void RunRound()
     {
@@ -271,9 +281,15 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         var p = PayloadCodec.TryDecode(whole, _k.MaxPayloadBytes, out var reason, out string detail);
         if (p is null) { Reject(m.From, reason, detail); return; }
         if (p.Sender != m.From) { Reject(m.From, RejectReason.Malformed, $"payload names sender {p.Sender}"); return; }
+        _heard[(p.Key, m.From)] = Math.Max(p.Round, _heard.GetValueOrDefault((p.Key, m.From), -1));
         if (!_groups.TryGetValue(p.Key, out var g)) { Reject(m.From, RejectReason.UnknownKey, p.Key); return; }
         if (!_discovery.OverlayNeighbours(p.Key).Contains(m.From)) { Reject(m.From, RejectReason.NotNeighbour, p.Key); return; }
-        if (_pipeline.Incoming(p, g.Shapes, g.Key, out reason) is null) { Reject(m.From, reason, p.Key); return; }
+        if (_pipeline.Incoming(p, g.Shapes, g.Key, out reason) is null)
+        {
+            Reject(m.From, reason, p.Key);
+            if (_waiting && Ready()) Guard(Mix);
+            return;
+        }
         if (_round + 1 - p.Round > _k.MaxStaleness) { Reject(m.From, RejectReason.Stale, $"round {p.Round} while at {_round + 1}"); return; }
         if (!_pending.TryGetValue((p.Key, m.From), out var list)) _pending[(p.Key, m.From)] = list = new();
         list.Add((p.Round, whole));
@@ -297,7 +313,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         int r = _round + 1;
         foreach (var key in _groups.Keys)
             foreach (int j in Expected(key))
-                if (!_pending.TryGetValue((key, j), out var l) || !l.Any(x => x.Round >= r)) return false;
+                if ((!_pending.TryGetValue((key, j), out var l) || !l.Any(x => x.Round >= r)) && _heard.GetValueOrDefault((key, j), -1) < r)
+                    return false;
         return true;
     }
 
@@ -325,7 +342,12 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 foreach (int j in peers)
                 {
                     var chosen = Choose(key, j, r);
-                    if (chosen is null) { _tally.Missing++; continue; }
+                    if (chosen is null && _heard.GetValueOrDefault((key, j), -1) >= r) continue;   // refused, already counted
+                    if (chosen is null)
+                    {
+                        if (++_tally.Missing <= 20) _tally.Events.Add($"round {r}: no payload from agent {j} for {key}");
+                        continue;
+                    }
                     var p = PayloadCodec.TryDecode(chosen.Value.Bytes, _k.MaxPayloadBytes, out _, out _)!;
                     double w = MetropolisHastings.Weight(deg, p.SenderDegree);
                     self -= w;
@@ -358,7 +380,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Takes the payload of neighbour <paramref name="j"/> to mix in round <paramref name="r"/>: the one of round r if
-    /// present, else the newest older one within the staleness bound, else the oldest newer one. Older ones are dropped.
+    /// present, else the newest older one within the staleness bound, else the oldest newer one unless that is of round
+    /// r + 1 (kept for the next round, so a neighbour that skipped us once realigns instead of staying one round ahead).
+    /// Older ones are dropped.
     /// </summary>
     private (int Round, byte[] Bytes)? Choose(string key, int j, int r)
     {
@@ -372,6 +396,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         var pick = list.Any(x => x.Round == r) ? list.First(x => x.Round == r)
             : list.Any(x => x.Round < r) ? list.Where(x => x.Round < r).MaxBy(x => x.Round)
             : list.MinBy(x => x.Round);
+        if (pick.Round == r + 1) return null;
         list.RemoveAll(x => x.Round <= pick.Round);
         return pick;
     }
@@ -382,6 +407,13 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _training = true;
         foreach (int j in _where.Keys.Where(j => _discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j)).ToList())
             Tell(j, new Finished(_id, j));
+        _s.OnFinished(WriteReport());
+        CheckSettled();
+    }
+
+    /// <summary>Writes the agent's report (again after a membership event seen while lingering); returns it.</summary>
+    private AgentReport WriteReport()
+    {
         var t = _tally;
         var report = new AgentReport
         {
@@ -401,7 +433,6 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         };
         Directory.CreateDirectory(_s.OutDir);
         Parse.Reporting.AtomicFile.WriteAllText(Path.Combine(_s.OutDir, AgentReport.FileName(_id)), report.ToJson());
-        _s.OnFinished(report);
-        CheckSettled();
+        return report;
     }
 }

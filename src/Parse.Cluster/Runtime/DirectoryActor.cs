@@ -34,11 +34,11 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<ClusterEvent.MemberUp>(m => Challenge(m.Member.Address));
         Receive<ClusterEvent.MemberWeaklyUp>(m => Challenge(m.Member.Address));
         Receive<ClusterEvent.ReachableMember>(m => Challenge(m.Member.Address));
-        Receive<ClusterEvent.UnreachableMember>(m => Lost(m.Member.Address, "unreachable"));
+        Receive<ClusterEvent.UnreachableMember>(m => { if (!Replaced(m.Member)) Lost(m.Member.Address, "unreachable"); });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
-            if (m.Member.Address == _cluster.SelfAddress) _fatal("this node was removed from the cluster");
-            else Lost(m.Member.Address, "removed");
+            if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress) _fatal("this node was removed from the cluster");
+            else if (!Replaced(m.Member)) Lost(m.Member.Address, "removed");
         });
         Receive<Challenge>(c => Sender.Tell(new Proof(c.Nonce, SecretAuth.Mac(_secret, c.Nonce, _cluster.SelfAddress.ToString(), _local), _local)));
         Receive<Proof>(OnProof);
@@ -62,6 +62,7 @@ public sealed class DirectoryActor : ReceiveActor
 
     private void Challenge(Address a)
     {
+        PublishStatus();
         if (a == _cluster.SelfAddress || _denied.Contains(a)) return;
         var nonce = SecretAuth.NewNonce();
         _nonces[a] = nonce;
@@ -89,7 +90,21 @@ public sealed class DirectoryActor : ReceiveActor
         if (fresh) _log($"admitted {a} hosting agents {string.Join(',', p.Agents)}");
         var up = new PeerUp(p.Agents, a);
         foreach (var ag in _agents) ag.Tell(up);
+        PublishStatus();
     }
+
+    /// <summary>Tells local agents whether every Up member (other than this node) is admitted.</summary>
+    private void PublishStatus()
+    {
+        var members = _cluster.State.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.WeaklyUp && m.Address != _cluster.SelfAddress)
+            .Select(m => m.Address).Where(a => !_denied.Contains(a)).ToList();
+        var status = new AdmissionStatus(members.All(_admitted.ContainsKey));
+        foreach (var ag in _agents) ag.Tell(status);
+    }
+
+    /// <summary>True if a restarted process (same address, new incarnation) has already taken this member's place.</summary>
+    private bool Replaced(Member old) =>
+        _cluster.State.Members.Any(x => x.Address == old.Address && x.UniqueAddress != old.UniqueAddress && x.Status != MemberStatus.Removed);
 
     private void Lost(Address a, string why)
     {

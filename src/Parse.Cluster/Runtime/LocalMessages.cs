@@ -11,3 +11,6 @@ public sealed record PeerDown(int[] Agents, string Why);
 internal sealed record DiscoveryTick;
 internal sealed record StartRound;
 internal sealed record RoundDeadline(int Round);
+
+/// <summary>Directory to local agents: whether every current cluster member has been admitted.</summary>
+public sealed record AdmissionStatus(bool AllAdmitted);
