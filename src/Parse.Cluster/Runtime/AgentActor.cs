@@ -250,7 +250,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _waiting = true;
         _waitStart = Now;
         _lastArrival = 0;
-        Timers.StartSingleTimer("deadline", new RoundDeadline(r), TimeSpan.FromMilliseconds(DeadlineMs()));
+        // the first round also absorbs neighbours that are still finishing discovery, so it may wait up to the discovery timeout
+        double deadline = r == _resumedFrom + 1 ? Math.Max(_k.DeadlineMs, _k.DiscoveryTimeoutMs) : DeadlineMs();
+        Timers.StartSingleTimer("deadline", new RoundDeadline(r), TimeSpan.FromMilliseconds(deadline));
         if (Ready()) Mix();
     }
 

@@ -6,7 +6,7 @@ namespace Parse.Config;
 /// </summary>
 public sealed record ClusterConfig
 {
-    /// <summary>Longest time an agent waits for its neighbours' payloads in a round, in milliseconds.</summary>
+    /// <summary>Longest time an agent waits for its neighbours' payloads in a round, in milliseconds (the first round waits up to <see cref="DiscoveryTimeoutMs"/>).</summary>
     public int DeadlineMs { get; init; } = 5000;
     /// <summary>Derive the deadline from observed arrival times (factor x slowest recent arrival), capped by <see cref="DeadlineMs"/>.</summary>
     public bool AdaptiveDeadline { get; init; }
