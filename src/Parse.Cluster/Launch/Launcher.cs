@@ -54,6 +54,7 @@ public static class Launcher
         var blocks = Enumerable.Range(0, o.Processes)
             .Select(k => Enumerable.Range(0, n).Where(i => i * o.Processes / n == k).ToList()).ToList();
         var procs = new List<Process>();
+        var logs = new List<StreamWriter>();
         var processes = new JsonArray();
         try
         {
@@ -67,9 +68,9 @@ public static class Launcher
                 psi.Environment[SecretVariable] = secret;
                 var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {o.CliCommand[0]}");
                 var logFile = new StreamWriter(Path.Combine(nodesDir, $"node-{k}.log")) { AutoFlush = true };
+                logs.Add(logFile);
                 p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
                 p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
-                p.Exited += (_, _) => { };
                 p.BeginOutputReadLine();
                 p.BeginErrorReadLine();
                 procs.Add(p);
@@ -90,7 +91,8 @@ public static class Launcher
         }
         finally
         {
-            foreach (var p in procs) { if (!p.HasExited) p.Kill(entireProcessTree: true); p.Dispose(); }
+            foreach (var p in procs) { if (!p.HasExited) p.Kill(entireProcessTree: true); p.WaitForExit(); p.Dispose(); }
+            foreach (var l in logs) lock (l) l.Dispose();
         }
 
         var reports = RunMerger.ReadReports([nodesDir], n);

@@ -115,7 +115,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         var sender = Sender.Path.Address;
         if (_where.TryGetValue(from, out var a) && a == sender) { handle(); return; }
-        if (_early.Count < 10_000) _early.Add((msg, sender));   // may be admitted a moment later
+        if (_early.Count < 1_000) _early.Add((msg, sender));   // may be admitted a moment later; bounded
     }
 
     private void OnPeerUp(PeerUp m)

@@ -47,9 +47,6 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
     }
 
-    /// <summary>Processes admitted so far (for status and tests).</summary>
-    public int AdmittedCount => _admitted.Count;
-
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
