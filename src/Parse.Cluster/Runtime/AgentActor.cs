@@ -46,6 +46,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private bool _training, _waiting, _done, _failed, _settled, _allAdmitted;
     private double _discoveryStart, _lastChangeAt, _waitStart, _roundStart, _lastArrival;
     private int _lastChanges = -1;
+    private Dictionary<string, int[]> _finalOverlays = new(), _finalBridges = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -409,6 +410,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _training = true;
         foreach (int j in _where.Keys.Where(j => _discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j)).ToList())
             Tell(j, new Finished(_id, j));
+        // overlays as trained on; neighbours leaving afterwards must not shrink what the report shows
+        _finalOverlays = _groups.Keys.ToDictionary(k => k, k => _discovery.OverlayNeighbours(k).ToArray());
+        _finalBridges = _groups.Keys.ToDictionary(k => k, k => _discovery.Bridges(k).ToArray());
         _s.OnFinished(WriteReport());
         CheckSettled();
     }
@@ -428,8 +432,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             MeanRoundSeconds = t.RoundsTimed == 0 ? 0 : t.RoundSecondsSum / t.RoundsTimed,
             MeanWaitSeconds = t.RoundsTimed == 0 ? 0 : t.WaitSecondsSum / t.RoundsTimed,
             TrainSeconds = t.TrainSeconds, AgentSteps = t.AgentSteps, Samples = t.Samples,
-            OverlayNeighbours = _groups.Keys.ToDictionary(k => k, k => _discovery.OverlayNeighbours(k).ToArray()),
-            Bridges = _groups.Keys.ToDictionary(k => k, k => _discovery.Bridges(k).ToArray()),
+            OverlayNeighbours = _finalOverlays,
+            Bridges = _finalBridges,
             Events = t.Events,
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
         };
