@@ -20,6 +20,8 @@ public static class Program
         root.Subcommands.Add(Commands.Validate());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(DataCommands.Create());
+        root.Subcommands.Add(ClusterCommands.Node());
+        root.Subcommands.Add(ClusterCommands.Launch());
         return root.Parse(args).Invoke();
     }
 }

@@ -107,6 +107,16 @@ public static class ConfigValidator
         foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, PayloadPipeline.Known);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
         Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");
+        var k = c.Cluster;
+        Check(k.DeadlineMs >= 1, $"cluster.deadline_ms: must be >= 1 (got {k.DeadlineMs})");
+        Check(k.MinDeadlineMs >= 1 && k.MinDeadlineMs <= k.DeadlineMs, $"cluster.min_deadline_ms: must be in [1, cluster.deadline_ms] (got {k.MinDeadlineMs})");
+        Check(k.DeadlineFactor >= 1, $"cluster.deadline_factor: must be >= 1 (got {k.DeadlineFactor})");
+        Check(k.MaxStaleness >= 0, $"cluster.max_staleness: must be >= 0 (got {k.MaxStaleness})");
+        Check(k.CheckpointEvery >= 0, $"cluster.checkpoint_every: must be >= 0 (got {k.CheckpointEvery})");
+        Check(k.DiscoveryTimeoutMs >= 1 && k.DiscoveryQuietMs >= 1, "cluster.discovery_timeout_ms and cluster.discovery_quiet_ms: must be >= 1");
+        Check(k.ChunkBytes >= 1024 && k.ChunkBytes <= Math.Min(k.MaxPayloadBytes, 524288), $"cluster.chunk_bytes: must be in [1024, min(cluster.max_payload_bytes, 524288)] (got {k.ChunkBytes})");
+        Check(k.LingerMs >= 0, $"cluster.linger_ms: must be >= 0 (got {k.LingerMs})");
+        Check(k.FailureDetectionMs >= 500, $"cluster.failure_detection_ms: must be >= 500 (got {k.FailureDetectionMs})");
 
         if (errors.Count == 1) throw new ConfigException(errors[0]);
         if (errors.Count > 1) throw new ConfigException("invalid configuration:\n  - " + string.Join("\n  - ", errors));

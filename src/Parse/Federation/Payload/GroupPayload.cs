@@ -20,7 +20,23 @@ public sealed record GroupPayload(string Key, int Sender, int Round, int SenderD
 }
 
 /// <summary>Why an incoming payload was refused.</summary>
-public enum RejectReason { UnknownKey, WrongShape, NonFinite, Stale }
+public enum RejectReason
+{
+    /// <summary>The receiver holds no group with the payload's key.</summary>
+    UnknownKey,
+    /// <summary>Tensor count or shapes differ from the receiver's group.</summary>
+    WrongShape,
+    /// <summary>A value is NaN or infinite.</summary>
+    NonFinite,
+    /// <summary>The payload is older than the staleness bound allows.</summary>
+    Stale,
+    /// <summary>The encoded payload exceeds the configured size limit.</summary>
+    Oversize,
+    /// <summary>The bytes do not decode to a well-formed payload.</summary>
+    Malformed,
+    /// <summary>The sender is not the receiver's neighbour on the key's overlay.</summary>
+    NotNeighbour,
+}
 
 /// <summary>
 /// One step in the chain that transforms outgoing and checks incoming payloads (compression, privacy,

@@ -1,0 +1,29 @@
+namespace Parse.Cluster.Protocol;
+
+/// <summary>Marker for every message that crosses process boundaries (bound to <see cref="MessageSerializer"/>).</summary>
+public interface IWireMessage;
+
+/// <summary>Node to node: prove you hold the experiment secret by MACing this nonce.</summary>
+public sealed record Challenge(byte[] Nonce) : IWireMessage;
+
+/// <summary>Node to node: the answer to a <see cref="Challenge"/>, with the agent ids the prover hosts.</summary>
+public sealed record Proof(byte[] Nonce, byte[] Mac, int[] Agents) : IWireMessage;
+
+/// <summary>Node to node: the receiver failed admission and is being downed.</summary>
+public sealed record Denied(string Reason) : IWireMessage;
+
+/// <summary>Agent to neighbour agent: the sharing keys the sender holds (its groups shared by the strategy).</summary>
+public sealed record KeyHello(int From, int To, string[] Keys, bool Reply) : IWireMessage;
+
+/// <summary>
+/// Overlay repair flood (see OverlayBuilder): a non-holder of <see cref="Key"/> tells a neighbour the smallest
+/// id of its non-holder component and the holders adjacent to that component, as far as it knows.
+/// <see cref="Settled"/> says the sender already knows all its own neighbours' keys.
+/// </summary>
+public sealed record FloodState(int From, int To, string Key, int Component, int[] Holders, bool Settled) : IWireMessage;
+
+/// <summary>Agent to agent: one chunk of an encoded payload (see Wire.PayloadCodec).</summary>
+public sealed record PayloadChunk(int From, int To, long MessageId, int Index, int Count, byte[] Data) : IWireMessage;
+
+/// <summary>Agent to neighbour agent: the sender finished its last round and will send nothing more.</summary>
+public sealed record Finished(int From, int To) : IWireMessage;

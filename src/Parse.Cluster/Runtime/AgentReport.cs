@@ -1,0 +1,59 @@
+using System.Text.Json;
+using Parse.Simulation;
+
+namespace Parse.Cluster.Runtime;
+
+/// <summary>
+/// What one agent of a cluster run reports when it finishes (written as <c>agent-ID.json</c> in the node's
+/// output directory); <c>parse launch</c> merges these into one run directory.
+/// </summary>
+public sealed record AgentReport
+{
+    public required int Agent { get; init; }
+    public required string Type { get; init; }
+    public required int RoundsCompleted { get; init; }
+    public int ResumedFromRound { get; init; }
+    public required double FinalAccuracy { get; init; }
+    public double? Ceiling { get; init; }
+    public required List<AgentRoundMetrics> Metrics { get; init; }
+    public required long BytesSent { get; init; }
+    public required long BytesReceived { get; init; }
+    /// <summary>Bytes this agent sent, by receiving agent.</summary>
+    public required Dictionary<int, long> BytesSentTo { get; init; }
+    public required Dictionary<string, long> BytesByRole { get; init; }
+    /// <summary>Refused payloads by reason, and by sending agent.</summary>
+    public required Dictionary<string, long> Rejected { get; init; }
+    public required Dictionary<int, long> RejectedFrom { get; init; }
+    /// <summary>Neighbour payloads mixed, and how many were missing at the deadline.</summary>
+    public required long Mixed { get; init; }
+    public required long Missing { get; init; }
+    public required int MaxStaleness { get; init; }
+    public required double MeanStaleness { get; init; }
+    /// <summary>Rounds closed by the deadline rather than by all payloads arriving.</summary>
+    public required int DeadlineRounds { get; init; }
+    public required double MeanRoundSeconds { get; init; }
+    public required double MeanWaitSeconds { get; init; }
+    public required double TrainSeconds { get; init; }
+    public required long AgentSteps { get; init; }
+    public required long Samples { get; init; }
+    /// <summary>Overlay neighbours per own shared key at the end, and which of them are repair bridges.</summary>
+    public required Dictionary<string, int[]> OverlayNeighbours { get; init; }
+    public required Dictionary<string, int[]> Bridges { get; init; }
+    /// <summary>Membership events seen: "round R: agent J dropped|readmitted|finished".</summary>
+    public required List<string> Events { get; init; }
+    public required long PeakWorkingSetBytes { get; init; }
+
+    /// <summary>File name of an agent's report.</summary>
+    public static string FileName(int agent) => $"agent-{agent}.json";
+
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Options);
+
+    /// <summary>Reads a report; throws <see cref="InvalidDataException"/> naming the file if it is unreadable.</summary>
+    public static AgentReport Read(string path)
+    {
+        try { return JsonSerializer.Deserialize<AgentReport>(File.ReadAllText(path), Options) ?? throw new InvalidDataException($"{path}: empty report"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid agent report: {e.Message}"); }
+    }
+}

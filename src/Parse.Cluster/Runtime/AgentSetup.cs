@@ -1,0 +1,33 @@
+using Parse.Cluster.Checkpoints;
+using Parse.Config;
+using Parse.Data;
+using Parse.Simulation;
+
+namespace Parse.Cluster.Runtime;
+
+/// <summary>Deliberate misbehaviour of a node's agents, for tests of payload validation.</summary>
+public enum PayloadFault
+{
+    /// <summary>Send correct payloads.</summary>
+    None,
+    /// <summary>Send payloads whose values are NaN.</summary>
+    NaN,
+    /// <summary>Send bytes that do not decode.</summary>
+    Garbage,
+}
+
+/// <summary>Everything an <see cref="AgentActor"/> needs, prepared by the node.</summary>
+public sealed record AgentSetup(
+    ExperimentConfig Config,
+    Agent Agent,
+    MultimodalData Test,
+    IReadOnlyList<int> BaseNeighbours,
+    double? Ceiling,
+    string OutDir,
+    CheckpointStore Checkpoints,
+    Checkpoint? Resume,
+    PayloadFault Fault,
+    Action<AgentReport> OnFinished,
+    Action<int> OnSettled,
+    Action<string> OnFailed,
+    Action<string> Log);

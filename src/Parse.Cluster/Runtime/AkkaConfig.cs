@@ -1,0 +1,69 @@
+using System.Globalization;
+using Parse.Config;
+
+namespace Parse.Cluster.Runtime;
+
+/// <summary>The HOCON configuration of a node's actor system.</summary>
+public static class AkkaConfig
+{
+    /// <summary>Name of the actor system; identical on every process of a run.</summary>
+    public const string SystemName = "parse";
+
+    /// <summary>
+    /// Builds the HOCON: cluster provider, dot-netty TCP on <paramref name="o"/>'s host and port, seed nodes, the binary
+    /// serializer for <see cref="Protocol.IWireMessage"/>, a failure detector tuned by <see cref="ClusterConfig.FailureDetectionMs"/>,
+    /// and the split-brain resolver with keep-majority (the majority side of a crash or partition downs the rest; with two processes the side with the lower address wins).
+    /// </summary>
+    public static string Hocon(NodeOptions o, ClusterConfig k)
+    {
+        string seeds = string.Join(", ", o.SeedNodes.Select(s => $"\"akka.tcp://{SystemName}@{s}\""));
+        int pause = k.FailureDetectionMs;
+        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        return $$"""
+            akka {
+              loglevel = WARNING
+              stdout-loglevel = WARNING
+              log-dead-letters = off
+              log-dead-letters-during-shutdown = off
+              actor {
+                provider = cluster
+                guardian-supervisor-strategy = "Akka.Actor.StoppingSupervisorStrategy"
+                serializers { parse = "Parse.Cluster.Protocol.MessageSerializer, Parse.Cluster" }
+                serialization-bindings { "Parse.Cluster.Protocol.IWireMessage, Parse.Cluster" = parse }
+              }
+              remote {
+                log-remote-lifecycle-events = off
+                dot-netty.tcp {
+                  hostname = "{{o.Host}}"
+                  public-hostname = "{{o.PublicHost ?? o.Host}}"
+                  port = {{I(o.Port)}}
+                  maximum-frame-size = 1048576b
+                }
+              }
+              cluster {
+                seed-nodes = [{{seeds}}]
+                log-info = off
+                allow-weakly-up-members = 2s
+                run-coordinated-shutdown-when-down = on
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  stable-after = {{I(Math.Max(1000, pause / 2))}}ms
+                }
+                failure-detector {
+                  heartbeat-interval = 500ms
+                  acceptable-heartbeat-pause = {{I(pause)}}ms
+                  threshold = 8.0
+                }
+              }
+              coordinated-shutdown {
+                exit-clr = off
+                run-by-clr-shutdown-hook = off
+                phases.cluster-exiting.timeout = 3s
+                phases.cluster-leave.timeout = 3s
+              }
+            }
+            parse-agent-dispatcher { type = PinnedDispatcher }
+            """;
+    }
+}

@@ -1,0 +1,16 @@
+using Akka.Actor;
+
+namespace Parse.Cluster.Runtime;
+
+/// <summary>Directory to local agents: these agents are hosted at <paramref name="Address"/> and admitted.</summary>
+public sealed record PeerUp(int[] Agents, Address Address);
+
+/// <summary>Directory to local agents: the process hosting these agents is unreachable or gone.</summary>
+public sealed record PeerDown(int[] Agents, string Why);
+
+internal sealed record DiscoveryTick;
+internal sealed record StartRound;
+internal sealed record RoundDeadline(int Round);
+
+/// <summary>Directory to local agents: whether every current cluster member has been admitted.</summary>
+public sealed record AdmissionStatus(bool AllAdmitted);

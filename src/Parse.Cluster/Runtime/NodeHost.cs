@@ -1,0 +1,129 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Configuration;
+using Parse.Cluster.Checkpoints;
+using Parse.Config;
+using Parse.Data;
+using Parse.Federation.Topology;
+using Parse.Simulation;
+using Parse.Util;
+using TorchSharp;
+
+namespace Parse.Cluster.Runtime;
+
+/// <summary>
+/// Runs one process of a cluster run: builds its agents from the shared experiment file (the same
+/// <see cref="Agent"/> class as the simulator), starts an Akka cluster node with a directory actor and one actor per
+/// agent, and returns when every local agent has finished (and its neighbours have, or the linger time is over).
+/// </summary>
+public static class NodeHost
+{
+    /// <summary>Exit code when this node is refused by its peers or removed from the cluster.</summary>
+    public const int ExitNotAdmitted = 3;
+
+    /// <summary>Actor name of an agent (<c>/user/agent-ID</c>).</summary>
+    public static string AgentActorName(int agent) => $"agent-{agent}";
+
+    /// <summary>Runs the node; returns the process exit code. Bad input throws <see cref="ConfigException"/>.</summary>
+    public static int Run(NodeOptions o, TextWriter log, CancellationToken ct = default)
+    {
+        var logLock = new object();
+        void Log(string line) { lock (logLock) { log.WriteLine($"[{DateTime.Now:HH:mm:ss.fff}] {line}"); log.Flush(); } }
+
+        string baseDir = Path.GetDirectoryName(Path.GetFullPath(o.ConfigPath)) ?? ".";
+        var cfg = ConfigLoader.Load(o.ConfigPath, o.Sets);
+        if (o.Agents.Count == 0) throw new ConfigException("--agent: name at least one agent id");
+        if (o.Port is < 0 or > 65535) throw new ConfigException($"--port: {o.Port} is not a TCP port");
+        if (o.SeedNodes.Count == 0) throw new ConfigException("--seed-nodes: name at least one HOST:PORT");
+        foreach (var s in o.SeedNodes)
+            if (s.LastIndexOf(':') is var c && (c <= 0 || !int.TryParse(s[(c + 1)..], out _)))
+                throw new ConfigException($"--seed-nodes: '{s}' is not HOST:PORT");
+        var population = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
+        foreach (int a in o.Agents)
+            if (a < 0 || a >= population.Count)
+                throw new ConfigException($"--agent {a}: the experiment has {population.Count} agents (ids 0..{population.Count - 1})");
+        var topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
+        if (topology.TimeVarying)
+            throw new ConfigException($"topology.kind: '{cfg.Topology.Kind}' changes every round; the cluster runtime supports static topologies only");
+        var graph = topology.At(0);
+
+        torch.set_num_threads(1);
+        // every process derives the same data and partition from the shared file and seed, and keeps only its agents' parts
+        using var data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir);
+        data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
+        data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
+        var parts = Parse.Data.Partitioner.Split(data.Train.Labels, data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed);
+        var agents = o.Agents.Distinct().Order().Select(i => new Agent(i, population[i], data.Train.Subset(parts[i], population[i]),
+            data.Modalities, cfg, data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", i))).ToList();
+
+        Directory.CreateDirectory(o.OutDir);
+        var store = new CheckpointStore(Path.Combine(o.OutDir, "checkpoints"));
+        var resume = new Dictionary<int, Checkpoint?>();
+        foreach (var a in agents)
+        {
+            resume[a.Id] = o.Resume ? store.TryLoadLatest(a.Id) : null;
+            foreach (var bad in store.Corrupt) Log($"agent {a.Id}: ignoring corrupt checkpoint {bad}");
+            if (o.Resume) Log(resume[a.Id] is { } c ? $"agent {a.Id}: resuming after round {c.Round}" : $"agent {a.Id}: no good checkpoint; starting from round 0");
+        }
+
+        var finished = new ConcurrentDictionary<int, AgentReport>();
+        var settled = new ConcurrentDictionary<int, bool>();
+        var allDone = new TaskCompletionSource();
+        var allSettled = new TaskCompletionSource();
+        string? fatal = null;
+        int exitCode = 0;
+        bool leaving = false;
+        void Fail(string why, int code)
+        {
+            if (Volatile.Read(ref leaving)) return;   // our own leave shows up as "removed"
+            if (Interlocked.CompareExchange(ref fatal, why, null) is not null) return;
+            exitCode = code;
+            Log("error: " + why);
+            allDone.TrySetResult();
+            allSettled.TrySetResult();
+        }
+
+        var system = ActorSystem.Create(AkkaConfig.SystemName, ConfigurationFactory.ParseString(AkkaConfig.Hocon(o, cfg.Cluster)));
+        try
+        {
+            var refs = new List<IActorRef>();
+            foreach (var a in agents)
+            {
+                var ceiling = data.Ceiling?.Invoke(a.Modalities.ToList());
+                var setup = new AgentSetup(cfg, a, data.Test, graph.Neighbours(a.Id).ToList(), ceiling, o.OutDir, store, resume[a.Id], o.Fault,
+                    r =>
+                    {
+                        finished[r.Agent] = r;
+                        Log($"agent {r.Agent}: finished {r.RoundsCompleted} rounds, accuracy {r.FinalAccuracy:F3}");
+                        if (finished.Count == agents.Count) allDone.TrySetResult();
+                    },
+                    id => { settled[id] = true; if (settled.Count == agents.Count) allSettled.TrySetResult(); },
+                    why => Fail(why, 1),
+                    Log);
+                refs.Add(system.ActorOf(Props.Create(() => new AgentActor(setup)).WithDispatcher("parse-agent-dispatcher"), AgentActorName(a.Id)));
+            }
+            Action<string> logLine = Log;
+            Action<string> notAdmitted = why => Fail(why, ExitNotAdmitted);
+            var ids = agents.Select(a => a.Id).ToArray();
+            system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, ids, refs, logLine, notAdmitted)), "directory");
+            Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
+
+            Task.WaitAny([allDone.Task], ct);
+            if (fatal is null)
+            {
+                // stay reachable while neighbours still run, so that they finish (and restarted peers can rejoin)
+                bool all = allSettled.Task.Wait(TimeSpan.FromMilliseconds(cfg.Cluster.LingerMs), ct);
+                if (!all) Log($"linger of {cfg.Cluster.LingerMs} ms over; leaving with neighbours still running");
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref leaving, true);
+            try { CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10)); }
+            catch (AggregateException) { }
+            system.Terminate().Wait(TimeSpan.FromSeconds(10));
+            foreach (var a in agents) a.Dispose();
+        }
+        return fatal is null ? 0 : exitCode;
+    }
+}

@@ -1,0 +1,32 @@
+namespace Parse.Cluster.Tests;
+
+/// <summary>Bad input to <c>parse node</c> / <c>parse launch</c> stops with exit code 2 before anything starts.</summary>
+public sealed class ClusterCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("parse-cluster-cli").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Theory]
+    [InlineData("--agent", "6")]
+    [InlineData("--agent", "x")]
+    [InlineData("--seed-nodes", "nohostport")]
+    [InlineData("--set", "topology.kind=random-gossip")]
+    [InlineData("--set", "cluster.deadline_ms=0")]
+    public void Node_refuses_bad_input_with_exit_code_2(string option, string value)
+    {
+        string cfg = ClusterConfigs.Write(_dir);
+        var args = new Dictionary<string, string> { ["--config"] = cfg, ["--agent"] = "0", ["--port"] = "0", ["--seed-nodes"] = "127.0.0.1:1", ["--out"] = Path.Combine(_dir, "n") };
+        var list = args.Where(kv => kv.Key != option).SelectMany(kv => new[] { kv.Key, kv.Value }).Prepend("node").Concat([option, value]).ToArray();
+        Assert.Equal(2, Parse.Cli.Program.Main(list));
+    }
+
+    [Fact]
+    public void Launch_refuses_more_processes_than_agents_and_leaves_no_output()
+    {
+        string cfg = ClusterConfigs.Write(_dir);
+        string outDir = Path.Combine(_dir, "out");
+        Assert.Equal(2, Parse.Cli.Program.Main(["launch", cfg, "--processes", "7", "--out", outDir]));
+        Assert.False(Directory.Exists(outDir));
+    }
+}
