@@ -10,17 +10,24 @@ public static class Plots
     public static void Lines(string path, string title, string yLabel, IReadOnlyDictionary<string, (double[] X, double[] Y)> series)
     {
         var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category20();
+        int i = 0;
         foreach (var (name, (x, y)) in series.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             if (x.Length == 0) continue;
             var s = plt.Add.Scatter(x, y);
             s.LegendText = name;
+            s.Color = palette.GetColor(i);
+            s.LineWidth = 2;
+            // more series than colours: switch the line pattern so no two series look alike
+            if (i >= 20) s.LinePattern = LinePattern.Dashed;
+            i++;
         }
         plt.Title(title);
         plt.XLabel("round");
         plt.YLabel(yLabel);
-        plt.ShowLegend(Alignment.LowerRight);
-        Save(plt, path);
+        plt.ShowLegend(Edge.Right);
+        Save(plt, path, width: 1200);
     }
 
     /// <summary>A bar per label (e.g. mean bytes per link per round per method).</summary>
@@ -52,10 +59,10 @@ public static class Plots
         Save(plt, path);
     }
 
-    private static void Save(Plot plt, string path)
+    private static void Save(Plot plt, string path, int width = 900)
     {
         string tmp = path + ".tmp.png";
-        plt.SavePng(tmp, 900, 560);
+        plt.SavePng(tmp, width, 560);
         File.Move(tmp, path, overwrite: true);
     }
 }
