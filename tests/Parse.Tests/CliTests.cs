@@ -38,6 +38,11 @@ public class CliTests : IDisposable
         Assert.Equal(12 * 1, File.ReadLines(Path.Combine(outDir, "metrics.jsonl")).Count());   // eval at round 2 only
         Assert.Contains("rounds\": 2", File.ReadAllText(Path.Combine(outDir, "config.json")));
         Assert.Empty(Directory.GetDirectories(_dir, ".out.partial-*"));
+        foreach (var png in new[] { "embeddings_synergy_a.png", "embeddings_redundant_b.png", "embeddings_unique_a.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
+            Assert.True(bytes.Length > 1000 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G', $"{png} is not a PNG");
+        }
         // a second run into the same directory is refused without --force
         Assert.Equal(2, Parse.Cli.Program.Main(["run", cfg, "--out", outDir, "--quiet", "--set", "rounds=1"]));
     }

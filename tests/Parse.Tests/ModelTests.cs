@@ -111,3 +111,28 @@ public class ModelTests
         Assert.Equal(expected, Losses.InfoNce(z * 3, z * 0.1, 0.5).item<float>(), 5);
     }
 }
+
+public class PcaTests
+{
+    [Fact]
+    public void Pca_finds_the_direction_of_largest_variance()
+    {
+        using var scope = torch.NewDisposeScope();
+        var t = torch.linspace(-3, 3, 50);
+        var dir = torch.tensor(new float[] { 1, 2, 2 }) / 3;
+        var noise = torch.tensor(Enumerable.Range(0, 150).Select(i => (float)(0.01 * Math.Sin(i * 1.7))).ToArray(), [50, 3]);
+        var z = t.unsqueeze(1) * dir.unsqueeze(0) + noise;
+        var (x, y) = Parse.Reporting.SliceEmbeddings.Pca2(z);
+        var tv = t.data<float>().ToArray();
+        double corr = Correlation(x, tv.Select(v => (double)v).ToArray());
+        Assert.True(Math.Abs(corr) > 0.999, $"first component correlates {corr:F4} with the generating direction");
+        Assert.True(y.Max(Math.Abs) < 0.1, "second component should only hold the small noise");
+    }
+
+    private static double Correlation(double[] a, double[] b)
+    {
+        double ma = a.Average(), mb = b.Average();
+        double cov = a.Zip(b).Sum(p => (p.First - ma) * (p.Second - mb));
+        return cov / Math.Sqrt(a.Sum(v => (v - ma) * (v - ma)) * b.Sum(v => (v - mb) * (v - mb)));
+    }
+}

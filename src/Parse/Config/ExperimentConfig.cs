@@ -241,6 +241,8 @@ public sealed record EvalConfig
     public int Every { get; init; } = 5;
     /// <summary>Measure the gradient conflict between unimodal and multimodal agents at every evaluation.</summary>
     public bool GradientConflict { get; init; } = true;
+    /// <summary>Write 2-D PCA plots of each slice of one multimodal agent on test data (embeddings_*.png).</summary>
+    public bool Embeddings { get; init; } = true;
 }
 
 /// <summary>Simulator execution.</summary>
