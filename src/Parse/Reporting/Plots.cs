@@ -47,12 +47,14 @@ public static class Plots
     public static void Scatter2D(string path, string title, double[] x, double[] y, int[] labels)
     {
         var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category20();
         foreach (var c in labels.Distinct().Order())
         {
             var idx = Enumerable.Range(0, labels.Length).Where(i => labels[i] == c).ToArray();
             var s = plt.Add.ScatterPoints(idx.Select(i => x[i]).ToArray(), idx.Select(i => y[i]).ToArray());
             s.LegendText = c.ToString(CultureInfo.InvariantCulture);
             s.MarkerSize = 4;
+            s.Color = palette.GetColor(c);
         }
         plt.Title(title);
         plt.ShowLegend(Alignment.UpperRight);
