@@ -86,9 +86,7 @@ public static class ConfigLoader
                 // System.Text.Json reports the unknown property's name in the message: "The JSON property 'x' could not be mapped..."
                 int a = msg.IndexOf('\''), b = a >= 0 ? msg.IndexOf('\'', a + 1) : -1;
                 string prop = a >= 0 && b > a ? msg[(a + 1)..b] : "?";
-                string parent = field.Contains('.') ? field[..field.LastIndexOf('.')] : "";
                 string full = field.EndsWith(prop, StringComparison.Ordinal) ? field : (field.Length > 0 ? field + "." + prop : prop);
-                _ = parent;
                 throw new ConfigException($"{source}: unknown config key '{full}'");
             }
             throw new ConfigException($"{source}: invalid value for '{field}': {FirstSentence(msg)}");

@@ -235,6 +235,7 @@ public sealed class Simulator : IDisposable
                 int deg = overlay.Graph.Degree(i);
                 if (deg == 0) continue;
                 var g = groups[i];
+                string role = g.Role.ToString().ToLowerInvariant();
                 double self = 1;
                 var acc = g.Parameters.Select(p => torch.zeros_like(p)).ToList();
                 foreach (int j in overlay.Neighbours(i))
@@ -244,13 +245,12 @@ public sealed class Simulator : IDisposable
                     long bytes = msg.WireBytes;
                     sent[j] += bytes;
                     received[i] += bytes;
-                    byRole[g.Role.ToString().ToLowerInvariant()] = byRole.TryGetValue(g.Role.ToString().ToLowerInvariant(), out long b0) ? b0 + bytes : bytes;
-                    byLink[(j, i)] = byLink.TryGetValue((j, i), out long b1) ? b1 + bytes : bytes;
+                    Add(byRole, role, bytes);
+                    Add(byLink, (j, i), bytes);
                     var ok = _pipeline.Incoming(msg, g.Shapes, g.Key, out var reason);
                     if (ok is null)
                     {
-                        string r = reason.ToString();
-                        rejected[r] = rejected.TryGetValue(r, out long c) ? c + 1 : 1;
+                        Add(rejected, reason.ToString(), 1);
                         continue;
                     }
                     double w = MetropolisHastings.Weight(deg, msg.SenderDegree);
@@ -265,6 +265,9 @@ public sealed class Simulator : IDisposable
             }
         }
     }
+
+    private static void Add<TKey>(IDictionary<TKey, long> counts, TKey key, long amount) where TKey : notnull =>
+        counts[key] = counts.TryGetValue(key, out long v) ? v + amount : amount;
 
     public void Dispose()
     {
