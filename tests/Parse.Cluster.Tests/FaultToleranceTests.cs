@@ -59,8 +59,11 @@ public sealed class FaultToleranceTests : IDisposable
     [Fact]
     public void Nan_payloads_are_rejected_and_counted_and_a_node_without_the_secret_is_refused()
     {
-        string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 10").Replace("local_steps: 4", "local_steps: 2")
-            .Replace("eval: { every: 3 }", "eval: { every: 5 }"));
+        // long enough that the honest nodes are still running when the rogue node (started after the cluster forms,
+        // and slow to start on a loaded machine) tries to join; 30 s discovery timeout so a rogue that finds
+        // nobody exits (ExitNotJoined) well within the test's wait instead of hanging
+        string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 30").Replace("local_steps: 4", "local_steps: 2")
+            .Replace("eval: { every: 3 }", "eval: { every: 15 }").Replace("discovery_timeout_ms: 60000", "discovery_timeout_ms: 30000"));
         var ports = Launcher.FreePorts(4);
         var outs = Enumerable.Range(0, 4).Select(k => Path.Combine(_dir, $"node{k}")).ToArray();
         var honest = ports[..3];
@@ -86,6 +89,6 @@ public sealed class FaultToleranceTests : IDisposable
         Assert.All(reports[..4], r => Assert.All(r.RejectedFrom.Keys, from => Assert.Contains(from, new[] { 4, 5 })));
         Assert.Empty(reports[1].Rejected.Where(kv => kv.Key != "NonFinite"));
         Assert.All(reports[..4], r => Assert.All(r.Metrics, m => Assert.True(double.IsFinite(m.TestLoss), $"agent {r.Agent} loss {m.TestLoss}")));
-        Assert.All(reports[..4], r => Assert.Equal(10, r.RoundsCompleted));
+        Assert.All(reports[..4], r => Assert.Equal(30, r.RoundsCompleted));
     }
 }

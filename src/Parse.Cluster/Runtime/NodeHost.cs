@@ -21,6 +21,9 @@ public static class NodeHost
     /// <summary>Exit code when this node is refused by its peers or removed from the cluster.</summary>
     public const int ExitNotAdmitted = 3;
 
+    /// <summary>Exit code when the node could not join the cluster through its seed nodes in time.</summary>
+    public const int ExitNotJoined = 4;
+
     /// <summary>Actor name of an agent (<c>/user/agent-ID</c>).</summary>
     public static string AgentActorName(int agent) => $"agent-{agent}";
 
@@ -108,6 +111,12 @@ public static class NodeHost
             system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, ids, refs, logLine, notAdmitted)), "directory");
             Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
 
+            // never wait forever for a cluster that is not there: give up if this node is not Up in time
+            var joined = new TaskCompletionSource();
+            Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
+            if (Task.WaitAny(new[] { joined.Task, allDone.Task }, cfg.Cluster.DiscoveryTimeoutMs, ct) < 0)
+                Fail($"could not join the cluster through the seed nodes {string.Join(',', o.SeedNodes)} within " +
+                     $"{cfg.Cluster.DiscoveryTimeoutMs} ms (cluster.discovery_timeout_ms); are they running and reachable?", ExitNotJoined);
             Task.WaitAny([allDone.Task], ct);
             if (fatal is null)
             {
