@@ -244,8 +244,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 long id = _nextMessageId++;
                 for (int c = 0; c < chunks.Count; c++) Tell(j, new PayloadChunk(_id, j, id, c, chunks.Count, chunks[c]));
                 _tally.BytesSent += bytes.Length;
-                AgentTally.Add(_tally.BytesSentTo, j, bytes.Length);
-                AgentTally.Add(_tally.BytesByRole, g.Role.ToString().ToLowerInvariant(), bytes.Length);
+                Parse.Util.Counters.Add(_tally.BytesSentTo, j, bytes.Length);
+                Parse.Util.Counters.Add(_tally.BytesByRole, g.Role.ToString().ToLowerInvariant(), bytes.Length);
             }
         }
         _waiting = true;
@@ -306,8 +306,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private void Reject(int from, RejectReason reason, string detail)
     {
         string r = reason.ToString();
-        AgentTally.Add(_tally.Rejected, r);
-        AgentTally.Add(_tally.RejectedFrom, from);
+        Parse.Util.Counters.Add(_tally.Rejected, r);
+        Parse.Util.Counters.Add(_tally.RejectedFrom, from);
         if (_tally.Rejected[r] <= 3) _s.Log($"agent {_id}: rejected payload from agent {from}: {r} ({detail})");
     }
 

@@ -25,8 +25,4 @@ public sealed class AgentTally
     public long Samples { get; set; }
     public double FinalAccuracy { get; set; }
     public List<string> Events { get; set; } = new();
-
-    /// <summary>Adds <paramref name="by"/> to a counter in a dictionary.</summary>
-    public static void Add<TKey>(Dictionary<TKey, long> d, TKey key, long by = 1) where TKey : notnull =>
-        d[key] = d.GetValueOrDefault(key) + by;
 }

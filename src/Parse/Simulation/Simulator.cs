@@ -245,12 +245,12 @@ public sealed class Simulator : IDisposable
                     long bytes = msg.WireBytes;
                     sent[j] += bytes;
                     received[i] += bytes;
-                    Add(byRole, role, bytes);
-                    Add(byLink, (j, i), bytes);
+                    Counters.Add(byRole, role, bytes);
+                    Counters.Add(byLink, (j, i), bytes);
                     var ok = _pipeline.Incoming(msg, g.Shapes, g.Key, out var reason);
                     if (ok is null)
                     {
-                        Add(rejected, reason.ToString(), 1);
+                        Counters.Add(rejected, reason.ToString(), 1);
                         continue;
                     }
                     double w = MetropolisHastings.Weight(deg, msg.SenderDegree);
@@ -265,9 +265,6 @@ public sealed class Simulator : IDisposable
             }
         }
     }
-
-    private static void Add<TKey>(IDictionary<TKey, long> counts, TKey key, long amount) where TKey : notnull =>
-        counts[key] = counts.TryGetValue(key, out long v) ? v + amount : amount;
 
     public void Dispose()
     {
