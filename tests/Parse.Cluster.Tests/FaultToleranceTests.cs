@@ -38,9 +38,9 @@ public sealed class FaultToleranceTests : IDisposable
             "the crash to be detected by both survivors");
 
         using var p2b = new NodeProcess(NodeArgs(cfg, "4,5", ports[2], ports, outs[2], "--resume"), Secret);
-        Assert.Equal(0, p2b.WaitForExit(TimeSpan.FromSeconds(150)));
-        Assert.Equal(0, p0.WaitForExit(TimeSpan.FromSeconds(60)));
-        Assert.Equal(0, p1.WaitForExit(TimeSpan.FromSeconds(60)));
+        p2b.ExpectExit(0, TimeSpan.FromSeconds(150), "p2b");
+        p0.ExpectExit(0, TimeSpan.FromSeconds(60), "p0");
+        p1.ExpectExit(0, TimeSpan.FromSeconds(60), "p1");
         Assert.Contains("resuming after round", p2b.Output);
 
         var reports = RunMerger.ReadReports(outs, 6);
@@ -73,13 +73,13 @@ public sealed class FaultToleranceTests : IDisposable
         p0.WaitUntil(() => p0.Output.Contains("admitted akka"), TimeSpan.FromSeconds(60), "the cluster to form");
         using (var rogue = new NodeProcess(NodeArgs(cfg, "1", ports[3], honest, outs[3]), "wrong-secret"))
         {
-            Assert.Equal(NodeHost.ExitNotAdmitted, rogue.WaitForExit(TimeSpan.FromSeconds(60)));
+            rogue.ExpectExit(NodeHost.ExitNotAdmitted, TimeSpan.FromSeconds(60), "rogue");
             Assert.Contains("not admitted", rogue.Output);
             Assert.False(File.Exists(Path.Combine(outs[3], AgentReport.FileName(1))));
         }
-        Assert.Equal(0, p0.WaitForExit(TimeSpan.FromSeconds(120)));
-        Assert.Equal(0, p1.WaitForExit(TimeSpan.FromSeconds(60)));
-        Assert.Equal(0, p2.WaitForExit(TimeSpan.FromSeconds(60)));
+        p0.ExpectExit(0, TimeSpan.FromSeconds(120), "p0");
+        p1.ExpectExit(0, TimeSpan.FromSeconds(60), "p1");
+        p2.ExpectExit(0, TimeSpan.FromSeconds(60), "p2");
         Assert.Contains("failed admission", p0.Output + p1.Output + p2.Output);
 
         var reports = RunMerger.ReadReports(outs[..3], 6);
@@ -87,7 +87,7 @@ public sealed class FaultToleranceTests : IDisposable
         Assert.True(reports[3].Rejected.GetValueOrDefault("NonFinite") > 0);
         Assert.True(reports[0].Rejected.GetValueOrDefault("NonFinite") > 0);
         Assert.All(reports[..4], r => Assert.All(r.RejectedFrom.Keys, from => Assert.Contains(from, new[] { 4, 5 })));
-        Assert.Empty(reports[1].Rejected.Where(kv => kv.Key != "NonFinite"));
+        Assert.DoesNotContain(reports[1].Rejected, kv => kv.Key != "NonFinite");
         Assert.All(reports[..4], r => Assert.All(r.Metrics, m => Assert.True(double.IsFinite(m.TestLoss), $"agent {r.Agent} loss {m.TestLoss}")));
         Assert.All(reports[..4], r => Assert.Equal(30, r.RoundsCompleted));
     }

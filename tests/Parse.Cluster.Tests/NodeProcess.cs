@@ -37,6 +37,14 @@ internal sealed class NodeProcess : IDisposable
         return _p.ExitCode;
     }
 
+    /// <summary>Waits for exit and fails, with this node's output, unless the exit code is <paramref name="expected"/>.</summary>
+    public void ExpectExit(int expected, TimeSpan timeout, string who = "node")
+    {
+        int code = WaitForExit(timeout);
+        if (code != expected)
+            throw new Xunit.Sdk.XunitException($"{who} exited with code {code}, expected {expected}; output:\n{Output}");
+    }
+
     /// <summary>Kills the process abruptly (a crash, not a graceful leave).</summary>
     public void Kill()
     {

@@ -18,7 +18,7 @@ public class MultiviewCsvTests : IDisposable
     }
 
     /// <summary>40 rows: x1,x2 (view a), y1 (view b), label = (x1 > 0) + 2 (y1 > 0) as a string class, group g0..g3.</summary>
-    private string Table(Func<int, string>? cell = null)
+    private string Table(Func<int, string?>? cell = null)
     {
         var rng = new Random(1);
         var lines = new List<string> { "x1,x2,y1,label,site" };

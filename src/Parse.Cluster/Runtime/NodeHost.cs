@@ -112,9 +112,9 @@ public static class NodeHost
             Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
 
             // never wait forever for a cluster that is not there: give up if this node is not Up in time
-            var joined = new TaskCompletionSource();
-            Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
-            if (Task.WaitAny(new[] { joined.Task, allDone.Task }, cfg.Cluster.DiscoveryTimeoutMs, ct) < 0)
+            // (WeaklyUp counts: the directory admits WeaklyUp peers, and a rejoin while a crashed incarnation is
+            // still being removed may sit in WeaklyUp for a while on a loaded machine)
+            if (!WaitUntilJoined(Akka.Cluster.Cluster.Get(system), allDone.Task, cfg.Cluster.DiscoveryTimeoutMs, Log, ct))
                 Fail($"could not join the cluster through the seed nodes {string.Join(',', o.SeedNodes)} within " +
                      $"{cfg.Cluster.DiscoveryTimeoutMs} ms (cluster.discovery_timeout_ms); are they running and reachable?", ExitNotJoined);
             Task.WaitAny([allDone.Task], ct);
@@ -134,5 +134,24 @@ public static class NodeHost
             foreach (var a in agents) a.Dispose();
         }
         return fatal is null ? 0 : exitCode;
+    }
+
+    /// <summary>True once this node is WeaklyUp or Up (or its agents are already done); false after <paramref name="timeoutMs"/>.</summary>
+    private static bool WaitUntilJoined(Akka.Cluster.Cluster cluster, Task done, int timeoutMs, Action<string> log, CancellationToken ct)
+    {
+        var started = DateTime.UtcNow;
+        var giveUp = started.AddMilliseconds(timeoutMs);
+        while (!done.IsCompleted)
+        {
+            var status = cluster.SelfMember.Status;
+            if (status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp)
+            {
+                log($"joined the cluster ({status}) after {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+                return true;
+            }
+            if (DateTime.UtcNow >= giveUp) return false;
+            Task.WaitAny([done], 200, ct);
+        }
+        return true;
     }
 }
