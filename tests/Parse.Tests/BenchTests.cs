@@ -53,6 +53,18 @@ public class BenchTests : IDisposable
         Assert.Contains("| dsgd-task | 2 |", md);
         Assert.Contains("/24", md);   // 12 agents x 2 seeds compared against local
         Assert.Equal(4, File.ReadAllLines(Path.Combine(outDir, "results.csv")).Length);
+        // communication per group: local sends nothing; dsgd-task only its task head; parse's groups add up to its total
+        var comm = File.ReadAllLines(Path.Combine(outDir, "communication.csv")).Select(l => l.Split(',')).ToList();
+        var head = comm[0].ToList();
+        double Col(string method, string col) => double.Parse(comm.Single(r => r[0] == method)[head.IndexOf(col)], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(0, Col("local", "bytes_total"));
+        Assert.True(Col("dsgd-task", "bytes_task") > 0);
+        Assert.Equal(Col("dsgd-task", "bytes_total"), Col("dsgd-task", "bytes_task"), 0.5);
+        Assert.Equal(0, Col("dsgd-task", "bytes_trunk"));
+        Assert.True(Col("parse", "bytes_synergy") > 0 && Col("parse", "bytes_redundant") > 0 && Col("parse", "bytes_trunk") > 0);
+        double parts = head.Where(h => h.StartsWith("bytes_") && h != "bytes_total").Sum(h => Col("parse", h));
+        Assert.Equal(Col("parse", "bytes_total"), parts, Col("parse", "bytes_total") * 1e-3);
+        Assert.Contains("## Communication", md);
         foreach (var png in new[] { "accuracy_a.png", "accuracy_a_b.png", "gradient_conflict.png", "bytes_per_link.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(outDir, png));

@@ -94,6 +94,44 @@ public static class BenchRunner
         md.AppendLine("![bytes per link](bytes_per_link.png)");
     }
 
+    /// <summary>
+    /// Bytes per directed link per round, split by parameter-group role (trunk, unique, redundant, synergy, head, ...):
+    /// each role's share of the bytes sent times the mean over links that carried traffic, averaged over seeds.
+    /// </summary>
+    private static void WriteCommunication(IReadOnlyList<string> groupAxes, IReadOnlyList<(GridCell First, List<JsonObject> Cells)> rows,
+        StringBuilder md, out string csv)
+    {
+        var roles = rows.SelectMany(r => r.Cells).SelectMany(s => s["bytes_by_role"]?.AsObject().Select(kv => kv.Key) ?? [])
+            .Distinct().OrderBy(r => r, StringComparer.Ordinal).ToList();
+        var csvOut = new StringBuilder();
+        csvOut.AppendLine(string.Join(",", groupAxes) + "," + string.Join(",", roles.Select(r => "bytes_" + r)) + ",bytes_total,links_max");
+        md.AppendLine().AppendLine("## Communication: bytes per directed link per round, by parameter group").AppendLine();
+        md.AppendLine("Mean over links that carried traffic and over seeds; each group's share of all bytes sent times the mean per link. " +
+                      "\"max link\" is the busiest link (bytes per round). KiB = 1,024 bytes.").AppendLine();
+        md.AppendLine("| " + string.Join(" | ", groupAxes) + " | " + string.Join(" | ", roles) + " | total | max link |");
+        md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count)) + string.Concat(Enumerable.Repeat("---:|", roles.Count + 2)));
+        foreach (var (first, cells) in rows)
+        {
+            double PerLink(JsonObject s, string? role)
+            {
+                double mean = s["bytes_per_link_per_round"]?["mean"]?.GetValue<double>() ?? 0;
+                if (role is null) return mean;
+                double total = s["bytes_sent_total"]?.GetValue<long>() ?? 0;
+                double mine = s["bytes_by_role"]?[role]?.GetValue<long>() ?? 0;
+                return total <= 0 ? 0 : mean * mine / total;
+            }
+            var byRole = roles.Select(r => cells.Average(s => PerLink(s, r))).ToList();
+            double all = cells.Average(s => PerLink(s, null));
+            double max = cells.Average(s => s["bytes_per_link_per_round"]?["max"]?.GetValue<double>() ?? 0);
+            static string K(double bytes) => bytes == 0 ? "0" : (bytes / 1024).ToString("F1", Inv) + " KiB";
+            md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => first.Get(a))) + " | " + string.Join(" | ", byRole.Select(K)) +
+                          $" | {K(all)} | {K(max)} |");
+            csvOut.AppendLine(string.Join(",", groupAxes.Select(a => first.Get(a))) + "," + string.Join(",", byRole.Select(x => x.ToString("F1", Inv))) +
+                              $",{all.ToString("F1", Inv)},{max.ToString("F1", Inv)}");
+        }
+        csv = csvOut.ToString();
+    }
+
     private static IEnumerable<Dictionary<string, string>> ReadCsv(string path)
     {
         if (!File.Exists(path)) yield break;
@@ -184,6 +222,8 @@ public static class BenchRunner
                            $",{om.ToString("F4", Inv)},{osd.ToString("F4", Inv)},{mib.ToString("F2", Inv)},{(double.IsNaN(cm) ? "" : cm.ToString("F4", Inv))},{gaining},{total},{(total == 0 ? "" : worst.ToString("F4", Inv))}");
         }
         if (grid.Baseline is { } b) md.AppendLine().AppendLine(Inv, $"Gains are per agent against the cell with {b.Axis}={b.Value} and otherwise equal coordinates (same seed).");
+        WriteCommunication(groupAxes, rows.Select(g => (g.First(), g.Select(c => summaries[c.Id]).ToList())).ToList(), md, csv: out string commCsv);
+        AtomicFile.WriteAllText(Path.Combine(outDir, "communication.csv"), commCsv);
         WritePlots(grid, outDir, rows.Select(g => (string.Join(" ", groupAxes.Select(a => g.First().Get(a))), g.ToList())).ToList(), types, md);
         AtomicFile.WriteAllText(Path.Combine(outDir, "results.md"), md.ToString());
         AtomicFile.WriteAllText(Path.Combine(outDir, "results.csv"), csv.ToString());

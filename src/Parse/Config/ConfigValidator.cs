@@ -106,6 +106,7 @@ public static class ConfigValidator
         OneOf("mixing.rule", c.Mixing.Rule, ["metropolis"]);
         foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, PayloadPipeline.Known);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
+        Check(c.Eval.EmbeddingSamples >= 10, $"eval.embedding_samples: must be >= 10 (got {c.Eval.EmbeddingSamples})");
         Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");
         var k = c.Cluster;
         Check(k.DeadlineMs >= 1, $"cluster.deadline_ms: must be >= 1 (got {k.DeadlineMs})");

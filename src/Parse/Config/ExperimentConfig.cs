@@ -243,6 +243,10 @@ public sealed record EvalConfig
     public bool GradientConflict { get; init; } = true;
     /// <summary>Write 2-D PCA plots of each slice of one multimodal agent on test data (embeddings_*.png).</summary>
     public bool Embeddings { get; init; } = true;
+    /// <summary>Also write t-SNE plots of the same slices (embeddings_tsne_*.png); exact t-SNE, a few seconds per slice.</summary>
+    public bool Tsne { get; init; }
+    /// <summary>Test samples embedded in the slice plots.</summary>
+    public int EmbeddingSamples { get; init; } = 600;
 }
 
 /// <summary>Simulator execution.</summary>

@@ -54,6 +54,9 @@ public static class RunWriter
             {
                 ["mean"] = links.Count == 0 ? 0 : Math.Round(links.Average() / r.Rounds, 1),
                 ["max"] = links.Count == 0 ? 0 : Math.Round(links.Max() / (double)r.Rounds, 1),
+                // each role's share of the mean (the split the bench's communication table reports)
+                ["by_role"] = new JsonObject(r.BytesByRole.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)(links.Count == 0 || r.BytesSentTotal == 0 ? 0
+                    : Math.Round(links.Average() / r.Rounds * kv.Value / r.BytesSentTotal, 1))))),
             },
             ["rejected_payloads"] = rejected,
             ["gradient_conflict"] = new JsonObject

@@ -19,7 +19,7 @@ public static class ExperimentRunner
         using var sim = new Simulator(cfg, baseDir);
         var result = host is null ? sim.Run(progress, ct) : host(() => sim.Run(progress, ct));
         RunWriter.Write(dir, cfg, result);
-        if (cfg.Eval.Embeddings) SliceEmbeddings.Write(dir.StagingPath, sim);
+        if (cfg.Eval.Embeddings) SliceEmbeddings.Write(dir.StagingPath, sim, cfg.Eval.EmbeddingSamples, cfg.Eval.Tsne, cfg.Seed);
         dir.Commit();
         return RunWriter.Summary(cfg, result);
     }
