@@ -160,6 +160,15 @@ public sealed record ModelConfig
     public int SynergyHidden { get; init; } = 64;
     /// <summary>Redundant head input: mean (of modalities' redundant slices) or each (mean of per-modality log-probs).</summary>
     public string RedundantInput { get; init; } = "mean";
+    /// <summary>
+    /// Ensemble of the heads: <c>logprob-mean</c> (mean of log-probabilities, a product of experts) or <c>prob-mean</c>
+    /// (log of the mean probability, a mixture), or <c>stacked</c> (a weighted sum of log-probabilities with one
+    /// non-negative weight per head, fitted on a local hold-out split of <see cref="EnsembleHoldout"/> of each agent's
+    /// training data at every evaluation; down-weights heads that are confidently wrong off their training data).
+    /// </summary>
+    public string Ensemble { get; init; } = "logprob-mean";
+    /// <summary>Share of each agent's training samples held out (never trained on) to fit the <c>stacked</c> ensemble.</summary>
+    public double EnsembleHoldout { get; init; } = 0.15;
     /// <summary>Heads that exist: any of unique, redundant, synergy.</summary>
     public List<string> Heads { get; init; } = ["unique", "redundant", "synergy"];
 }

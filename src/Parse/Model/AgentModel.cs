@@ -147,6 +147,12 @@ public sealed class AgentModel : Module
             .Concat(_redundantHead is null ? [] : ["redundant"])
             .Concat(_synergyHead is null ? [] : ["synergy"]);
 
+    /// <summary>
+    /// Per-head weights of the <c>stacked</c> ensemble (head name to weight; null = equal weights). Local state,
+    /// never shared; set by <see cref="Simulation.Agent"/> from its hold-out split.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? EnsembleWeights { get; set; }
+
     /// <summary>Forward pass on a batch holding (at least) this agent's modalities.</summary>
     /// <param name="inputs">Modality name to [B, ...] input.</param>
     /// <param name="dropHeads">Heads to leave out of the ensemble (slice-drop ablations).</param>
@@ -181,7 +187,16 @@ public sealed class AgentModel : Module
             logits["synergy"] = _synergyHead.forward(_fusion.Fuse(Modalities.Select(m => slices[m].Synergy!).ToList()));
         var used = logits.Where(kv => dropHeads is null || !dropHeads.Contains(kv.Key)).Select(kv => kv.Value.log_softmax(1)).ToArray();
         if (used.Length == 0) throw new ConfigException("every head of the ensemble was dropped");
-        Tensor ens = used.Length == 1 ? used[0] : torch.stack(used, 0).mean([0]);
+        Tensor ens;
+        if (used.Length == 1) ens = used[0];
+        else if (_cfg.Ensemble == "prob-mean") ens = torch.stack(used, 0).logsumexp(0) - Math.Log(used.Length);
+        else if (_cfg.Ensemble == "stacked" && EnsembleWeights is { } w)
+        {
+            var names = logits.Keys.Where(k => dropHeads is null || !dropHeads.Contains(k)).ToArray();
+            var weights = torch.tensor(names.Select(k => (float)w.GetValueOrDefault(k, 1.0 / names.Length)).ToArray()).reshape(-1, 1, 1);
+            ens = (torch.stack(used, 0) * weights).sum([0]).log_softmax(1);
+        }
+        else ens = torch.stack(used, 0).mean([0]);
         return new AgentOutput(logits, ens, slices);
     }
 

@@ -1,6 +1,7 @@
 using Parse.Config;
 using Parse.Data;
 using Parse.Model;
+using Parse.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,8 +27,8 @@ public sealed class Agent : IDisposable
         ExperimentConfig cfg, int numClasses, int seed, int stepsMultiplier = 1)
     {
         Id = id;
-        Train = train;
         Model = new AgentModel(modalities, specs, numClasses, cfg.Model, cfg.Seed);
+        (Train, Holdout) = cfg.Model.Ensemble == "stacked" ? SplitHoldout(train, cfg.Model.EnsembleHoldout, seed) : (train, null);
         _loss = cfg.Loss;
         var t = cfg.Train;
         var ps = Model.parameters();
@@ -39,15 +40,55 @@ public sealed class Agent : IDisposable
             default: throw new ConfigException($"train.optimizer: unknown optimizer '{t.Optimizer}' (expected adam, adam-torch or sgd)");
         }
         _rng = new Random(seed);
-        _order = Enumerable.Range(0, train.Count).ToArray();
+        _order = Enumerable.Range(0, Train.Count).ToArray();
         _cursor = _order.Length;
-        BatchSize = Math.Min(t.BatchSize, train.Count);
-        StepsPerRound = stepsMultiplier * (t.LocalEpochs is { } e ? Math.Max(1, (int)Math.Ceiling(e * train.Count / BatchSize)) : t.LocalSteps);
+        BatchSize = Math.Min(t.BatchSize, Train.Count);
+        StepsPerRound = stepsMultiplier * (t.LocalEpochs is { } e ? Math.Max(1, (int)Math.Ceiling(e * Train.Count / BatchSize)) : t.LocalSteps);
     }
 
     public int Id { get; }
     public AgentModel Model { get; }
     public MultimodalData Train { get; }
+    /// <summary>Local samples held out from training to fit the <c>stacked</c> ensemble (null otherwise).</summary>
+    public MultimodalData? Holdout { get; }
+
+    /// <summary>Fewest local samples for which a hold-out split is made (smaller agents keep equal head weights).</summary>
+    public const int MinSamplesForHoldout = 16;
+
+    private static (MultimodalData Train, MultimodalData? Holdout) SplitHoldout(MultimodalData all, double fraction, int seed)
+    {
+        if (all.Count < MinSamplesForHoldout) return (all, null);
+        int k = Math.Max(4, (int)Math.Round(fraction * all.Count));
+        var order = Enumerable.Range(0, all.Count).ToArray();
+        new Random(Seeds.Derive(seed, "holdout")).Shuffle(order);
+        var holdout = all.Subset(order[..k]);
+        var train = all.Subset(order[k..]);
+        all.Dispose();
+        return (train, holdout);
+    }
+
+    /// <summary>
+    /// Fits the <c>stacked</c> ensemble's head weights on the hold-out split (<see cref="StackedWeights.Fit"/>);
+    /// the heads themselves are not touched. No-op without a hold-out split.
+    /// </summary>
+    public void FitEnsembleWeights(IReadOnlySet<string>? dropHeads = null)
+    {
+        if (Holdout is null) return;
+        using var scope = torch.NewDisposeScope();
+        Model.eval();
+        string[] names;
+        Tensor lp;
+        using (torch.no_grad())
+        {
+            var inputs = Modalities.ToDictionary(m => m, m => Holdout.Views[m]);
+            var output = Model.Forward(inputs, dropHeads);
+            names = output.HeadLogits.Keys.Where(k => dropHeads is null || !dropHeads.Contains(k)).ToArray();
+            lp = torch.stack(names.Select(k => output.HeadLogits[k].log_softmax(1)).ToArray(), 0).detach();
+        }
+        if (names.Length <= 1) { Model.EnsembleWeights = null; return; }
+        var fitted = StackedWeights.Fit(lp.to_type(ScalarType.Float64).data<double>().ToArray(), names.Length, (int)lp.shape[1], (int)lp.shape[2], Holdout.Labels);
+        Model.EnsembleWeights = names.Select((k, i) => (k, fitted[i])).ToDictionary(x => x.k, x => x.Item2);
+    }
     public string TypeName => Model.TypeName;
     public IReadOnlyList<string> Modalities => Model.Modalities;
     public int BatchSize { get; }
@@ -118,6 +159,15 @@ public sealed class Agent : IDisposable
     /// <summary>Accuracy on <paramref name="test"/> using only this agent's modalities.</summary>
     public EvalResult Evaluate(MultimodalData test, IReadOnlySet<string>? dropHeads = null, int chunk = 1024)
     {
+        // the stacked ensemble is refitted for the heads in use; the full-ensemble weights are restored afterwards
+        var kept = Model.EnsembleWeights;
+        FitEnsembleWeights(dropHeads);
+        try { return EvaluateWithCurrentWeights(test, dropHeads, chunk); }
+        finally { if (dropHeads is { Count: > 0 }) Model.EnsembleWeights = kept; }
+    }
+
+    private EvalResult EvaluateWithCurrentWeights(MultimodalData test, IReadOnlySet<string>? dropHeads, int chunk)
+    {
         Model.eval();
         using var noGrad = torch.no_grad();
         long correct = 0;
@@ -145,5 +195,6 @@ public sealed class Agent : IDisposable
         _flatAdam?.Dispose();
         Model.Dispose();
         Train.Dispose();
+        Holdout?.Dispose();
     }
 }
