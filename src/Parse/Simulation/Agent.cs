@@ -118,7 +118,10 @@ public sealed class Agent : IDisposable
         return total / StepsPerRound;
     }
 
-    private Tensor NextBatch()
+    private Tensor NextBatch() => torch.tensor(NextBatchIndices(), dtype: ScalarType.Int64);
+
+    /// <summary>Indices (into <see cref="Train"/>) of the next training batch: epochs of a shuffled order.</summary>
+    public long[] NextBatchIndices()
     {
         var batch = new long[BatchSize];
         for (int i = 0; i < BatchSize; i++)
@@ -130,7 +133,7 @@ public sealed class Agent : IDisposable
             }
             batch[i] = _order[_cursor++];
         }
-        return torch.tensor(batch, dtype: ScalarType.Int64);
+        return batch;
     }
 
     /// <summary>

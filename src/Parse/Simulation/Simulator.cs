@@ -54,7 +54,15 @@ public sealed class Simulator : IDisposable
         }
         Agents = population.Select((mods, i) => new Agent(i, mods, _data.Train.Subset(parts[i], mods), _data.Modalities, cfg,
             _data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", i))).ToList();
+        if (cfg.Sim.BatchAgents) (_batches, _alone) = AgentBatch.Plan(Agents, cfg);
+        else _alone = Agents.ToList();
     }
+
+    private readonly List<AgentBatch> _batches = [];
+    private readonly List<Agent> _alone = [];
+
+    /// <summary>The batches of agents trained as one stacked model (empty unless <c>sim.batch_agents</c>).</summary>
+    public IReadOnlyList<AgentBatch> Batches => _batches;
 
     private readonly IReadOnlyList<string> _population;
 
@@ -122,7 +130,13 @@ public sealed class Simulator : IDisposable
         {
             ct.ThrowIfCancellationRequested();
             var tTrain = Stopwatch.StartNew();
-            ForEachAgent(par, a => trainLoss[a.Id] = a.LocalTrain());
+            if (_batches.Count == 0) ForEachAgent(par, a => trainLoss[a.Id] = a.LocalTrain());
+            else ForEachUnit(par, _batches.Select(b => (Action)(() =>
+                    {
+                        var losses = b.LocalTrain();
+                        for (int k = 0; k < losses.Length; k++) trainLoss[b.Agents[k].Id] = losses[k];
+                    }))
+                .Concat(_alone.Select(a => (Action)(() => trainLoss[a.Id] = a.LocalTrain()))).ToList());
             trainSeconds += tTrain.Elapsed.TotalSeconds;
             steps += Agents.Sum(a => (long)a.StepsPerRound);
             samples += Agents.Sum(a => (long)a.StepsPerRound * a.BatchSize);
@@ -196,18 +210,21 @@ public sealed class Simulator : IDisposable
         };
     }
 
-    private void ForEachAgent(int parallelism, Action<Agent> work)
+    private static void ForEachUnit(int parallelism, IReadOnlyList<Action> units)
     {
-        if (parallelism <= 1) { foreach (var a in Agents) work(a); return; }
+        if (parallelism <= 1) { foreach (var u in units) u(); return; }
         try
         {
-            Parallel.ForEach(Agents, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, work);
+            Parallel.ForEach(units, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, u => u());
         }
         catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
         }
     }
+
+    private void ForEachAgent(int parallelism, Action<Agent> work) =>
+        ForEachUnit(parallelism, Agents.Select(a => (Action)(() => work(a))).ToList());
 
     /// <summary>Synchronous exchange and mixing of every shared group over its overlay.</summary>
     private void Exchange(int round, long[] sent, long[] received, IDictionary<string, long> byRole,
@@ -268,6 +285,7 @@ public sealed class Simulator : IDisposable
 
     public void Dispose()
     {
+        foreach (var b in _batches) b.Dispose();
         foreach (var a in Agents) a.Dispose();
         _data.Dispose();
     }
