@@ -131,7 +131,7 @@ public sealed class Simulator : IDisposable
             ct.ThrowIfCancellationRequested();
             var tTrain = Stopwatch.StartNew();
             if (_batches.Count == 0) ForEachAgent(par, a => trainLoss[a.Id] = a.LocalTrain());
-            else ForEachUnit(par, _batches.Select(b => (Action)(() =>
+            else ForEachUnit(par, _batches.OrderByDescending(b => b.Agents.Count * (b.Agents[0].Modalities.Count + 1)).Select(b => (Action)(() =>
                     {
                         var losses = b.LocalTrain();
                         for (int k = 0; k < losses.Length; k++) trainLoss[b.Agents[k].Id] = losses[k];
@@ -212,11 +212,14 @@ public sealed class Simulator : IDisposable
 
     private static void ForEachUnit(int parallelism, IReadOnlyList<Action> units)
     {
-        if (parallelism <= 1) { foreach (var u in units) u(); return; }
-        try
+        if (parallelism <= 1 || units.Count <= 1) { foreach (var u in units) u(); return; }
+        // self-scheduling: each worker takes the next unit in list order (callers put the costliest first)
+        int next = -1;
+        var workers = Enumerable.Range(0, Math.Min(parallelism, units.Count)).Select(_ => Task.Factory.StartNew(() =>
         {
-            Parallel.ForEach(units, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, u => u());
-        }
+            for (int i = Interlocked.Increment(ref next); i < units.Count; i = Interlocked.Increment(ref next)) units[i]();
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        try { Task.WaitAll(workers); }
         catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
