@@ -121,14 +121,31 @@ internal static class Commands
             var (cfg, baseDir) = Load(pr.GetValue(config), pr.GetValue(set));
             cfg = cfg with { Eval = cfg.Eval with { Every = cfg.Rounds } };
             using var sim = new Simulator(cfg, baseDir);
-            var r = sim.Run();
+            // leak check: resident memory (after a full GC) once warmed up (10% of the rounds) and after the last round
+            int warm = Math.Max(1, cfg.Rounds / 10);
+            double wsWarm = 0, wsEnd = 0;
+            var r = sim.Run(new SyncProgress<RoundProgress>(p =>
+            {
+                if (p.Round != warm && p.Round != p.Rounds) return;
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                using var me = System.Diagnostics.Process.GetCurrentProcess();
+                double mb = me.WorkingSet64 / 1048576.0;
+                if (p.Round == warm) wsWarm = mb;
+                if (p.Round == p.Rounds) wsEnd = mb;
+            }));
             var summary = Parse.Reporting.RunWriter.Summary(cfg, r);
+            summary["working_set_mb"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["after_warmup_round"] = warm, ["after_warmup"] = Math.Round(wsWarm, 1), ["at_end"] = Math.Round(wsEnd, 1),
+            };
             var tp = summary["throughput"]!;
             Console.WriteLine($"config {cfg.Name}: {r.AgentTypes.Count} agents, {cfg.Rounds} rounds, parallelism {cfg.Sim.Parallelism}, strategy {cfg.Strategy}");
             Console.WriteLine($"agent local steps/s  {tp["agent_steps_per_second"]}");
             Console.WriteLine($"samples/s            {tp["samples_per_second"]}");
             Console.WriteLine($"train seconds        {tp["train_seconds"]}  (wall {summary["wall_seconds"]} s incl. data, exchange, eval)");
             Console.WriteLine($"peak working set     {summary["peak_working_set_mb"]} MiB");
+            Console.WriteLine($"working set          {wsWarm:F1} MiB after round {warm}, {wsEnd:F1} MiB after round {cfg.Rounds} (after a full GC; growth = leak)");
             if (pr.GetValue(json) is { } path) Parse.Reporting.AtomicFile.WriteAllText(path, summary.ToJsonString(new() { WriteIndented = true }));
             return 0;
         }));

@@ -215,10 +215,12 @@ public sealed class Simulator : IDisposable
         if (parallelism <= 1 || units.Count <= 1) { foreach (var u in units) u(); return; }
         // self-scheduling: each worker takes the next unit in list order (callers put the costliest first)
         int next = -1;
-        var workers = Enumerable.Range(0, Math.Min(parallelism, units.Count)).Select(_ => Task.Factory.StartNew(() =>
+        // pool threads, not a fresh thread per round: new threads get new native malloc arenas, and the working
+        // set of a long run would creep up
+        var workers = Enumerable.Range(0, Math.Min(parallelism, units.Count)).Select(_ => Task.Run(() =>
         {
             for (int i = Interlocked.Increment(ref next); i < units.Count; i = Interlocked.Increment(ref next)) units[i]();
-        }, TaskCreationOptions.LongRunning)).ToArray();
+        })).ToArray();
         try { Task.WaitAll(workers); }
         catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
         {
