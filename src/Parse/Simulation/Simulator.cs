@@ -68,7 +68,8 @@ public sealed class Simulator : IDisposable
 
     /// <summary>
     /// Called for every payload delivered over a link (sender, receiver, payload as sent), before validation.
-    /// Lets tests and tools inspect exactly what crosses the wire.
+    /// Lets tests and tools inspect exactly what crosses the wire. Overlays are exchanged on worker threads: calls
+    /// come one at a time (under a lock) but not in a fixed order across keys.
     /// </summary>
     public Action<int, int, GroupPayload>? OnDelivered { get; set; }
 
@@ -231,61 +232,79 @@ public sealed class Simulator : IDisposable
     private void ForEachAgent(int parallelism, Action<Agent> work) =>
         ForEachUnit(parallelism, Agents.Select(a => (Action)(() => work(a))).ToList());
 
-    /// <summary>Synchronous exchange and mixing of every shared group over its overlay.</summary>
+    /// <summary>What crossed one link for one group in one round (tallied after the exchange, in overlay order).</summary>
+    private readonly record struct Delivery(int From, int To, long Bytes, string Role, RejectReason? Rejected);
+
+    private readonly object _deliveredLock = new();
+
+    /// <summary>
+    /// Synchronous exchange and mixing of every shared group over its overlay. Overlays are independent (each
+    /// parameter belongs to exactly one group, so to one key) and run on <c>sim.parallelism</c> workers; the
+    /// arithmetic of each is unchanged, and the tallies are merged afterwards in overlay order, so results
+    /// do not depend on the number of workers.
+    /// </summary>
     private void Exchange(int round, long[] sent, long[] received, IDictionary<string, long> byRole,
         IDictionary<(int, int), long> byLink, IDictionary<string, long> rejected)
     {
         var overlays = OverlaysAt(round);
         if (overlays.Count == 0) return;
+        var logs = new List<Delivery>[overlays.Count];
+        ForEachUnit(Math.Max(1, _cfg.Sim.Parallelism),
+            overlays.Select((o, k) => (Action)(() => logs[k] = ExchangeOverlay(o, round))).ToList());
+        foreach (var log in logs)
+            foreach (var d in log)
+            {
+                sent[d.From] += d.Bytes;
+                received[d.To] += d.Bytes;
+                Counters.Add(byRole, d.Role, d.Bytes);
+                Counters.Add(byLink, (d.From, d.To), d.Bytes);
+                if (d.Rejected is { } reason) Counters.Add(rejected, reason.ToString(), 1);
+            }
+    }
+
+    /// <summary>Every member of one overlay publishes its group, then mixes what it accepted (Metropolis-Hastings).</summary>
+    private List<Delivery> ExchangeOverlay(Overlay overlay, int round)
+    {
+        var log = new List<Delivery>();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        foreach (var overlay in overlays)
+        // every member publishes its current values first (synchronous round)
+        var outgoing = new Dictionary<int, GroupPayload>();
+        var groups = new Dictionary<int, ParameterGroup>();
+        foreach (int i in overlay.Members)
         {
-            // every member publishes its current values first (synchronous round)
-            var outgoing = new Dictionary<int, GroupPayload>();
-            var groups = new Dictionary<int, ParameterGroup>();
-            foreach (int i in overlay.Members)
-            {
-                var g = Agents[i].Model.Groups.First(x => x.Key == overlay.Key);
-                groups[i] = g;
-                if (overlay.Graph.Degree(i) == 0) continue;
-                var values = g.Parameters.Select(p => p.detach().clone()).ToList();
-                outgoing[i] = _pipeline.Outgoing(new GroupPayload(overlay.Key, i, round, overlay.Graph.Degree(i), values));
-            }
-            foreach (int i in overlay.Members)
-            {
-                int deg = overlay.Graph.Degree(i);
-                if (deg == 0) continue;
-                var g = groups[i];
-                string role = g.Role.ToString().ToLowerInvariant();
-                double self = 1;
-                var acc = g.Parameters.Select(p => torch.zeros_like(p)).ToList();
-                foreach (int j in overlay.Neighbours(i))
-                {
-                    var msg = outgoing[j];
-                    OnDelivered?.Invoke(j, i, msg);
-                    long bytes = msg.WireBytes;
-                    sent[j] += bytes;
-                    received[i] += bytes;
-                    Counters.Add(byRole, role, bytes);
-                    Counters.Add(byLink, (j, i), bytes);
-                    var ok = _pipeline.Incoming(msg, g.Shapes, g.Key, out var reason);
-                    if (ok is null)
-                    {
-                        Counters.Add(rejected, reason.ToString(), 1);
-                        continue;
-                    }
-                    double w = MetropolisHastings.Weight(deg, msg.SenderDegree);
-                    self -= w;
-                    for (int k = 0; k < acc.Count; k++) acc[k].add_(ok.Values[k], alpha: w);
-                }
-                for (int k = 0; k < acc.Count; k++)
-                {
-                    acc[k].add_(g.Parameters[k], alpha: self);
-                }
-                for (int k = 0; k < acc.Count; k++) g.Parameters[k].copy_(acc[k]);
-            }
+            var g = Agents[i].Model.Groups.First(x => x.Key == overlay.Key);
+            groups[i] = g;
+            if (overlay.Graph.Degree(i) == 0) continue;
+            var values = g.Parameters.Select(p => p.detach().clone()).ToList();
+            outgoing[i] = _pipeline.Outgoing(new GroupPayload(overlay.Key, i, round, overlay.Graph.Degree(i), values));
         }
+        foreach (int i in overlay.Members)
+        {
+            int deg = overlay.Graph.Degree(i);
+            if (deg == 0) continue;
+            var g = groups[i];
+            string role = g.Role.ToString().ToLowerInvariant();
+            double self = 1;
+            var acc = g.Parameters.Select(p => torch.zeros_like(p)).ToList();
+            foreach (int j in overlay.Neighbours(i))
+            {
+                var msg = outgoing[j];
+                if (OnDelivered is { } observe) lock (_deliveredLock) observe(j, i, msg);
+                var ok = _pipeline.Incoming(msg, g.Shapes, g.Key, out var reason);
+                log.Add(new Delivery(j, i, msg.WireBytes, role, ok is null ? reason : null));
+                if (ok is null) continue;
+                double w = MetropolisHastings.Weight(deg, msg.SenderDegree);
+                self -= w;
+                for (int k = 0; k < acc.Count; k++) acc[k].add_(ok.Values[k], alpha: w);
+            }
+            for (int k = 0; k < acc.Count; k++)
+            {
+                acc[k].add_(g.Parameters[k], alpha: self);
+            }
+            for (int k = 0; k < acc.Count; k++) g.Parameters[k].copy_(acc[k]);
+        }
+        return log;
     }
 
     public void Dispose()
