@@ -21,7 +21,13 @@ public sealed class FaultToleranceTests : IDisposable
     {
         string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small
             .Replace("rounds: 6", "rounds: 24").Replace("local_steps: 4", "local_steps: 1").Replace("eval: { every: 3 }", "eval: { every: 12 }")
-            .Replace("deadline_ms: 30000", "deadline_ms: 1500, min_deadline_ms: 1000, checkpoint_every: 3, adaptive_deadline: true").Replace("linger_ms: 5000", "linger_ms: 45000"));
+            .Replace("deadline_ms: 30000", "deadline_ms: 1500, min_deadline_ms: 1000, checkpoint_every: 3, adaptive_deadline: true").Replace("linger_ms: 5000", "linger_ms: 120000")
+            // the survivors finish their rounds soon after dropping the crashed process; they must still be there
+            // (lingering until their neighbours settle) when the restarted process, slow to start on a loaded
+            // machine, rejoins; a 4 s heartbeat pause avoids false "unreachable" verdicts under that load
+            .Replace("failure_detection_ms: 2000", "failure_detection_ms: 4000")
+            // the first round after a resume waits up to the discovery timeout for its peers
+            .Replace("discovery_timeout_ms: 60000", "discovery_timeout_ms: 30000"));
         var ports = Launcher.FreePorts(3);
         var outs = Enumerable.Range(0, 3).Select(k => Path.Combine(_dir, $"node{k}")).ToArray();
         using var p0 = new NodeProcess(NodeArgs(cfg, "0,1", ports[0], ports, outs[0]), Secret);
@@ -37,7 +43,8 @@ public sealed class FaultToleranceTests : IDisposable
         p0.WaitUntil(() => p0.Output.Contains("dropping agents 4,5") && p1.Output.Contains("dropping agents 4,5"), TimeSpan.FromSeconds(30),
             "the crash to be detected by both survivors");
 
-        using var p2b = new NodeProcess(NodeArgs(cfg, "4,5", ports[2], ports, outs[2], "--resume"), Secret);
+        // the restarted process finishes last: it need not linger for anyone
+        using var p2b = new NodeProcess(NodeArgs(cfg, "4,5", ports[2], ports, outs[2], "--resume", "--set", "cluster.linger_ms=5000"), Secret);
         p2b.ExpectExit(0, TimeSpan.FromSeconds(150), "p2b");
         p0.ExpectExit(0, TimeSpan.FromSeconds(60), "p0");
         p1.ExpectExit(0, TimeSpan.FromSeconds(60), "p1");
@@ -62,8 +69,8 @@ public sealed class FaultToleranceTests : IDisposable
         // long enough that the honest nodes are still running when the rogue node (started after the cluster forms,
         // and slow to start on a loaded machine) tries to join; 30 s discovery timeout so a rogue that finds
         // nobody exits (ExitNotJoined) well within the test's wait instead of hanging
-        string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 30").Replace("local_steps: 4", "local_steps: 2")
-            .Replace("eval: { every: 3 }", "eval: { every: 15 }").Replace("discovery_timeout_ms: 60000", "discovery_timeout_ms: 30000"));
+        string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 60").Replace("local_steps: 4", "local_steps: 2")
+            .Replace("eval: { every: 3 }", "eval: { every: 30 }").Replace("discovery_timeout_ms: 60000", "discovery_timeout_ms: 30000"));
         var ports = Launcher.FreePorts(4);
         var outs = Enumerable.Range(0, 4).Select(k => Path.Combine(_dir, $"node{k}")).ToArray();
         var honest = ports[..3];
@@ -73,7 +80,7 @@ public sealed class FaultToleranceTests : IDisposable
         p0.WaitUntil(() => p0.Output.Contains("admitted akka"), TimeSpan.FromSeconds(60), "the cluster to form");
         using (var rogue = new NodeProcess(NodeArgs(cfg, "1", ports[3], honest, outs[3]), "wrong-secret"))
         {
-            rogue.ExpectExit(NodeHost.ExitNotAdmitted, TimeSpan.FromSeconds(60), "rogue");
+            rogue.ExpectExit(NodeHost.ExitNotAdmitted, TimeSpan.FromSeconds(90), "rogue");
             Assert.Contains("not admitted", rogue.Output);
             Assert.False(File.Exists(Path.Combine(outs[3], AgentReport.FileName(1))));
         }
@@ -89,6 +96,6 @@ public sealed class FaultToleranceTests : IDisposable
         Assert.All(reports[..4], r => Assert.All(r.RejectedFrom.Keys, from => Assert.Contains(from, new[] { 4, 5 })));
         Assert.DoesNotContain(reports[1].Rejected, kv => kv.Key != "NonFinite");
         Assert.All(reports[..4], r => Assert.All(r.Metrics, m => Assert.True(double.IsFinite(m.TestLoss), $"agent {r.Agent} loss {m.TestLoss}")));
-        Assert.All(reports[..4], r => Assert.Equal(30, r.RoundsCompleted));
+        Assert.All(reports[..4], r => Assert.Equal(60, r.RoundsCompleted));
     }
 }
