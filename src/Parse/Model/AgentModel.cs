@@ -185,18 +185,9 @@ public sealed class AgentModel : Module
         }
         if (_synergyHead is not null && _fusion is not null)
             logits["synergy"] = _synergyHead.forward(_fusion.Fuse(Modalities.Select(m => slices[m].Synergy!).ToList()));
-        var used = logits.Where(kv => dropHeads is null || !dropHeads.Contains(kv.Key)).Select(kv => kv.Value.log_softmax(1)).ToArray();
-        if (used.Length == 0) throw new ConfigException("every head of the ensemble was dropped");
-        Tensor ens;
-        if (used.Length == 1) ens = used[0];
-        else if (_cfg.Ensemble == "prob-mean") ens = torch.stack(used, 0).logsumexp(0) - Math.Log(used.Length);
-        else if (_cfg.Ensemble == "stacked" && EnsembleWeights is { } w)
-        {
-            var names = logits.Keys.Where(k => dropHeads is null || !dropHeads.Contains(k)).ToArray();
-            var weights = torch.tensor(names.Select(k => (float)w.GetValueOrDefault(k, 1.0 / names.Length)).ToArray()).reshape(-1, 1, 1);
-            ens = (torch.stack(used, 0) * weights).sum([0]).log_softmax(1);
-        }
-        else ens = torch.stack(used, 0).mean([0]);
+        var used = logits.Where(kv => dropHeads is null || !dropHeads.Contains(kv.Key)).Select(kv => (kv.Key, kv.Value.log_softmax(1))).ToList();
+        if (used.Count == 0) throw new ConfigException("every head of the ensemble was dropped");
+        var ens = Ensemble.Combine(used, _cfg.Ensemble, EnsembleWeights);
         return new AgentOutput(logits, ens, slices);
     }
 

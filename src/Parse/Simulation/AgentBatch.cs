@@ -187,10 +187,7 @@ public sealed class AgentBatch : IDisposable
                 ? Linear("head_synergy.fc1", relu(Linear("head_synergy.fc0", fused)))
                 : Linear("head_synergy", fused);
         }
-        var used = logits.Values.Select(l => l.log_softmax(-1)).ToArray();
-        Tensor ens = used.Length == 1 ? used[0]
-            : _cfg.Model.Ensemble == "prob-mean" ? torch.stack(used, 0).logsumexp(0) - Math.Log(used.Length)
-            : torch.stack(used, 0).mean([0]);
+        var ens = Ensemble.Combine(logits.Select(kv => (kv.Key, kv.Value.log_softmax(-1))).ToList(), _cfg.Model.Ensemble);
         return (logits, ens, slices);
     }
 

@@ -50,6 +50,7 @@ public sealed class Simulator : IDisposable
                 return new Agent(k, mods, _data.Train.Subset(pooled, mods), _data.Modalities, cfg, _data.Train.NumClasses,
                     Seeds.Derive(cfg.Seed, "centralized", t), stepsMultiplier: _population.Count(x => x == t));
             }).ToList();
+            _alone = Agents.ToList();
             return;
         }
         Agents = population.Select((mods, i) => new Agent(i, mods, _data.Train.Subset(parts[i], mods), _data.Modalities, cfg,
@@ -131,12 +132,12 @@ public sealed class Simulator : IDisposable
         {
             ct.ThrowIfCancellationRequested();
             var tTrain = Stopwatch.StartNew();
-            if (_batches.Count == 0) ForEachAgent(par, a => trainLoss[a.Id] = a.LocalTrain());
-            else ForEachUnit(par, _batches.OrderByDescending(b => b.Agents.Count * (b.Agents[0].Modalities.Count + 1)).Select(b => (Action)(() =>
-                    {
-                        var losses = b.LocalTrain();
-                        for (int k = 0; k < losses.Length; k++) trainLoss[b.Agents[k].Id] = losses[k];
-                    }))
+            // training units: each batch of same-type agents (costliest first), then the agents trained alone
+            ForEachUnit(par, _batches.OrderByDescending(b => b.Agents.Count * (b.Agents[0].Modalities.Count + 1)).Select(b => (Action)(() =>
+                {
+                    var losses = b.LocalTrain();
+                    for (int k = 0; k < losses.Length; k++) trainLoss[b.Agents[k].Id] = losses[k];
+                }))
                 .Concat(_alone.Select(a => (Action)(() => trainLoss[a.Id] = a.LocalTrain()))).ToList());
             trainSeconds += tTrain.Elapsed.TotalSeconds;
             steps += Agents.Sum(a => (long)a.StepsPerRound);
