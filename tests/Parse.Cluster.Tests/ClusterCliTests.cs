@@ -12,7 +12,7 @@ public sealed class ClusterCliTests : IDisposable
     [InlineData("--agent", "x")]
     [InlineData("--seed-nodes", "nohostport")]
     [InlineData("--set", "topology.kind=random-gossip")]
-    [InlineData("--set", "cluster.deadline_ms=0")]
+    [InlineData("--set", "timing.deadline_ms=0")]
     public void Node_refuses_bad_input_with_exit_code_2(string option, string value)
     {
         string cfg = ClusterConfigs.Write(_dir);

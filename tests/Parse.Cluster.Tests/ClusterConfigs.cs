@@ -15,7 +15,8 @@ internal static class ClusterConfigs
         train: { batch_size: 16, local_steps: 4 }
         eval: { every: 3 }
         sim: { parallelism: 1 }
-        cluster: { deadline_ms: 30000, discovery_quiet_ms: 800, discovery_timeout_ms: 60000, linger_ms: 5000, failure_detection_ms: 2000 }
+        timing: { deadline_ms: 30000 }
+        cluster: { discovery_quiet_ms: 800, discovery_timeout_ms: 60000, linger_ms: 5000, failure_detection_ms: 2000 }
         """;
 
     public static string Write(string dir, string text = Small)

@@ -21,7 +21,8 @@ public sealed class FaultToleranceTests : IDisposable
     {
         string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small
             .Replace("rounds: 6", "rounds: 24").Replace("local_steps: 4", "local_steps: 1").Replace("eval: { every: 3 }", "eval: { every: 12 }")
-            .Replace("deadline_ms: 30000", "deadline_ms: 1500, min_deadline_ms: 1000, checkpoint_every: 3, adaptive_deadline: true").Replace("linger_ms: 5000", "linger_ms: 120000")
+            .Replace("timing: { deadline_ms: 30000 }", "timing: { deadline_ms: 1500, min_deadline_ms: 1000, adaptive_deadline: true }")
+            .Replace("cluster: { discovery_quiet_ms", "cluster: { checkpoint_every: 3, discovery_quiet_ms").Replace("linger_ms: 5000", "linger_ms: 120000")
             // the survivors finish their rounds soon after dropping the crashed process; they must still be there
             // (lingering until their neighbours settle) when the restarted process, slow to start on a loaded
             // machine, rejoins; a 4 s heartbeat pause avoids false "unreachable" verdicts under that load

@@ -63,14 +63,15 @@ public class HarmonyAndCentralizedTests
             set.Add(p.Key.Split('|')[0]);
         };
         sim.Run();
-        Assert.Equal(new[] { 0, 1, 2, 3 }, byRound.Keys.Order());
-        foreach (int r in new[] { 0, 1 })
+        // payloads carry the 1-based round they were sent in (the same on both runtimes)
+        Assert.Equal(new[] { 1, 2, 3, 4 }, byRound.Keys.Order());
+        foreach (int r in new[] { 1, 2 })
         {
             Assert.DoesNotContain(byRound[r], n => n.Contains("proj-s") || n.StartsWith("head/synergy") || n.StartsWith("fusion/"));
             Assert.Contains(byRound[r], n => n.EndsWith("/trunk"));
             Assert.Contains(byRound[r], n => n.StartsWith("head/unique/"));
         }
-        foreach (int r in new[] { 2, 3 })
+        foreach (int r in new[] { 3, 4 })
         {
             Assert.Contains(byRound[r], n => n.StartsWith("head/synergy/"));
             Assert.Contains(byRound[r], n => n.Contains("/proj-s/"));

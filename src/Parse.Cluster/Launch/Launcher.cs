@@ -41,9 +41,11 @@ public static class Launcher
         var wall = Stopwatch.StartNew();
         var cfg = ConfigLoader.Load(o.ConfigPath, o.Sets);
         string baseDir = Path.GetDirectoryName(Path.GetFullPath(o.ConfigPath)) ?? ".";
-        int n = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed).Count;
-        if (o.Processes < 1 || o.Processes > n) throw new ConfigException($"--processes: must be in 1..{n} (the experiment has {n} agents)");
-        var graph = TopologyFactory.Create(cfg.Topology, n, cfg.Seed, baseDir).At(0);
+        var plan = Parse.Node.LearnerPlan.Of(cfg);
+        int n = plan.LearnerTypes.Count;
+        if (o.Processes < 1 || o.Processes > n)
+            throw new ConfigException($"--processes: must be in 1..{n} (the experiment has {n} {(plan.Pooled ? "pooled learners, one per agent type" : "agents")})");
+        var graph = TopologyFactory.Create(cfg.Topology, plan.Population.Count, cfg.Seed, baseDir).At(0);
 
         using var dir = RunDirectory.Create(o.OutDir, o.Force);
         string nodesDir = dir.File("nodes");
@@ -96,7 +98,7 @@ public static class Launcher
         }
 
         var reports = RunMerger.ReadReports([nodesDir], n);
-        var result = RunMerger.Merge(reports, graph, cfg.Rounds, wall.Elapsed.TotalSeconds);
+        var result = RunMerger.Merge(reports, graph, cfg.Rounds, wall.Elapsed.TotalSeconds, plan);
         var cluster = RunMerger.ClusterSummary(reports, new JsonObject { ["count"] = o.Processes, ["list"] = processes });
         File.WriteAllText(dir.File("cluster.json"), cluster.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         RunWriter.Write(dir, cfg, result);

@@ -29,8 +29,17 @@ public static class RunMerger
     }
 
     /// <summary>Builds the result; overlays are reassembled from the neighbour lists the agents reported.</summary>
-    public static SimulationResult Merge(IReadOnlyList<AgentReport> reports, Graph baseGraph, int rounds, double wallSeconds)
+    public static SimulationResult Merge(IReadOnlyList<AgentReport> reports, Graph baseGraph, int rounds, double wallSeconds,
+        Parse.Node.LearnerPlan? plan = null)
     {
+        var (types, finalAcc) = plan is null
+            ? (reports.Select(r => r.Type).ToList(), reports.Select(r => r.FinalAccuracy).ToList())
+            : plan.ExpandToAgents(reports.Select(r => r.FinalAccuracy).ToList());
+        var dropped = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
+        foreach (var head in reports.SelectMany(r => r.AccuracyWithoutHead.Keys).Distinct())
+            dropped[head] = reports.Where(r => r.AccuracyWithoutHead.ContainsKey(head)).GroupBy(r => r.Type)
+                .OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Average(r => r.AccuracyWithoutHead[head]));
+        long mixed = reports.Sum(r => r.Mixed);
         var byRole = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var rejected = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var byLink = new Dictionary<(int, int), long>();
@@ -45,8 +54,8 @@ public static class RunMerger
         {
             Metrics = reports.SelectMany(r => r.Metrics).OrderBy(m => m.Round).ThenBy(m => m.Agent).ToList(),
             Overlays = Overlays(reports, baseGraph).Select(OverlayStats.Of).ToList(),
-            AgentTypes = reports.Select(r => r.Type).ToList(),
-            FinalAccuracy = reports.Select(r => r.FinalAccuracy).ToList(),
+            AgentTypes = types,
+            FinalAccuracy = finalAcc,
             CeilingByType = ceilings.Count == 0 ? null : ceilings,
             BytesSentTotal = reports.Sum(r => r.BytesSent),
             BytesByRole = byRole,
@@ -58,6 +67,10 @@ public static class RunMerger
             Samples = reports.Sum(r => r.Samples),
             PeakWorkingSetBytes = reports.Max(r => r.PeakWorkingSetBytes),
             Rounds = rounds,
+            AccuracyWithoutHead = dropped,
+            Timing = new TimingSummary(reports.Max(r => r.MaxStaleness),
+                mixed == 0 ? 0 : reports.Sum(r => r.MeanStaleness * r.Mixed) / mixed,
+                reports.Sum(r => r.DeadlineRounds), reports.Sum(r => r.Missing), reports.Average(r => r.MeanRoundSeconds)),
         };
     }
 

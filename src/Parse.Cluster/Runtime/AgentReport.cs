@@ -42,6 +42,8 @@ public sealed record AgentReport
     /// <summary>Membership events seen: "round R: agent J dropped|readmitted|finished".</summary>
     public required List<string> Events { get; init; }
     public required long PeakWorkingSetBytes { get; init; }
+    /// <summary>Final accuracy with one head kind left out of the ensemble (slice-drop), by head kind.</summary>
+    public Dictionary<string, double> AccuracyWithoutHead { get; init; } = new();
 
     /// <summary>File name of an agent's report.</summary>
     public static string FileName(int agent) => $"agent-{agent}.json";

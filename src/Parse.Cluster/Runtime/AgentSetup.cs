@@ -1,7 +1,5 @@
 using Parse.Cluster.Checkpoints;
 using Parse.Config;
-using Parse.Data;
-using Parse.Simulation;
 
 namespace Parse.Cluster.Runtime;
 
@@ -19,8 +17,8 @@ public enum PayloadFault
 /// <summary>Everything an <see cref="AgentActor"/> needs, prepared by the node.</summary>
 public sealed record AgentSetup(
     ExperimentConfig Config,
-    Agent Agent,
-    MultimodalData Test,
+    Parse.Node.AgentCore Core,
+    Parse.Cluster.Discovery.DiscoveredOverlays Overlays,
     IReadOnlyList<int> BaseNeighbours,
     double? Ceiling,
     string OutDir,

@@ -2,9 +2,13 @@ using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Configuration;
 using Parse.Cluster.Checkpoints;
+using Parse.Cluster.Discovery;
 using Parse.Config;
 using Parse.Data;
+using Parse.Federation.Mixing;
+using Parse.Federation.Payload;
 using Parse.Federation.Topology;
+using Parse.Node;
 using Parse.Simulation;
 using Parse.Util;
 using TorchSharp;
@@ -12,8 +16,8 @@ using TorchSharp;
 namespace Parse.Cluster.Runtime;
 
 /// <summary>
-/// Runs one process of a cluster run: builds its agents from the shared experiment file (the same
-/// <see cref="Agent"/> class as the simulator), starts an Akka cluster node with a directory actor and one actor per
+/// Runs one process of a cluster run: builds its agents' cores from the shared experiment file (the same
+/// <see cref="ExperimentSetup"/> and <see cref="AgentCore"/> as the simulator), starts an Akka cluster node with a directory actor and one actor per
 /// agent, and returns when every local agent has finished (and its neighbours have, or the linger time is over).
 /// </summary>
 public static class NodeHost
@@ -41,23 +45,29 @@ public static class NodeHost
         foreach (var s in o.SeedNodes)
             if (s.LastIndexOf(':') is var c && (c <= 0 || !int.TryParse(s[(c + 1)..], out _)))
                 throw new ConfigException($"--seed-nodes: '{s}' is not HOST:PORT");
-        var population = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
+        var plan = LearnerPlan.Of(cfg);
         foreach (int a in o.Agents)
-            if (a < 0 || a >= population.Count)
-                throw new ConfigException($"--agent {a}: the experiment has {population.Count} agents (ids 0..{population.Count - 1})");
-        var topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
-        if (topology.TimeVarying)
-            throw new ConfigException($"topology.kind: '{cfg.Topology.Kind}' changes every round; the cluster runtime supports static topologies only");
-        var graph = topology.At(0);
+            if (a < 0 || a >= plan.LearnerTypes.Count)
+                throw new ConfigException(plan.Pooled
+                    ? $"--agent {a}: strategy centralized has one pooled learner per agent type ({plan.LearnerTypes.Count}: ids 0..{plan.LearnerTypes.Count - 1})"
+                    : $"--agent {a}: the experiment has {plan.LearnerTypes.Count} agents (ids 0..{plan.LearnerTypes.Count - 1})");
 
         torch.set_num_threads(1);
-        // every process derives the same data and partition from the shared file and seed, and keeps only its agents' parts
-        using var data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir);
-        data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
-        data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
-        var parts = Parse.Data.Partitioner.Split(data.Train.Labels, data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed);
-        var agents = o.Agents.Distinct().Order().Select(i => new Agent(i, population[i], data.Train.Subset(parts[i], population[i]),
-            data.Modalities, cfg, data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", i))).ToList();
+        // every process derives the same population, data and partition from the shared file and seed (the simulator's
+        // own builder), and builds only its agents
+        using var setup = ExperimentSetup.Build(cfg, baseDir);
+        if (setup.Topology.TimeVarying && !setup.Pooled)
+            throw new ConfigException($"topology.kind: '{cfg.Topology.Kind}' changes every round; the cluster runtime supports static topologies only");
+        var pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
+        var mixer = MixerRegistry.Create(cfg);
+        var agents = new List<AgentCore>();
+        var views = new Dictionary<int, DiscoveredOverlays>();
+        foreach (int i in o.Agents.Distinct().Order())
+        {
+            var view = new DiscoveredOverlays();
+            views[i] = view;
+            agents.Add(new AgentCore(setup.CreateLearner(i), cfg, view, setup.Data.Test, setup.Strategy, mixer, pipeline));
+        }
 
         Directory.CreateDirectory(o.OutDir);
         var store = new CheckpointStore(Path.Combine(o.OutDir, "checkpoints"));
@@ -92,8 +102,7 @@ public static class NodeHost
             var refs = new List<IActorRef>();
             foreach (var a in agents)
             {
-                var ceiling = data.Ceiling?.Invoke(a.Modalities.ToList());
-                var setup = new AgentSetup(cfg, a, data.Test, graph.Neighbours(a.Id).ToList(), ceiling, o.OutDir, store, resume[a.Id], o.Fault,
+                var agentSetup = new AgentSetup(cfg, a, views[a.Id], setup.BaseNeighbours(a.Id), setup.Ceiling(a.Id), o.OutDir, store, resume[a.Id], o.Fault,
                     r =>
                     {
                         finished[r.Agent] = r;
@@ -103,7 +112,7 @@ public static class NodeHost
                     id => { settled[id] = true; if (settled.Count == agents.Count) allSettled.TrySetResult(); },
                     why => Fail(why, 1),
                     Log);
-                refs.Add(system.ActorOf(Props.Create(() => new AgentActor(setup)).WithDispatcher("parse-agent-dispatcher"), AgentActorName(a.Id)));
+                refs.Add(system.ActorOf(Props.Create(() => new AgentActor(agentSetup)).WithDispatcher("parse-agent-dispatcher"), AgentActorName(a.Id)));
             }
             Action<string> logLine = Log;
             Action<string> notAdmitted = why => Fail(why, ExitNotAdmitted);

@@ -6,16 +6,6 @@ namespace Parse.Config;
 /// </summary>
 public sealed record ClusterConfig
 {
-    /// <summary>Longest time an agent waits for its neighbours' payloads in a round, in milliseconds (the first round waits up to <see cref="DiscoveryTimeoutMs"/>).</summary>
-    public int DeadlineMs { get; init; } = 5000;
-    /// <summary>Derive the deadline from observed arrival times (factor x slowest recent arrival), capped by <see cref="DeadlineMs"/>.</summary>
-    public bool AdaptiveDeadline { get; init; }
-    /// <summary>Multiplier on the slowest arrival of the last rounds for the adaptive deadline.</summary>
-    public double DeadlineFactor { get; init; } = 3.0;
-    /// <summary>Lower bound of the adaptive deadline, in milliseconds.</summary>
-    public int MinDeadlineMs { get; init; } = 100;
-    /// <summary>Largest accepted age (in rounds) of a neighbour payload; older ones are rejected as stale.</summary>
-    public int MaxStaleness { get; init; } = 2;
     /// <summary>Write a per-agent checkpoint every this many rounds (0 = never).</summary>
     public int CheckpointEvery { get; init; } = 5;
     /// <summary>Longest wait for neighbour handshakes before training starts anyway, in milliseconds.</summary>

@@ -105,16 +105,29 @@ public static class ConfigValidator
             }
         }
         Check(c.Topology.Chord is null or >= 1, "topology.chord: must be >= 1");
-        OneOf("mixing.rule", c.Mixing.Rule, ["metropolis"]);
+        OneOf("mixing.rule", c.Mixing.Rule, Federation.Mixing.MixerRegistry.Names);
         foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, PayloadPipeline.Known);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
         Check(c.Eval.EmbeddingSamples >= 10, $"eval.embedding_samples: must be >= 10 (got {c.Eval.EmbeddingSamples})");
         Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");
         var k = c.Cluster;
-        Check(k.DeadlineMs >= 1, $"cluster.deadline_ms: must be >= 1 (got {k.DeadlineMs})");
-        Check(k.MinDeadlineMs >= 1 && k.MinDeadlineMs <= k.DeadlineMs, $"cluster.min_deadline_ms: must be in [1, cluster.deadline_ms] (got {k.MinDeadlineMs})");
-        Check(k.DeadlineFactor >= 1, $"cluster.deadline_factor: must be >= 1 (got {k.DeadlineFactor})");
-        Check(k.MaxStaleness >= 0, $"cluster.max_staleness: must be >= 0 (got {k.MaxStaleness})");
+        var t = c.Timing;
+        Check(t.DeadlineMs >= 1, $"timing.deadline_ms: must be >= 1 (got {t.DeadlineMs})");
+        Check(!t.AdaptiveDeadline || (t.MinDeadlineMs >= 1 && t.MinDeadlineMs <= t.DeadlineMs),
+            $"timing.min_deadline_ms: must be in [1, timing.deadline_ms] with timing.adaptive_deadline (got {t.MinDeadlineMs})");
+        Check(t.DeadlineFactor >= 1, $"timing.deadline_factor: must be >= 1 (got {t.DeadlineFactor})");
+        Check(t.MaxStaleness >= 0, $"timing.max_staleness: must be >= 0 (got {t.MaxStaleness})");
+        Check(t.ComputeMs > 0 && double.IsFinite(t.ComputeMs), $"timing.compute_ms: must be a finite number > 0 (got {t.ComputeMs})");
+        Check(t.StragglerFraction is >= 0 and <= 1, $"timing.straggler_fraction: must be in [0,1] (got {t.StragglerFraction})");
+        Check(t.StragglerSlowdown >= 1 && double.IsFinite(t.StragglerSlowdown), $"timing.straggler_slowdown: must be a finite number >= 1 (got {t.StragglerSlowdown})");
+        Check(t.ComputeJitter is >= 0 and <= 3, $"timing.compute_jitter: must be in [0,3] (got {t.ComputeJitter})");
+        Check(t.LatencyMs >= 0 && double.IsFinite(t.LatencyMs), $"timing.latency_ms: must be a finite number >= 0 (got {t.LatencyMs})");
+        Check(t.LatencyJitterMs >= 0 && double.IsFinite(t.LatencyJitterMs), $"timing.latency_jitter_ms: must be a finite number >= 0 (got {t.LatencyJitterMs})");
+        if (t.Trace is { } trace)
+        {
+            string full = Path.IsPathRooted(trace) ? trace : Path.Combine(baseDir, trace);
+            Check(File.Exists(full), $"timing.trace: file not found: {full}");
+        }
         Check(k.CheckpointEvery >= 0, $"cluster.checkpoint_every: must be >= 0 (got {k.CheckpointEvery})");
         Check(k.DiscoveryTimeoutMs >= 1 && k.DiscoveryQuietMs >= 1, "cluster.discovery_timeout_ms and cluster.discovery_quiet_ms: must be >= 1");
         Check(k.ChunkBytes >= 1024 && k.ChunkBytes <= Math.Min(k.MaxPayloadBytes, 524288), $"cluster.chunk_bytes: must be in [1024, min(cluster.max_payload_bytes, 524288)] (got {k.ChunkBytes})");

@@ -28,6 +28,8 @@ public sealed record ExperimentConfig
     public HarmonyConfig Harmony { get; init; } = new();
     public EvalConfig Eval { get; init; } = new();
     public SimConfig Sim { get; init; } = new();
+    /// <summary>Round timing shared by both runtimes: deadline and staleness; the simulator's virtual clock models.</summary>
+    public TimingConfig Timing { get; init; } = new();
     /// <summary>Cluster runtime settings (ignored by the in-process simulator).</summary>
     public ClusterConfig Cluster { get; init; } = new();
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Parse.Util;
 
 namespace Parse.Model;
 
@@ -17,7 +18,7 @@ public static class Ensemble
     {
         var lp = heads.Select(h => h.LogProb).ToArray();
         if (lp.Length == 1) return lp[0];
-        if (rule == "prob-mean") return torch.stack(lp, 0).logsumexp(0) - Math.Log(lp.Length);
+        if (rule == "prob-mean") return torch.stack(lp, 0).logsumexp(0).Minus(Math.Log(lp.Length));
         if (rule == "stacked" && weights is not null)
         {
             var shape = new long[] { -1 }.Concat(Enumerable.Repeat(1L, (int)lp[0].dim())).ToArray();

@@ -1,6 +1,7 @@
 using Parse.Config;
 using TorchSharp;
 using static TorchSharp.torch;
+using Parse.Util;
 using static TorchSharp.torch.nn;
 
 namespace Parse.Model;
@@ -108,7 +109,7 @@ public sealed class AttentionFusion : Fusion
     public override Tensor Fuse(IReadOnlyList<Tensor> s)
     {
         var x = torch.stack(s, 1);                                      // [B,K,d]
-        var scores = key.forward(x).matmul(query) / Math.Sqrt(_d);      // [B,K]
+        var scores = key.forward(x).matmul(query).Over(Math.Sqrt(_d));      // [B,K]
         var w = scores.softmax(1).unsqueeze(2);
         return (value.forward(x) * w).sum(1);
     }

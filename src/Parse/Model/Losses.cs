@@ -2,6 +2,7 @@ using Parse.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
+using Parse.Util;
 
 namespace Parse.Model;
 
@@ -16,13 +17,13 @@ public static class Losses
     {
         var a = normalize(z1, p: 2, dim: 1);
         var b = normalize(z2, p: 2, dim: 1);
-        var logits = a.matmul(b.t()) / tau;
+        var logits = a.matmul(b.t()).Over(tau);
         var target = torch.arange(z1.shape[0], dtype: ScalarType.Int64);
-        return (cross_entropy(logits, target) + cross_entropy(logits.t(), target)) / 2;
+        return (cross_entropy(logits, target) + cross_entropy(logits.t(), target)).Over(2);
     }
 
     /// <summary>Mean squared cosine similarity between rows of a and b (0 when orthogonal).</summary>
-    public static Tensor CosineSquared(Tensor a, Tensor b) => cosine_similarity(a, b, dim: 1).pow(2).mean();
+    public static Tensor CosineSquared(Tensor a, Tensor b) => cosine_similarity(a, b, dim: 1).square().mean();
 
     /// <summary>
     /// Total loss: head_weight * sum of per-head CE + ensemble_weight * ensemble NLL
@@ -31,10 +32,10 @@ public static class Losses
     /// </summary>
     public static Tensor Total(AgentOutput output, Tensor labels, LossConfig cfg)
     {
-        Tensor loss = nll_loss(output.EnsembleLogProb, labels) * cfg.EnsembleWeight;
+        Tensor loss = nll_loss(output.EnsembleLogProb, labels).Times(cfg.EnsembleWeight);
         if (cfg.HeadWeight != 0)
             foreach (var logits in output.HeadLogits.Values)
-                loss = loss + cross_entropy(logits, labels) * cfg.HeadWeight;
+                loss = loss + cross_entropy(logits, labels).Times(cfg.HeadWeight);
         var mods = output.Slices.Keys.OrderBy(m => m, StringComparer.Ordinal).ToList();
         if (cfg.Beta != 0 && mods.Count > 1)
         {
@@ -47,7 +48,7 @@ public static class Losses
                     nce = nce is null ? t : nce + t;
                     pairs++;
                 }
-            loss = loss + nce! * (cfg.Beta / pairs);
+            loss = loss + nce!.Times(cfg.Beta / pairs);
         }
         if (cfg.Separation != 0 && output.Slices.Count > 0)
         {
@@ -60,7 +61,7 @@ public static class Losses
                 if (s.Synergy is not null) { t = t + CosineSquared(s.Synergy, s.Redundant); terms++; }
                 sep = sep is null ? t : sep + t;
             }
-            loss = loss + sep! * (cfg.Separation / terms);
+            loss = loss + sep!.Times(cfg.Separation / terms);
         }
         return loss;
     }

@@ -64,7 +64,7 @@ public sealed class Cnn2dTrunk : Module<Tensor, Tensor>
         long c = _shape[0];
         for (int i = 0; i < Math.Max(1, layers); i++)
         {
-            mods.Add(($"conv{i}", Conv2d(c, channels, 3, padding: 1)));
+            mods.Add(($"conv{i}", new GemmConv2d(c, channels, 3, padding: 1)));   // not Conv2d: see GemmConv2d
             mods.Add(($"relu{i}", ReLU()));
             mods.Add(($"pool{i}", MaxPool2d(2)));
             c = channels;

@@ -70,6 +70,14 @@ public static class RunWriter
                 ["min_degree"] = o.MinDegree, ["mean_degree"] = Math.Round(o.MeanDegree, 3), ["max_degree"] = o.MaxDegree,
                 ["connected"] = o.Connected, ["spectral_gap"] = Math.Round(o.SpectralGap, 6),
             }).ToArray()),
+            ["timing"] = r.Timing is not { } tm ? null : new JsonObject
+            {
+                ["max_staleness"] = tm.MaxStaleness,
+                ["mean_staleness"] = Math.Round(tm.MeanStaleness, 4),
+                ["deadline_rounds"] = tm.DeadlineRounds,
+                ["missing_payloads"] = tm.MissingPayloads,
+                ["mean_round_seconds"] = Math.Round(tm.MeanRoundSeconds, 4),
+            },
             ["wall_seconds"] = Math.Round(r.WallSeconds, 3),
             ["throughput"] = new JsonObject
             {
@@ -77,6 +85,8 @@ public static class RunWriter
                 ["agent_steps_per_second"] = Math.Round(r.AgentSteps / Math.Max(1e-9, r.TrainSeconds), 1),
                 ["samples_per_second"] = Math.Round(r.Samples / Math.Max(1e-9, r.TrainSeconds), 1),
                 ["train_seconds"] = Math.Round(r.TrainSeconds, 3),
+                ["exchange_seconds"] = Math.Round(r.ExchangeSeconds, 3),
+                ["eval_seconds"] = Math.Round(r.EvalSeconds, 3),
             },
             ["peak_working_set_mb"] = Math.Round(r.PeakWorkingSetBytes / 1048576.0, 1),
         };

@@ -4,6 +4,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
+using Parse.Util;
 
 namespace Parse.Simulation;
 
@@ -210,7 +211,7 @@ public sealed class AgentBatch : IDisposable
                 var x = torch.stack(s, 2);                                                // [A,B,K,d]
                 long d = x.shape[3];
                 var q = _p["fusion.query"].reshape(_a, 1, 1, d);
-                var scores = (Linear4("fusion.key", x) * q).sum([-1]) / Math.Sqrt(d);    // [A,B,K]
+                var scores = (Linear4("fusion.key", x) * q).sum([-1]).Over(Math.Sqrt(d));    // [A,B,K]
                 var w = scores.softmax(-1).unsqueeze(-1);
                 return (Linear4("fusion.value", x) * w).sum([2]);
             }
@@ -225,10 +226,10 @@ public sealed class AgentBatch : IDisposable
         var lc = _cfg.Loss;
         Tensor PerAgent(Tensor perSample) => perSample.reshape(_a, _b).mean([1]);
         Tensor Flat(Tensor t) => t.reshape(_a * _b, t.shape[^1]);
-        var loss = PerAgent(nll_loss(Flat(ens), labels, reduction: nn.Reduction.None)) * lc.EnsembleWeight;
+        var loss = PerAgent(nll_loss(Flat(ens), labels, reduction: nn.Reduction.None)).Times(lc.EnsembleWeight);
         if (lc.HeadWeight != 0)
             foreach (var l in logits.Values)
-                loss = loss + PerAgent(cross_entropy(Flat(l), labels, reduction: nn.Reduction.None)) * lc.HeadWeight;
+                loss = loss + PerAgent(cross_entropy(Flat(l), labels, reduction: nn.Reduction.None)).Times(lc.HeadWeight);
         var mods = slices.Keys.OrderBy(m => m, StringComparer.Ordinal).ToList();
         if (lc.Beta != 0 && mods.Count > 1)
         {
@@ -240,13 +241,13 @@ public sealed class AgentBatch : IDisposable
                 {
                     var x = normalize(slices[mods[i]].Redundant, p: 2, dim: -1);
                     var y = normalize(slices[mods[j]].Redundant, p: 2, dim: -1);
-                    var sim = torch.bmm(x, y.transpose(1, 2)) / lc.Tau;                  // [A,B,B]
+                    var sim = torch.bmm(x, y.transpose(1, 2)).Over(lc.Tau);                  // [A,B,B]
                     var t = (PerAgent(cross_entropy(Flat(sim), target, reduction: nn.Reduction.None)) +
-                             PerAgent(cross_entropy(Flat(sim.transpose(1, 2)), target, reduction: nn.Reduction.None))) / 2;
+                             PerAgent(cross_entropy(Flat(sim.transpose(1, 2)), target, reduction: nn.Reduction.None))).Over(2);
                     nce = nce is null ? t : nce + t;
                     pairs++;
                 }
-            loss = loss + nce! * (lc.Beta / pairs);
+            loss = loss + nce!.Times(lc.Beta / pairs);
         }
         if (lc.Separation != 0 && slices.Count > 0)
         {
@@ -254,12 +255,12 @@ public sealed class AgentBatch : IDisposable
             int terms = 0;
             foreach (var sl in slices.Values)
             {
-                var t = cosine_similarity(sl.Unique, sl.Redundant, dim: -1).pow(2).mean([1]);
+                var t = cosine_similarity(sl.Unique, sl.Redundant, dim: -1).square().mean([1]);
                 terms++;
-                if (sl.Synergy is not null) { t = t + cosine_similarity(sl.Synergy, sl.Redundant, dim: -1).pow(2).mean([1]); terms++; }
+                if (sl.Synergy is not null) { t = t + cosine_similarity(sl.Synergy, sl.Redundant, dim: -1).square().mean([1]); terms++; }
                 sep = sep is null ? t : sep + t;
             }
-            loss = loss + sep! * (lc.Separation / terms);
+            loss = loss + sep!.Times(lc.Separation / terms);
         }
         return loss;
     }

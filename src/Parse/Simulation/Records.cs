@@ -11,6 +11,14 @@ public sealed record AgentRoundMetrics(
 public sealed record RoundProgress(
     int Round, int Rounds, bool Evaluated, IReadOnlyDictionary<string, double> AccuracyByType, long BytesSentTotal, double MeanTrainLoss);
 
+/// <summary>What the deadline and staleness policy did over a run (both runtimes).</summary>
+/// <param name="MaxStaleness">Largest age, in rounds, of a mixed neighbour payload.</param>
+/// <param name="MeanStaleness">Mean age of mixed neighbour payloads.</param>
+/// <param name="DeadlineRounds">Agent rounds closed by the deadline rather than by the last arrival.</param>
+/// <param name="MissingPayloads">Neighbour payloads that had not arrived when a round closed.</param>
+/// <param name="MeanRoundSeconds">Mean duration of an agent round (virtual seconds in the simulator, wall seconds on the cluster).</param>
+public sealed record TimingSummary(int MaxStaleness, double MeanStaleness, int DeadlineRounds, long MissingPayloads, double MeanRoundSeconds);
+
 /// <summary>Everything a run produced, before it is written to disk.</summary>
 public sealed class SimulationResult
 {
@@ -26,6 +34,12 @@ public sealed class SimulationResult
     public required IReadOnlyDictionary<string, long> Rejected { get; init; }
     public required double WallSeconds { get; init; }
     public required double TrainSeconds { get; init; }
+    /// <summary>Wall seconds spent publishing, delivering and mixing payloads (simulator; 0 when not measured).</summary>
+    public double ExchangeSeconds { get; init; }
+    /// <summary>Wall seconds spent evaluating (simulator; 0 when not measured).</summary>
+    public double EvalSeconds { get; init; }
+    /// <summary>Staleness, deadlines and round time over all agents (null when not recorded).</summary>
+    public TimingSummary? Timing { get; init; }
     public required long AgentSteps { get; init; }
     public required long Samples { get; init; }
     public required long PeakWorkingSetBytes { get; init; }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Parse.Config;
 using Parse.Data;
@@ -5,106 +6,126 @@ using Parse.Federation.Mixing;
 using Parse.Federation.Overlays;
 using Parse.Federation.Payload;
 using Parse.Federation.Sharing;
-using Parse.Federation.Topology;
 using Parse.Model;
+using Parse.Node;
 using Parse.Util;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Parse.Simulation;
 
 /// <summary>
-/// In-process synchronous DFL: every round each agent trains locally, sends each shared group to its
-/// neighbours on that group's overlay, and replaces the group by the Metropolis-Hastings mix of what it
-/// holds and what it accepted. Deterministic for a given seed, whatever <c>sim.parallelism</c> is.
+/// The in-process runtime: an in-memory transport between <see cref="AgentCore"/>s with a virtual clock (discrete
+/// events). Each agent trains for <c>timing.compute_ms</c> of virtual time, publishes its shared groups, payloads
+/// arrive after <c>timing.latency_ms</c>, and the agent closes its round when all have arrived or at its deadline,
+/// then starts the next. With the default timing every agent moves in lockstep (synchronous rounds, no latency), so
+/// agents of one type can train as one batched model (<c>sim.batch_agents</c>). Events at the same virtual time and
+/// phase run on <c>sim.parallelism</c> workers; results do not depend on the number of workers.
 /// </summary>
 public sealed class Simulator : IDisposable
 {
     private readonly ExperimentConfig _cfg;
-    private readonly DatasetBundle _data;
-    private readonly ITopology _topology;
-    private readonly ISharingStrategy _strategy;
-    private readonly PayloadPipeline _pipeline;
+    private readonly ExperimentSetup _setup;
+    private readonly TimingModel _timing;
+    private readonly List<AgentBatch> _batches = [];
+    private readonly List<AgentCore> _cores;
     private readonly Dictionary<string, Overlay> _overlayCache = new();
+    private readonly ConcurrentDictionary<int, Lazy<Dictionary<string, Overlay>>> _overlaysByRound = new();
+    private readonly object _overlayLock = new();
+    private readonly object _deliveredLock = new();
 
+    /// <summary>Builds every agent of <paramref name="cfg"/>; relative paths resolve against <paramref name="baseDir"/>.</summary>
     public Simulator(ExperimentConfig cfg, string baseDir)
     {
         _cfg = cfg;
-        _strategy = StrategyRegistry.Create(cfg.Strategy, cfg);
-        _pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
-        var population = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
-        _topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
-        _data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir);
-        _data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
-        _data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
-        var parts = Partitioner.Split(_data.Train.Labels, _data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed, _data.Groups);
-        _population = population.Select(AgentTypes.Name).ToList();
-        if (_strategy is CentralizedStrategy)
-        {
-            // upper bound: one model per agent type on the pooled training data of all agents, restricted to the
-            // type's modalities, with as many optimizer steps per round as all agents of that type together
-            var pooled = parts.SelectMany(p => p).Order().ToArray();
-            Agents = _population.Distinct().OrderBy(t => t, StringComparer.Ordinal).Select((t, k) =>
-            {
-                var mods = AgentTypes.Parse(t);
-                return new Agent(k, mods, _data.Train.Subset(pooled, mods), _data.Modalities, cfg, _data.Train.NumClasses,
-                    Seeds.Derive(cfg.Seed, "centralized", t), stepsMultiplier: _population.Count(x => x == t));
-            }).ToList();
-            _alone = Agents.ToList();
-            return;
-        }
-        Agents = population.Select((mods, i) => new Agent(i, mods, _data.Train.Subset(parts[i], mods), _data.Modalities, cfg,
-            _data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", i))).ToList();
-        if (cfg.Sim.BatchAgents) (_batches, _alone) = AgentBatch.Plan(Agents, cfg);
-        else _alone = Agents.ToList();
+        _setup = ExperimentSetup.Build(cfg, baseDir);
+        _timing = new TimingModel(cfg.Timing, _setup.LearnerCount, cfg.Seed, baseDir);
+        var pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
+        var mixer = MixerRegistry.Create(cfg);
+        _cores = Enumerable.Range(0, _setup.LearnerCount).Select(i =>
+            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, mixer, pipeline)).ToList();
+        Agents = _cores.Select(c => c.Learner).ToList();
+        // batches need every member to start its local round at the same virtual time: only in lockstep
+        if (cfg.Sim.BatchAgents && cfg.Timing.Lockstep) _batches = AgentBatch.Plan(Agents, cfg).Batches;
     }
 
-    private readonly List<AgentBatch> _batches = [];
-    private readonly List<Agent> _alone = [];
+    /// <summary>The agents' cores, indexed by id.</summary>
+    public IReadOnlyList<AgentCore> Cores => _cores;
 
-    /// <summary>The batches of agents trained as one stacked model (empty unless <c>sim.batch_agents</c>).</summary>
+    /// <summary>The learners (model, data, optimizer), indexed by id (= position on the base graph).</summary>
+    public IReadOnlyList<Agent> Agents { get; }
+
+    /// <summary>The batches of agents trained as one stacked model (empty unless <c>sim.batch_agents</c> and lockstep timing).</summary>
     public IReadOnlyList<AgentBatch> Batches => _batches;
 
-    private readonly IReadOnlyList<string> _population;
+    /// <summary>The dataset in use.</summary>
+    public DatasetBundle Data => _setup.Data;
 
     /// <summary>
     /// Called for every payload delivered over a link (sender, receiver, payload as sent), before validation.
-    /// Lets tests and tools inspect exactly what crosses the wire. Overlays are exchanged on worker threads: calls
-    /// come one at a time (under a lock) but not in a fixed order across keys.
+    /// Lets tests and tools inspect exactly what crosses the wire. Calls come one at a time (under a lock).
     /// </summary>
     public Action<int, int, GroupPayload>? OnDelivered { get; set; }
 
-    /// <summary>The agents, indexed by id (= position on the base graph).</summary>
-    public IReadOnlyList<Agent> Agents { get; }
+    /// <summary>
+    /// Overlays of 0-based round <paramref name="round"/>, one per key shared in it: the base graph among the key's holders,
+    /// repaired to be connected on static graphs. The simulator knows every agent, so it computes them directly; on the
+    /// cluster each agent discovers its part of the same overlays by messages.
+    /// </summary>
+    public IReadOnlyList<Overlay> OverlaysAt(int round) => OverlayMap(round).Values.ToList();
 
-    /// <summary>The dataset in use.</summary>
-    public DatasetBundle Data => _data;
+    private Dictionary<string, Overlay> OverlayMap(int round) =>
+        _overlaysByRound.GetOrAdd(round, r => new Lazy<Dictionary<string, Overlay>>(() => BuildOverlays(r))).Value;
 
-    /// <summary>Overlays used in <paramref name="round"/>, one per shared key.</summary>
-    public IReadOnlyList<Overlay> OverlaysAt(int round)
+    private Dictionary<string, Overlay> BuildOverlays(int round)
     {
-        var graph = _topology.At(round);
+        var graph = _setup.Topology.At(round);
         var holders = new SortedDictionary<string, SortedSet<int>>(StringComparer.Ordinal);
-        foreach (var a in Agents)
-            foreach (var g in a.Model.Groups)
-                if (_strategy.Shares(g, round))
-                {
-                    if (!holders.TryGetValue(g.Key, out var set)) holders[g.Key] = set = new SortedSet<int>();
-                    set.Add(a.Id);
-                }
-        var result = new List<Overlay>();
+        foreach (var c in _cores)
+            foreach (var g in c.SharedGroups(round + 1))
+            {
+                if (!holders.TryGetValue(g.Key, out var set)) holders[g.Key] = set = new SortedSet<int>();
+                set.Add(c.Id);
+            }
+        var result = new Dictionary<string, Overlay>(StringComparer.Ordinal);
+        bool timeVarying = _setup.Topology.TimeVarying;
         foreach (var (key, set) in holders)
         {
             string cacheKey = key + "@" + string.Join(',', set);
-            if (_topology.TimeVarying || !_overlayCache.TryGetValue(cacheKey, out var o))
-            {
-                // repair is for static graphs; time-varying graphs are connected over time, not per round
-                o = OverlayBuilder.Build(key, graph, set, _cfg.Overlay.Repair && !_topology.TimeVarying).Overlay;
-                if (!_topology.TimeVarying) _overlayCache[cacheKey] = o;
-            }
-            result.Add(o);
+            Overlay? o;
+            lock (_overlayLock)
+                if (timeVarying || !_overlayCache.TryGetValue(cacheKey, out o))
+                {
+                    // repair is for static graphs; time-varying graphs are connected over time, not per round
+                    o = OverlayBuilder.Build(key, graph, set, _cfg.Overlay.Repair && !timeVarying).Overlay;
+                    if (!timeVarying) _overlayCache[cacheKey] = o;
+                }
+            result[key] = o;
         }
         return result;
+    }
+
+    /// <summary>An agent's view of the simulator's overlays.</summary>
+    private sealed class View(Simulator sim, int self) : IOverlayView
+    {
+        public IReadOnlyCollection<int> Neighbours(string key, int round) =>
+            sim.OverlayMap(round - 1).TryGetValue(key, out var o) && o.Graph.N > self ? o.Graph.Neighbours(self) : [];
+    }
+
+    private enum Phase { Publish, Deliver, Deadline, Close, Begin }
+
+    private sealed record Event(Phase Phase, int Agent, int Round, int From = -1, GroupPayload? Payload = null, Lease? Lease = null);
+
+    /// <summary>One published payload shared by its receivers; the last release disposes its tensors.</summary>
+    private sealed class Lease(OutgoingPayload payload, int receivers)
+    {
+        private int _left = receivers;
+        public IDisposable Take() => new Release(this);
+        private void Done() { if (Interlocked.Decrement(ref _left) == 0) payload.Dispose(); }
+        private sealed class Release(Lease owner) : IDisposable
+        {
+            private int _done;
+            public void Dispose() { if (Interlocked.Exchange(ref _done, 1) == 0) owner.Done(); }
+        }
     }
 
     /// <summary>Runs all rounds.</summary>
@@ -115,101 +136,217 @@ public sealed class Simulator : IDisposable
         // Agents' models are small: per-op overhead dominates and intra-op threads only contend with the
         // agent-level parallelism (and with other processes). One thread per agent is fastest and deterministic.
         torch.set_num_threads(1);
-        var metrics = new List<AgentRoundMetrics>();
-        var sent = new long[Agents.Count];
-        var received = new long[Agents.Count];
+        var stats = OverlaysAt(0).Select(OverlayStats.Of).ToList();
+        var conflict = new List<(int Round, double Mean, IReadOnlyDictionary<string, double> ByKey)>();
+        double trainSeconds = 0, exchangeSeconds = 0, evalSeconds = 0;
+        var queue = new PriorityQueue<Event, (double T, int Phase, long Seq)>();
+        long seq = 0;
+        void Enqueue(double t, Event e) => queue.Enqueue(e, (t, (int)e.Phase, seq++));
+        var closing = new bool[_cores.Count];
+        var atDeadline = new bool[_cores.Count];
+        int reportedRound = 0;
+        foreach (var c in _cores) Enqueue(0, new Event(Phase.Begin, c.Id, 1));
+
+        try
+        {
+            while (queue.TryPeek(out _, out var head))
+            {
+                ct.ThrowIfCancellationRequested();
+                var batch = new List<Event>();
+                while (queue.TryPeek(out _, out var p) && p.T == head.T && p.Phase == head.Phase) batch.Add(queue.Dequeue());
+                double t = head.T, now = t / 1000;
+                var sw = Stopwatch.StartNew();
+                switch ((Phase)head.Phase)
+                {
+                    case Phase.Begin:
+                        Begin(batch.Select(e => _cores[e.Agent]).ToList(), now, par);
+                        foreach (var e in batch) Enqueue(t + _timing.ComputeMs(e.Agent, e.Round), new Event(Phase.Publish, e.Agent, e.Round));
+                        trainSeconds += sw.Elapsed.TotalSeconds;
+                        break;
+                    case Phase.Publish:
+                    {
+                        var outs = new IReadOnlyList<OutgoingPayload>[batch.Count];
+                        ForEachUnit(par, batch.Select((e, k) => (Action)(() => outs[k] = _cores[e.Agent].Publish(now))).ToList());
+                        for (int k = 0; k < batch.Count; k++)
+                        {
+                            var core = _cores[batch[k].Agent];
+                            int message = 0;
+                            foreach (var o in outs[k])
+                            {
+                                var lease = new Lease(o, o.To.Count);
+                                foreach (int to in o.To)
+                                {
+                                    core.Sent(to, o.Role, o.Payload.WireBytes);
+                                    Enqueue(t + _timing.LatencyMs(core.Id, to, core.Round + 1, message++),
+                                        new Event(Phase.Deliver, to, core.Round + 1, core.Id, o.Payload, lease));
+                                }
+                            }
+                            Enqueue(t + core.DeadlineMs, new Event(Phase.Deadline, core.Id, core.Round + 1));
+                            if (core.Ready && !closing[core.Id]) { closing[core.Id] = true; Enqueue(t, new Event(Phase.Close, core.Id, core.Round + 1)); }
+                        }
+                        exchangeSeconds += sw.Elapsed.TotalSeconds;
+                        break;
+                    }
+                    case Phase.Deliver:
+                    {
+                        // each receiver takes its payloads in (sender, key) order; receivers run in parallel
+                        var byReceiver = batch.GroupBy(e => e.Agent).OrderBy(g => g.Key).ToList();
+                        ForEachUnit(par, byReceiver.Select(g => (Action)(() =>
+                        {
+                            var core = _cores[g.Key];
+                            foreach (var e in g.OrderBy(e => e.From).ThenBy(e => e.Payload!.Key, StringComparer.Ordinal))
+                            {
+                                if (OnDelivered is { } observe) lock (_deliveredLock) observe(e.From, e.Agent, e.Payload!);
+                                core.Receive(e.From, e.Payload!, now, e.Payload!.WireBytes, e.Lease!.Take());
+                            }
+                        })).ToList());
+                        foreach (var g in byReceiver)
+                        {
+                            var core = _cores[g.Key];
+                            if (core.Waiting && !closing[core.Id] && core.Ready) { closing[core.Id] = true; Enqueue(t, new Event(Phase.Close, core.Id, core.Round + 1)); }
+                        }
+                        exchangeSeconds += sw.Elapsed.TotalSeconds;
+                        break;
+                    }
+                    case Phase.Deadline:
+                        foreach (var e in batch)
+                        {
+                            var core = _cores[e.Agent];
+                            if (core.Waiting && core.Round + 1 == e.Round && !closing[core.Id])
+                            {
+                                closing[core.Id] = atDeadline[core.Id] = true;
+                                Enqueue(t, new Event(Phase.Close, core.Id, e.Round));
+                            }
+                        }
+                        break;
+                    case Phase.Close:
+                    {
+                        var cores = batch.Select(e => _cores[e.Agent]).ToList();
+                        ForEachUnit(par, cores.Select(c => (Action)(() => c.Mix(now, atDeadline[c.Id]))).ToList());
+                        exchangeSeconds += sw.Elapsed.TotalSeconds;
+                        sw.Restart();
+                        var evaluated = new EvalResult?[cores.Count];
+                        ForEachUnit(par, cores.Select((c, k) => (Action)(() => evaluated[k] = c.EvaluateIfDue(now))).ToList());
+                        evalSeconds += sw.Elapsed.TotalSeconds;
+                        foreach (var c in cores)
+                        {
+                            closing[c.Id] = atDeadline[c.Id] = false;
+                            if (c.Done) { foreach (int j in WhoMayWaitFor(c)) _cores[j].PeerFinished(c.Id); }
+                            else Enqueue(t, new Event(Phase.Begin, c.Id, c.Round + 1));
+                        }
+                        // a round is complete once every agent has closed it
+                        int completed = _cores.Min(c => c.Round);
+                        while (reportedRound < completed)
+                        {
+                            reportedRound++;
+                            Report(reportedRound, progress, conflict);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            // payloads still in flight when the run ends (e.g. to agents that already finished) release their tensors
+            while (queue.TryDequeue(out var e, out _)) if (e.Lease is { } l) l.Take().Dispose();
+        }
+
+        var tallies = _cores.Select(c => c.Tally).ToList();
+        var (types, finalAcc) = _setup.ExpandToAgents(tallies.Select(x => x.FinalAccuracy).ToList());
         var byRole = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var byLink = new Dictionary<(int, int), long>();
         var rejected = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        var finalAcc = new double[Agents.Count];
-        var trainLoss = new double[Agents.Count];
-        double trainSeconds = 0;
-        long steps = 0, samples = 0;
-        var stats = OverlaysAt(0).Select(OverlayStats.Of).ToList();
-        var conflict = new List<(int Round, double Mean, IReadOnlyDictionary<string, double> ByKey)>();
-
-        for (int round = 1; round <= _cfg.Rounds; round++)
+        foreach (var c in _cores)
         {
-            ct.ThrowIfCancellationRequested();
-            var tTrain = Stopwatch.StartNew();
-            // training units: each batch of same-type agents (costliest first), then the agents trained alone
-            ForEachUnit(par, _batches.OrderByDescending(b => b.Agents.Count * (b.Agents[0].Modalities.Count + 1)).Select(b => (Action)(() =>
-                {
-                    var losses = b.LocalTrain();
-                    for (int k = 0; k < losses.Length; k++) trainLoss[b.Agents[k].Id] = losses[k];
-                }))
-                .Concat(_alone.Select(a => (Action)(() => trainLoss[a.Id] = a.LocalTrain()))).ToList());
-            trainSeconds += tTrain.Elapsed.TotalSeconds;
-            steps += Agents.Sum(a => (long)a.StepsPerRound);
-            samples += Agents.Sum(a => (long)a.StepsPerRound * a.BatchSize);
-
-            Exchange(round - 1, sent, received, byRole, byLink, rejected);
-
-            bool eval = round % Math.Max(1, _cfg.Eval.Every) == 0 || round == _cfg.Rounds;
-            var accByType = new Dictionary<string, double>();
-            if (eval && _cfg.Eval.GradientConflict)
-            {
-                var (mean, byKey) = GradientConflict.Measure(Agents);
-                conflict.Add((round, mean, byKey));
-            }
-            if (eval)
-            {
-                var results = new EvalResult[Agents.Count];
-                ForEachAgent(par, a => results[a.Id] = a.Evaluate(_data.Test));
-                foreach (var a in Agents)
-                {
-                    var r = results[a.Id];
-                    finalAcc[a.Id] = r.Accuracy;
-                    metrics.Add(new AgentRoundMetrics(round, a.Id, a.TypeName, r.Accuracy, r.Loss, trainLoss[a.Id], sent[a.Id], received[a.Id], r.HeadAccuracy));
-                }
-                accByType = Agents.GroupBy(a => a.TypeName).OrderBy(g => g.Key, StringComparer.Ordinal)
-                    .ToDictionary(g => g.Key, g => g.Average(a => results[a.Id].Accuracy));
-            }
-            progress?.Report(new RoundProgress(round, _cfg.Rounds, eval, accByType, sent.Sum(), trainLoss.Average()));
+            foreach (var (k, v) in c.Tally.BytesByRole) Counters.Add(byRole, k, v);
+            foreach (var (to, v) in c.Tally.BytesSentTo) Counters.Add(byLink, (c.Id, to), v);
+            foreach (var (k, v) in c.Tally.Rejected) Counters.Add(rejected, k, v);
         }
-
-        var types = Agents.Select(a => a.TypeName).ToList();
-        if (_strategy is CentralizedStrategy)
-        {
-            // every agent of a type is represented by its type's pooled model
-            var byType = Agents.ToDictionary(a => a.TypeName, a => finalAcc[a.Id]);
-            types = _population.ToList();
-            finalAcc = types.Select(t => byType[t]).ToArray();
-        }
-        // slice-drop ablation at inference: the final models with one head left out of the ensemble
         var dropped = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
-        foreach (var head in Agents.SelectMany(a => a.Model.HeadNames).Select(h => h.StartsWith("unique/", StringComparison.Ordinal) ? "unique" : h).Distinct())
-        {
-            var accs = new double?[Agents.Count];
-            ForEachAgent(par, a =>
-            {
-                var drop = a.Model.HeadNames.Where(h => h == head || (head == "unique" && h.StartsWith("unique/", StringComparison.Ordinal))).ToHashSet();
-                if (drop.Count > 0 && drop.Count < a.Model.HeadNames.Count()) accs[a.Id] = a.Evaluate(_data.Test, drop).Accuracy;
-            });
-            dropped[head] = Agents.Where(a => accs[a.Id].HasValue).GroupBy(a => a.TypeName).OrderBy(g => g.Key, StringComparer.Ordinal)
-                .ToDictionary(g => g.Key, g => g.Average(a => accs[a.Id]!.Value));
-        }
+        foreach (var head in _cores.SelectMany(c => c.Tally.AccuracyWithoutHead.Keys).Distinct())
+            dropped[head] = _cores.Where(c => c.Tally.AccuracyWithoutHead.ContainsKey(head)).GroupBy(c => c.Learner.TypeName)
+                .OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Average(c => c.Tally.AccuracyWithoutHead[head]));
         return new SimulationResult
         {
-            Metrics = metrics,
+            Metrics = tallies.SelectMany(x => x.Metrics).OrderBy(m => m.Round).ThenBy(m => m.Agent).ToList(),
             Overlays = stats,
             AgentTypes = types,
             FinalAccuracy = finalAcc,
-            CeilingByType = _data.Ceiling is null ? null
-                : types.Distinct().OrderBy(t => t, StringComparer.Ordinal).ToDictionary(t => t, t => _data.Ceiling(AgentTypes.Parse(t).ToList())),
-            BytesSentTotal = sent.Sum(),
+            CeilingByType = _setup.Data.Ceiling is null ? null
+                : types.Distinct().OrderBy(t => t, StringComparer.Ordinal).ToDictionary(t => t, t => _setup.Data.Ceiling(AgentTypes.Parse(t).ToList())),
+            BytesSentTotal = tallies.Sum(x => x.BytesSent),
             BytesByRole = byRole,
             BytesByLink = byLink,
             Rejected = rejected,
             WallSeconds = wall.Elapsed.TotalSeconds,
             TrainSeconds = trainSeconds,
-            AgentSteps = steps,
-            Samples = samples,
+            ExchangeSeconds = exchangeSeconds,
+            EvalSeconds = evalSeconds,
+            AgentSteps = tallies.Sum(x => x.AgentSteps),
+            Samples = tallies.Sum(x => x.Samples),
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
             Rounds = _cfg.Rounds,
             Conflict = conflict,
             AccuracyWithoutHead = dropped,
+            Timing = new TimingSummary(
+                tallies.Max(x => x.MaxStaleness),
+                tallies.Sum(x => x.Mixed) == 0 ? 0 : tallies.Sum(x => (double)x.StalenessSum) / tallies.Sum(x => x.Mixed),
+                tallies.Sum(x => x.DeadlineRounds), tallies.Sum(x => x.Missing),
+                _cores.Average(c => c.Tally.RoundsTimed == 0 ? 0 : c.Tally.RoundSecondsSum / c.Tally.RoundsTimed)),
         };
+    }
+
+    /// <summary>Agents that may still wait for <paramref name="c"/>'s payloads: its overlay neighbours (everyone on time-varying graphs).</summary>
+    private IEnumerable<int> WhoMayWaitFor(AgentCore c)
+    {
+        if (_setup.Topology.TimeVarying) return _cores.Where(o => o.Id != c.Id).Select(o => o.Id);
+        return OverlayMap(c.Round - 1).Values.Where(o => o.Graph.N > c.Id).SelectMany(o => o.Graph.Neighbours(c.Id)).Distinct().Order();
+    }
+
+    /// <summary>Local training of the agents that begin a round now: whole batches as one stacked model, the rest alone.</summary>
+    private void Begin(IReadOnlyList<AgentCore> cores, double now, int par)
+    {
+        foreach (var c in cores) c.StartRound(now);
+        var starting = cores.Select(c => c.Id).ToHashSet();
+        var units = new List<Action>();
+        var batched = new HashSet<int>();
+        // costliest training units first, self-scheduled over the workers
+        foreach (var b in _batches.OrderByDescending(b => b.Agents.Count * (b.Agents[0].Modalities.Count + 1)))
+        {
+            int present = b.Agents.Count(a => starting.Contains(a.Id));
+            if (present == 0) continue;
+            if (present != b.Agents.Count) throw new InvalidOperationException("internal: a batch of agents left lockstep");
+            foreach (var a in b.Agents) batched.Add(a.Id);
+            units.Add(() =>
+            {
+                var t = Stopwatch.StartNew();
+                var losses = b.LocalTrain();
+                double share = t.Elapsed.TotalSeconds / losses.Length;
+                for (int k = 0; k < losses.Length; k++) _cores[b.Agents[k].Id].TrainedExternally(losses[k], share);
+            });
+        }
+        foreach (var c in cores.Where(c => !batched.Contains(c.Id))) units.Add(() => c.Train());
+        ForEachUnit(par, units);
+    }
+
+    /// <summary>Once every agent has completed <paramref name="round"/>: gradient conflict (when evaluated) and progress.</summary>
+    private void Report(int round, IProgress<RoundProgress>? progress, List<(int, double, IReadOnlyDictionary<string, double>)> conflict)
+    {
+        bool eval = round % Math.Max(1, _cfg.Eval.Every) == 0 || round == _cfg.Rounds;
+        if (eval && _cfg.Eval.GradientConflict)
+        {
+            var (mean, byKey) = GradientConflict.Measure(Agents);
+            conflict.Add((round, mean, byKey));
+        }
+        if (progress is null) return;
+        var accByType = new Dictionary<string, double>();
+        if (eval)
+            accByType = _cores.Select(c => (c.Learner.TypeName, M: c.Tally.Metrics.LastOrDefault(m => m.Round == round)))
+                .Where(x => x.M is not null).GroupBy(x => x.TypeName).OrderBy(g => g.Key, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Average(x => x.M!.Accuracy));
+        progress.Report(new RoundProgress(round, _cfg.Rounds, eval, accByType, _cores.Sum(c => c.Tally.BytesSent),
+            _cores.Average(c => c.LastTrainLoss)));
     }
 
     private static void ForEachUnit(int parallelism, IReadOnlyList<Action> units)
@@ -230,88 +367,11 @@ public sealed class Simulator : IDisposable
         }
     }
 
-    private void ForEachAgent(int parallelism, Action<Agent> work) =>
-        ForEachUnit(parallelism, Agents.Select(a => (Action)(() => work(a))).ToList());
-
-    /// <summary>What crossed one link for one group in one round (tallied after the exchange, in overlay order).</summary>
-    private readonly record struct Delivery(int From, int To, long Bytes, string Role, RejectReason? Rejected);
-
-    private readonly object _deliveredLock = new();
-
-    /// <summary>
-    /// Synchronous exchange and mixing of every shared group over its overlay. Overlays are independent (each
-    /// parameter belongs to exactly one group, so to one key) and run on <c>sim.parallelism</c> workers; the
-    /// arithmetic of each is unchanged, and the tallies are merged afterwards in overlay order, so results
-    /// do not depend on the number of workers.
-    /// </summary>
-    private void Exchange(int round, long[] sent, long[] received, IDictionary<string, long> byRole,
-        IDictionary<(int, int), long> byLink, IDictionary<string, long> rejected)
-    {
-        var overlays = OverlaysAt(round);
-        if (overlays.Count == 0) return;
-        var logs = new List<Delivery>[overlays.Count];
-        ForEachUnit(Math.Max(1, _cfg.Sim.Parallelism),
-            overlays.Select((o, k) => (Action)(() => logs[k] = ExchangeOverlay(o, round))).ToList());
-        foreach (var log in logs)
-            foreach (var d in log)
-            {
-                sent[d.From] += d.Bytes;
-                received[d.To] += d.Bytes;
-                Counters.Add(byRole, d.Role, d.Bytes);
-                Counters.Add(byLink, (d.From, d.To), d.Bytes);
-                if (d.Rejected is { } reason) Counters.Add(rejected, reason.ToString(), 1);
-            }
-    }
-
-    /// <summary>Every member of one overlay publishes its group, then mixes what it accepted (Metropolis-Hastings).</summary>
-    private List<Delivery> ExchangeOverlay(Overlay overlay, int round)
-    {
-        var log = new List<Delivery>();
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        // every member publishes its current values first (synchronous round)
-        var outgoing = new Dictionary<int, GroupPayload>();
-        var groups = new Dictionary<int, ParameterGroup>();
-        foreach (int i in overlay.Members)
-        {
-            var g = Agents[i].Model.Groups.First(x => x.Key == overlay.Key);
-            groups[i] = g;
-            if (overlay.Graph.Degree(i) == 0) continue;
-            var values = g.Parameters.Select(p => p.detach().clone()).ToList();
-            outgoing[i] = _pipeline.Outgoing(new GroupPayload(overlay.Key, i, round, overlay.Graph.Degree(i), values));
-        }
-        foreach (int i in overlay.Members)
-        {
-            int deg = overlay.Graph.Degree(i);
-            if (deg == 0) continue;
-            var g = groups[i];
-            string role = g.Role.ToString().ToLowerInvariant();
-            double self = 1;
-            var acc = g.Parameters.Select(p => torch.zeros_like(p)).ToList();
-            foreach (int j in overlay.Neighbours(i))
-            {
-                var msg = outgoing[j];
-                if (OnDelivered is { } observe) lock (_deliveredLock) observe(j, i, msg);
-                var ok = _pipeline.Incoming(msg, g.Shapes, g.Key, out var reason);
-                log.Add(new Delivery(j, i, msg.WireBytes, role, ok is null ? reason : null));
-                if (ok is null) continue;
-                double w = MetropolisHastings.Weight(deg, msg.SenderDegree);
-                self -= w;
-                for (int k = 0; k < acc.Count; k++) acc[k].add_(ok.Values[k], alpha: w);
-            }
-            for (int k = 0; k < acc.Count; k++)
-            {
-                acc[k].add_(g.Parameters[k], alpha: self);
-            }
-            for (int k = 0; k < acc.Count; k++) g.Parameters[k].copy_(acc[k]);
-        }
-        return log;
-    }
-
+    /// <summary>Disposes batches, agents and data.</summary>
     public void Dispose()
     {
         foreach (var b in _batches) b.Dispose();
-        foreach (var a in Agents) a.Dispose();
-        _data.Dispose();
+        foreach (var c in _cores) c.Dispose();
+        _setup.Dispose();
     }
 }

@@ -19,6 +19,8 @@ public sealed class FlatAdam : IDisposable
     private readonly Tensor _m;
     private readonly Tensor _v;
     private readonly double _lr, _beta1, _beta2, _eps, _weightDecay;
+    // held for the optimizer's lifetime: implicit double -> Scalar conversions can be finalized mid-call (Util.ScalarOps)
+    private readonly Scalar _sBeta1, _sBeta2, _sOneMinusBeta1, _sOneMinusBeta2, _sEps, _sWeightDecay;
     private long _t;
 
     public FlatAdam(IEnumerable<Parameter> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
@@ -29,6 +31,8 @@ public sealed class FlatAdam : IDisposable
         _m = torch.zeros(total);
         _v = torch.zeros(total);
         (_lr, _beta1, _beta2, _eps, _weightDecay) = (lr, beta1, beta2, eps, weightDecay);
+        (_sBeta1, _sBeta2, _sOneMinusBeta1, _sOneMinusBeta2, _sEps, _sWeightDecay) =
+            (beta1.ToScalar(), beta2.ToScalar(), (1 - beta1).ToScalar(), (1 - beta2).ToScalar(), eps.ToScalar(), weightDecay.ToScalar());
     }
 
     /// <summary>Clears gradients (sets them to none, so the next backward allocates fresh ones).</summary>
@@ -52,12 +56,13 @@ public sealed class FlatAdam : IDisposable
             grads[i] = _params[i].grad is { } g ? g.reshape(-1) : torch.zeros(_sizes[i]);
         var grad = torch.cat(grads, 0);
         if (_weightDecay != 0)
-            grad = grad.add(torch.cat(_params.Select(p => p.detach().reshape(-1)).ToArray(), 0), alpha: _weightDecay);
-        _m.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
-        _v.mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
-        double bc1 = 1 - Math.Pow(_beta1, _t), bc2 = 1 - Math.Pow(_beta2, _t);
-        var denom = (_v / bc2).sqrt_().add_(_eps);
-        var update = (_m / denom).mul_(_lr / bc1);
+            grad = grad.add(torch.cat(_params.Select(p => p.detach().reshape(-1)).ToArray(), 0), alpha: _sWeightDecay);
+        _m.mul_(_sBeta1).add_(grad, alpha: _sOneMinusBeta1);
+        _v.mul_(_sBeta2).addcmul_(grad, grad, value: _sOneMinusBeta2);
+        using var bc2 = (1 - Math.Pow(_beta2, _t)).ToScalar();
+        using var stepSize = (_lr / (1 - Math.Pow(_beta1, _t))).ToScalar();
+        var denom = _v.div(bc2).sqrt_().add_(_sEps);
+        var update = _m.div(denom).mul_(stepSize);
         var parts = update.split(_sizes);
         for (int i = 0; i < _params.Count; i++) _params[i].sub_(parts[i].view(_params[i].shape));
     }
@@ -66,5 +71,6 @@ public sealed class FlatAdam : IDisposable
     {
         _m.Dispose();
         _v.Dispose();
+        foreach (var s in new[] { _sBeta1, _sBeta2, _sOneMinusBeta1, _sOneMinusBeta2, _sEps, _sWeightDecay }) s.Dispose();
     }
 }

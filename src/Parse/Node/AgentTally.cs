@@ -1,8 +1,11 @@
 using Parse.Simulation;
 
-namespace Parse.Cluster.Runtime;
+namespace Parse.Node;
 
-/// <summary>Running counters of one agent; saved inside checkpoints so a resumed agent reports the whole run.</summary>
+/// <summary>
+/// Running counters of one agent, kept by its <see cref="AgentCore"/> in either runtime; the cluster saves them inside
+/// checkpoints so a resumed agent reports the whole run.
+/// </summary>
 public sealed class AgentTally
 {
     public List<AgentRoundMetrics> Metrics { get; set; } = new();
@@ -24,5 +27,9 @@ public sealed class AgentTally
     public long AgentSteps { get; set; }
     public long Samples { get; set; }
     public double FinalAccuracy { get; set; }
+    /// <summary>Mean training loss of the last round.</summary>
+    public double LastTrainLoss { get; set; }
+    /// <summary>Final accuracy with one head kind (unique, redundant, synergy) left out of the ensemble.</summary>
+    public Dictionary<string, double> AccuracyWithoutHead { get; set; } = new();
     public List<string> Events { get; set; } = new();
 }

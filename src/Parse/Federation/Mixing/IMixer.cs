@@ -1,0 +1,77 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Parse.Util;
+
+namespace Parse.Federation.Mixing;
+
+/// <summary>One neighbour's accepted values of a parameter group, as handed to a mixer.</summary>
+/// <param name="Sender">The neighbour.</param>
+/// <param name="SenderDegree">The neighbour's degree on the group's overlay when it sent the values.</param>
+/// <param name="Values">The values, one tensor per parameter of the group (read only).</param>
+/// <param name="Staleness">How many rounds older than the current round the values are (0 = fresh).</param>
+public sealed record Contribution(int Sender, int SenderDegree, IReadOnlyList<Tensor> Values, int Staleness);
+
+/// <summary>
+/// How an agent combines its own values of one parameter group with what its overlay neighbours sent
+/// (<c>mixing.rule</c>). Called once per shared group per round by the agent core, in both runtimes, inside a
+/// no-grad dispose scope; it must write the result into <c>own</c> in place.
+/// </summary>
+public interface IMixer
+{
+    /// <summary>Name used in <c>mixing.rule</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Mixes <paramref name="received"/> (in ascending sender order) into <paramref name="own"/>.</summary>
+    /// <param name="own">The agent's parameters of the group, updated in place.</param>
+    /// <param name="ownDegree">The agent's degree on the group's overlay this round (live neighbours).</param>
+    /// <param name="received">Accepted neighbour values; neighbours whose payload was refused or missing are absent.</param>
+    void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received);
+}
+
+/// <summary>
+/// Metropolis-Hastings gossip averaging: x_i &lt;- (1 - sum_j w_ij) x_i + sum_j w_ij x_j with
+/// w_ij = 1 / (1 + max(d_i, d_j)). Symmetric and doubly stochastic when every payload arrives, so the average over
+/// the overlay is preserved; a missing or refused neighbour's weight stays with the agent itself.
+/// </summary>
+public sealed class MetropolisMixer : IMixer
+{
+    /// <inheritdoc />
+    public string Name => "metropolis";
+
+    /// <inheritdoc />
+    public void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received)
+    {
+        if (received.Count == 0) return;
+        double self = 1;
+        var acc = own.Select(p => zeros_like(p)).ToList();
+        foreach (var c in received)
+        {
+            double w = MetropolisHastings.Weight(ownDegree, c.SenderDegree);
+            self -= w;
+            for (int k = 0; k < acc.Count; k++) acc[k].AddScaled_(c.Values[k], w);
+        }
+        for (int k = 0; k < acc.Count; k++) acc[k].AddScaled_(own[k], self);
+        for (int k = 0; k < acc.Count; k++) own[k].copy_(acc[k]);
+    }
+}
+
+/// <summary>Mixing rules by name (<c>mixing.rule</c>). Register a rule of your own with <see cref="Register"/>.</summary>
+public static class MixerRegistry
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<Config.ExperimentConfig, IMixer>> Factories =
+        new(StringComparer.Ordinal) { ["metropolis"] = _ => new MetropolisMixer() };
+
+    /// <summary>Accepted <c>mixing.rule</c> values, sorted.</summary>
+    public static IReadOnlyList<string> Names => Factories.Keys.Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>Adds a rule; throws if the name is taken.</summary>
+    public static void Register(string name, Func<Config.ExperimentConfig, IMixer> factory)
+    {
+        if (!Factories.TryAdd(name, factory)) throw new ArgumentException($"mixing rule '{name}' is already registered", nameof(name));
+    }
+
+    /// <summary>The mixer of <c>mixing.rule</c>.</summary>
+    public static IMixer Create(Config.ExperimentConfig cfg) =>
+        Factories.TryGetValue(cfg.Mixing.Rule, out var f) ? f(cfg)
+            : throw new Config.ConfigException($"mixing.rule: unknown value '{cfg.Mixing.Rule}' (expected one of: {string.Join(", ", Names)})");
+}

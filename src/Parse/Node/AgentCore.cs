@@ -1,0 +1,396 @@
+using Parse.Config;
+using Parse.Data;
+using Parse.Federation.Mixing;
+using Parse.Federation.Payload;
+using Parse.Federation.Sharing;
+using Parse.Model;
+using Parse.Simulation;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Parse.Node;
+
+/// <summary>
+/// One agent, free of any runtime: its learner (model, data, optimizer), sharing strategy, overlay view, payload
+/// pipeline, mixer, deadline and staleness policy, evaluation schedule and tally. It is driven by messages and
+/// never looks at a clock or a socket; the in-process simulator (virtual clock) and the cluster runtime (Akka.NET,
+/// wall clock) only move payloads between cores and tell them the time. A round reads like a decentralized-learning
+/// node loop:
+/// <code>
+/// core.StartRound(now); core.Train();          // train
+/// var outgoing = core.Publish(now);            // what to send, to whom (the transport sends it)
+/// core.Receive(from, payload, now, bytes);     // for every payload that arrives, until
+/// core.Ready or the deadline (core.DeadlineMs) // wait
+/// core.CloseRound(now, atDeadline);            // mix, then evaluate when scheduled
+/// </code>
+/// Not thread-safe: a runtime drives each core from one thread at a time.
+/// </summary>
+public sealed class AgentCore : IDisposable
+{
+    private readonly ExperimentConfig _cfg;
+    private readonly TimingConfig _timing;
+    private readonly IOverlayView _overlays;
+    private readonly MultimodalData? _test;
+    private readonly ISharingStrategy _strategy;
+    private readonly IMixer _mixer;
+    private readonly PayloadPipeline _pipeline;
+    private readonly List<ParameterGroup> _everShared;
+    private readonly Dictionary<string, ParameterGroup> _byKey;
+    private readonly HashSet<int> _finished = new();
+    private readonly Dictionary<(string Key, int From), List<Held>> _pending = new();
+    // newest round heard from a neighbour per key, whether its payload was accepted or refused (a refused payload still
+    // answers the round: waiting for a better one until the deadline would let a faulty peer slow everyone down)
+    private readonly Dictionary<(string Key, int From), int> _heard = new();
+    private readonly Queue<double> _recentLastArrival = new();
+    private double _waitStart, _roundStart, _lastArrival;
+
+    /// <summary>A received payload kept for mixing; disposing it releases its tensors (or the transport's lease on them).</summary>
+    private sealed record Held(int Round, GroupPayload Payload, IDisposable? Lease) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (Lease is not null) Lease.Dispose();
+            else foreach (var v in Payload.Values) v.Dispose();
+        }
+    }
+
+    /// <summary>Creates the core of <paramref name="learner"/>.</summary>
+    /// <param name="learner">The agent's model, data and optimizer; owned (disposed) by the core.</param>
+    /// <param name="cfg">The experiment (strategy, mixing, payload, timing and eval sections are read).</param>
+    /// <param name="overlays">Who the agent's overlay neighbours are, per shared key and round.</param>
+    /// <param name="test">Test data for evaluation (null: never evaluate).</param>
+    /// <param name="strategy">Sharing strategy (default: from <c>strategy</c>).</param>
+    /// <param name="mixer">Mixing rule (default: from <c>mixing.rule</c>).</param>
+    /// <param name="pipeline">Payload processors (default: from <c>payload.processors</c>).</param>
+    public AgentCore(Agent learner, ExperimentConfig cfg, IOverlayView overlays, MultimodalData? test,
+        ISharingStrategy? strategy = null, IMixer? mixer = null, PayloadPipeline? pipeline = null)
+    {
+        Learner = learner;
+        _cfg = cfg;
+        _timing = cfg.Timing;
+        _overlays = overlays;
+        _test = test;
+        _strategy = strategy ?? StrategyRegistry.Create(cfg.Strategy, cfg);
+        _mixer = mixer ?? MixerRegistry.Create(cfg);
+        _pipeline = pipeline ?? PayloadPipeline.Create(cfg.Payload.Processors);
+        _everShared = learner.Model.Groups.Where(g => Enumerable.Range(0, cfg.Rounds).Any(r => _strategy.Shares(g, r))).ToList();
+        _byKey = _everShared.ToDictionary(g => g.Key, StringComparer.Ordinal);
+    }
+
+    /// <summary>Agent id (= position on the base graph).</summary>
+    public int Id => Learner.Id;
+    /// <summary>The local learner: model, data, optimizer, local step and evaluation.</summary>
+    public Agent Learner { get; }
+    /// <summary>Running counters: bytes, rejections, staleness, metrics.</summary>
+    public AgentTally Tally { get; private set; } = new();
+    /// <summary>Rounds completed (mixed) so far; the round being played is <c>Round + 1</c>.</summary>
+    public int Round { get; private set; }
+    /// <summary>True once every round of the experiment is completed.</summary>
+    public bool Done => Round >= _cfg.Rounds;
+    /// <summary>True between <see cref="Publish"/> and <see cref="CloseRound"/>.</summary>
+    public bool Waiting { get; private set; }
+    /// <summary>Mean training loss of the last local round.</summary>
+    public double LastTrainLoss { get; private set; }
+
+    /// <summary>Keys of every group this agent shares in some round (what overlay discovery must learn about).</summary>
+    public IReadOnlyList<string> SharedKeys => _everShared.Select(g => g.Key).ToList();
+
+    /// <summary>Groups shared in round <paramref name="round"/> (1-based).</summary>
+    public IEnumerable<ParameterGroup> SharedGroups(int round) => _everShared.Where(g => _strategy.Shares(g, round - 1));
+
+    /// <summary>
+    /// Whether a neighbour can be reached at all (the cluster answers from membership; default: always). A neighbour
+    /// that cannot be reached is not waited for and not mixed.
+    /// </summary>
+    public Func<int, bool> IsReachable { get; set; } = _ => true;
+
+    /// <summary>Continues from a checkpoint: completed rounds and the tally saved with it (the model is restored by the caller).</summary>
+    public void ResumeAt(int round, AgentTally tally)
+    {
+        Round = round;
+        Tally = tally;
+        Tally.Events.Add($"round {round}: resumed from checkpoint");
+    }
+
+    /// <summary>Live overlay neighbours of <paramref name="key"/> in <paramref name="round"/>, ascending.</summary>
+    public List<int> Expected(string key, int round)
+    {
+        var result = new List<int>();
+        foreach (int j in _overlays.Neighbours(key, round))
+            if (j != Id && IsReachable(j) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
+        result.Sort();
+        return result;
+    }
+
+    /// <summary>Marks the start of round <c>Round + 1</c> (for round timing).</summary>
+    public void StartRound(double now) => _roundStart = now;
+
+    /// <summary>Local training for round <c>Round + 1</c>; returns the mean training loss.</summary>
+    public double Train()
+    {
+        var t = System.Diagnostics.Stopwatch.StartNew();
+        double loss = Learner.LocalTrain();
+        TrainedExternally(loss, t.Elapsed.TotalSeconds);
+        return loss;
+    }
+
+    /// <summary>Records a local round that a runtime ran for this agent (e.g. several agents trained as one batch).</summary>
+    public void TrainedExternally(double loss, double seconds)
+    {
+        LastTrainLoss = loss;
+        Tally.LastTrainLoss = loss;
+        Tally.TrainSeconds += seconds;
+        Tally.AgentSteps += Learner.StepsPerRound;
+        Tally.Samples += (long)Learner.StepsPerRound * Learner.BatchSize;
+    }
+
+    /// <summary>
+    /// The payloads of round <c>Round + 1</c>: one per shared group that has live neighbours, with its recipients. The
+    /// caller owns the returned payloads' tensors (dispose each <see cref="OutgoingPayload"/> once sent) and reports
+    /// what it put on the wire with <see cref="Sent"/>. Starts the wait for the neighbours' payloads.
+    /// </summary>
+    public IReadOnlyList<OutgoingPayload> Publish(double now)
+    {
+        int r = Round + 1;
+        var outgoing = new List<OutgoingPayload>();
+        using (torch.no_grad())
+            foreach (var g in SharedGroups(r))
+            {
+                var peers = Expected(g.Key, r);
+                if (peers.Count == 0) continue;
+                using var scope = torch.NewDisposeScope();
+                var values = g.Parameters.Select(p => p.detach().clone()).ToList();
+                var payload = _pipeline.Outgoing(new GroupPayload(g.Key, Id, r, peers.Count, values));
+                foreach (var v in payload.Values) v.DetachFromDisposeScope();
+                outgoing.Add(new OutgoingPayload(payload, g.Role, peers));
+            }
+        Waiting = true;
+        _waitStart = now;
+        _lastArrival = 0;
+        return outgoing;
+    }
+
+    /// <summary>Counts <paramref name="bytes"/> sent to <paramref name="to"/> for a group of <paramref name="role"/>.</summary>
+    public void Sent(int to, GroupRole role, long bytes)
+    {
+        Tally.BytesSent += bytes;
+        Util.Counters.Add(Tally.BytesSentTo, to, bytes);
+        Util.Counters.Add(Tally.BytesByRole, role.ToString().ToLowerInvariant(), bytes);
+    }
+
+    /// <summary>
+    /// Takes a neighbour's payload: checks sender, key, overlay membership, the payload pipeline (shapes, finiteness,
+    /// decompression) and staleness; keeps it for mixing or refuses it. The core owns <paramref name="payload"/>'s
+    /// tensors from here on, or, when <paramref name="lease"/> is given, holds the lease and disposes it when the values
+    /// are no longer needed (a transport that hands the same tensors to several receivers counts leases).
+    /// </summary>
+    /// <returns>Null if accepted, else why it was refused.</returns>
+    public RejectReason? Receive(int from, GroupPayload payload, double now, long wireBytes, IDisposable? lease = null)
+    {
+        var held = new Held(payload.Round, payload, lease);
+        Tally.BytesReceived += wireBytes;
+        if (Done) { held.Dispose(); return null; }
+        if (payload.Sender != from) return Refuse(held, from, RejectReason.Malformed, $"payload names sender {payload.Sender}");
+        _heard[(payload.Key, from)] = Math.Max(payload.Round, _heard.GetValueOrDefault((payload.Key, from), -1));
+        if (!_byKey.TryGetValue(payload.Key, out var g)) return Refuse(held, from, RejectReason.UnknownKey, payload.Key);
+        if (!_overlays.Neighbours(payload.Key, payload.Round).Contains(from)) return Refuse(held, from, RejectReason.NotNeighbour, payload.Key);
+        GroupPayload? accepted;
+        using (var scope = torch.NewDisposeScope())
+        {
+            accepted = _pipeline.Incoming(payload, g.Shapes, g.Key, out var reason);
+            if (accepted is null) return Refuse(held, from, reason, payload.Key);
+            if (Round + 1 - payload.Round > _timing.MaxStaleness)
+                return Refuse(held, from, RejectReason.Stale, $"round {payload.Round} while at {Round + 1}");
+            if (accepted.Values.Count != payload.Values.Count || accepted.Values.Where((v, i) => !ReferenceEquals(v, payload.Values[i])).Any())
+            {
+                // a processor made new tensors (e.g. decompression): keep own copies, release the received ones
+                var own = accepted.Values.Select(v => payload.Values.Any(x => ReferenceEquals(x, v)) ? v.clone() : v).ToList();
+                foreach (var v in own) v.DetachFromDisposeScope();
+                held.Dispose();
+                held = new Held(payload.Round, accepted with { Values = own }, null);
+            }
+        }
+        if (!_pending.TryGetValue((payload.Key, from), out var list)) _pending[(payload.Key, from)] = list = new();
+        list.Add(held);
+        if (Waiting && payload.Round >= Round + 1) _lastArrival = Math.Max(_lastArrival, now - _waitStart);
+        return null;
+    }
+
+    /// <summary>Counts a payload the transport could not even decode (it does not answer any round).</summary>
+    public void RefusedByTransport(int from, RejectReason reason, long wireBytes)
+    {
+        Tally.BytesReceived += wireBytes;
+        CountRejection(from, reason);
+    }
+
+    private RejectReason Refuse(Held held, int from, RejectReason reason, string detail)
+    {
+        held.Dispose();
+        CountRejection(from, reason);
+        if (Tally.Rejected[reason.ToString()] <= 3 && Log is { } log) log($"agent {Id}: rejected payload from agent {from}: {reason} ({detail})");
+        return reason;
+    }
+
+    private void CountRejection(int from, RejectReason reason)
+    {
+        Util.Counters.Add(Tally.Rejected, reason.ToString());
+        Util.Counters.Add(Tally.RejectedFrom, from);
+    }
+
+    /// <summary>Where the core writes notable events (rejections); null = nowhere.</summary>
+    public Action<string>? Log { get; set; }
+
+    /// <summary>A neighbour has finished all its rounds: it is no longer waited for once its last payloads are used.</summary>
+    public void PeerFinished(int peer)
+    {
+        if (_finished.Add(peer)) Tally.Events.Add($"round {Round}: agent {peer} finished");
+    }
+
+    /// <summary>A neighbour is back (e.g. restarted from a checkpoint): it is waited for again.</summary>
+    public void PeerReturned(int peer) => _finished.Remove(peer);
+
+    /// <summary>True when every live neighbour of every shared key has answered round <c>Round + 1</c>.</summary>
+    public bool Ready
+    {
+        get
+        {
+            int r = Round + 1;
+            foreach (var g in SharedGroups(r))
+                foreach (int j in Expected(g.Key, r))
+                    if ((!_pending.TryGetValue((g.Key, j), out var l) || !l.Any(x => x.Round >= r)) && _heard.GetValueOrDefault((g.Key, j), -1) < r)
+                        return false;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// How long to wait for the neighbours of the current round, in milliseconds: <c>timing.deadline_ms</c>, or with
+    /// <c>timing.adaptive_deadline</c> the factor times the slowest of the last arrivals, within bounds.
+    /// </summary>
+    public double DeadlineMs
+    {
+        get
+        {
+            if (!_timing.AdaptiveDeadline || _recentLastArrival.Count == 0) return _timing.DeadlineMs;
+            return Math.Clamp(_timing.DeadlineFactor * _recentLastArrival.Max() * 1000, _timing.MinDeadlineMs, _timing.DeadlineMs);
+        }
+    }
+
+    /// <summary>
+    /// Closes round <c>Round + 1</c>: mixes every shared group with the neighbours' chosen payloads (the mixing rule),
+    /// then evaluates when the schedule says so (every <c>eval.every</c> rounds and after the last, which also measures
+    /// slice-drop). Returns the evaluation, or null.
+    /// </summary>
+    /// <param name="now">Current time in seconds (virtual or wall).</param>
+    /// <param name="atDeadline">True when the deadline, not the last arrival, closes the round.</param>
+    public EvalResult? CloseRound(double now, bool atDeadline)
+    {
+        Mix(now, atDeadline);
+        return EvaluateIfDue(now);
+    }
+
+    /// <summary>The mixing half of <see cref="CloseRound"/> (a runtime may time it apart from evaluation).</summary>
+    public void Mix(double now, bool atDeadline)
+    {
+        int r = Round + 1;
+        Waiting = false;
+        if (atDeadline) Tally.DeadlineRounds++;
+        Tally.WaitSecondsSum += now - _waitStart;
+        if (_lastArrival > 0)
+        {
+            _recentLastArrival.Enqueue(_lastArrival);
+            while (_recentLastArrival.Count > 5) _recentLastArrival.Dequeue();
+        }
+        using (var scope = torch.NewDisposeScope())
+        using (torch.no_grad())
+            foreach (var g in SharedGroups(r))
+            {
+                var peers = Expected(g.Key, r);
+                if (peers.Count == 0) continue;
+                var chosen = new List<Held>();
+                var contributions = new List<Contribution>();
+                foreach (int j in peers)
+                {
+                    var pick = Choose(g.Key, j, r);
+                    if (pick is null && _heard.GetValueOrDefault((g.Key, j), -1) >= r) continue;   // refused, already counted
+                    if (pick is null)
+                    {
+                        if (++Tally.Missing <= 20) Tally.Events.Add($"round {r}: no payload from agent {j} for {g.Key}");
+                        continue;
+                    }
+                    chosen.Add(pick);
+                    int stale = Math.Max(0, r - pick.Round);
+                    contributions.Add(new Contribution(j, pick.Payload.SenderDegree, pick.Payload.Values, stale));
+                    Tally.Mixed++;
+                    Tally.StalenessSum += stale;
+                    Tally.MaxStaleness = Math.Max(Tally.MaxStaleness, stale);
+                }
+                try { _mixer.Mix(g.Parameters, peers.Count, contributions); }
+                finally { foreach (var h in chosen) h.Dispose(); }
+            }
+        Round = r;
+    }
+
+    /// <summary>The evaluation half of <see cref="CloseRound"/>: evaluates when round <see cref="Round"/> is scheduled.</summary>
+    public EvalResult? EvaluateIfDue(double now)
+    {
+        int r = Round;
+        EvalResult? result = null;
+        if (_test is not null && (r % Math.Max(1, _cfg.Eval.Every) == 0 || r == _cfg.Rounds))
+        {
+            result = Learner.Evaluate(_test);
+            Tally.FinalAccuracy = result.Accuracy;
+            Tally.Metrics.Add(new AgentRoundMetrics(r, Id, Learner.TypeName, result.Accuracy, result.Loss, LastTrainLoss,
+                Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy));
+            if (r == _cfg.Rounds) Tally.AccuracyWithoutHead = SliceDrop(_test);
+        }
+        Tally.RoundSecondsSum += now - _roundStart;
+        Tally.RoundsTimed++;
+        return result;
+    }
+
+    /// <summary>Slice-drop at inference: accuracy with each head kind (unique = all unique heads) left out of the ensemble.</summary>
+    private Dictionary<string, double> SliceDrop(MultimodalData test)
+    {
+        var result = new Dictionary<string, double>();
+        var heads = Learner.Model.HeadNames.ToList();
+        foreach (var kind in heads.Select(h => h.StartsWith("unique/", StringComparison.Ordinal) ? "unique" : h).Distinct())
+        {
+            var drop = heads.Where(h => h == kind || (kind == "unique" && h.StartsWith("unique/", StringComparison.Ordinal))).ToHashSet();
+            if (drop.Count > 0 && drop.Count < heads.Count) result[kind] = Learner.Evaluate(test, drop).Accuracy;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Takes the payload of neighbour <paramref name="j"/> to mix in round <paramref name="r"/>: the one of round r if
+    /// present, else the newest older one within the staleness bound, else the oldest newer one unless that is of round
+    /// r + 1 (kept for the next round, so a neighbour that skipped us once realigns instead of staying one round ahead).
+    /// Older ones are dropped.
+    /// </summary>
+    private Held? Choose(string key, int j, int r)
+    {
+        if (!_pending.TryGetValue((key, j), out var list) || list.Count == 0) return null;
+        foreach (var old in list.Where(x => r - x.Round > _timing.MaxStaleness).ToList())
+        {
+            list.Remove(old);
+            Refuse(old, j, RejectReason.Stale, $"round {old.Round} while at {r}");
+        }
+        if (list.Count == 0) return null;
+        var pick = list.FirstOrDefault(x => x.Round == r)
+            ?? (list.Any(x => x.Round < r) ? list.Where(x => x.Round < r).MaxBy(x => x.Round)! : list.MinBy(x => x.Round)!);
+        if (pick.Round == r + 1) return null;
+        foreach (var h in list.Where(x => x.Round < pick.Round)) h.Dispose();
+        list.RemoveAll(x => x.Round <= pick.Round);
+        return pick;
+    }
+
+    /// <summary>Disposes the learner and every payload still held.</summary>
+    public void Dispose()
+    {
+        foreach (var list in _pending.Values)
+            foreach (var h in list) h.Dispose();
+        _pending.Clear();
+        Learner.Dispose();
+    }
+}

@@ -1,0 +1,133 @@
+using Parse.Config;
+using Parse.Data;
+using Parse.Federation.Sharing;
+using Parse.Federation.Topology;
+using Parse.Simulation;
+using Parse.Util;
+
+namespace Parse.Node;
+
+/// <summary>
+/// Everything both runtimes derive from one experiment file and its seed: the population (modality set per agent),
+/// the base topology, the dataset and its partition, and the learners. The simulator builds every learner; a cluster
+/// process builds only the ones it hosts, from the same data, so both run exactly the same agents.
+/// <para>With <c>strategy: centralized</c> the learners are not the agents: there is one learner per agent type,
+/// trained on the pooled data of all agents of every type restricted to the type's modalities, with as many steps per
+/// round as all agents of that type together (an upper bound, not a DFL method). <see cref="ExpandToAgents"/> maps
+/// their results back to the population.</para>
+/// </summary>
+public sealed class ExperimentSetup : IDisposable
+{
+    private readonly int[][] _parts;
+    private readonly LearnerPlan _plan;
+
+    private ExperimentSetup(ExperimentConfig cfg, LearnerPlan plan, ITopology topology, DatasetBundle data, int[][] parts, ISharingStrategy strategy)
+    {
+        Config = cfg;
+        _plan = plan;
+        Topology = topology;
+        Data = data;
+        _parts = parts;
+        Strategy = strategy;
+    }
+
+    /// <summary>Loads the data and derives population, topology and partition. Bad input throws <see cref="ConfigException"/>.</summary>
+    public static ExperimentSetup Build(ExperimentConfig cfg, string baseDir)
+    {
+        var strategy = StrategyRegistry.Create(cfg.Strategy, cfg);
+        var plan = LearnerPlan.Of(cfg);
+        var population = plan.Population;
+        var topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
+        var data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir);
+        try
+        {
+            data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
+            data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
+            var parts = Partitioner.Split(data.Train.Labels, data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed, data.Groups);
+            return new ExperimentSetup(cfg, plan, topology, data, parts, strategy);
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The experiment.</summary>
+    public ExperimentConfig Config { get; }
+    /// <summary>Modality set of every agent, by agent id.</summary>
+    public IReadOnlyList<IReadOnlyList<string>> Population => _plan.Population;
+    /// <summary>The base graph over the agents (static or time-varying).</summary>
+    public ITopology Topology { get; }
+    /// <summary>The dataset.</summary>
+    public DatasetBundle Data { get; }
+    /// <summary>The sharing strategy.</summary>
+    public ISharingStrategy Strategy { get; }
+    /// <summary>True for <c>centralized</c>: one learner per agent type on pooled data.</summary>
+    public bool Pooled => _plan.Pooled;
+    /// <summary>Number of learners (agents, or agent types when <see cref="Pooled"/>).</summary>
+    public int LearnerCount => _plan.LearnerTypes.Count;
+    /// <summary>Type of each learner, by learner id.</summary>
+    public IReadOnlyList<string> LearnerTypes => _plan.LearnerTypes;
+
+    /// <summary>Base-graph neighbours of a learner at the start (none when <see cref="Pooled"/>).</summary>
+    public IReadOnlyList<int> BaseNeighbours(int learner) => Pooled ? [] : Topology.At(0).Neighbours(learner).ToList();
+
+    /// <summary>Builds learner <paramref name="id"/>: its model, optimizer and its part of the training data.</summary>
+    public Agent CreateLearner(int id)
+    {
+        if (id < 0 || id >= LearnerCount)
+            throw new ConfigException($"agent {id}: the experiment has {LearnerCount} {(Pooled ? "pooled learners (one per agent type)" : "agents")} (ids 0..{LearnerCount - 1})");
+        var cfg = Config;
+        if (Pooled)
+        {
+            string type = LearnerTypes[id];
+            var mods = AgentTypes.Parse(type);
+            var pooled = _parts.SelectMany(p => p).Order().ToArray();
+            return new Agent(id, mods, Data.Train.Subset(pooled, mods), Data.Modalities, cfg, Data.Train.NumClasses,
+                Seeds.Derive(cfg.Seed, "centralized", type), stepsMultiplier: Population.Count(p => AgentTypes.Name(p) == type));
+        }
+        return new Agent(id, Population[id], Data.Train.Subset(_parts[id], Population[id]), Data.Modalities, cfg,
+            Data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", id));
+    }
+
+    /// <summary>Bayes ceiling of a learner's type, when the dataset knows it.</summary>
+    public double? Ceiling(int learner) => Data.Ceiling?.Invoke(AgentTypes.Parse(LearnerTypes[learner]).ToList());
+
+    /// <summary>Per-agent types and final accuracies from per-learner ones (see <see cref="LearnerPlan.ExpandToAgents"/>).</summary>
+    public (IReadOnlyList<string> Types, IReadOnlyList<double> Accuracy) ExpandToAgents(IReadOnlyList<double> learnerAccuracy) =>
+        _plan.ExpandToAgents(learnerAccuracy);
+
+    /// <summary>Disposes the dataset.</summary>
+    public void Dispose() => Data.Dispose();
+}
+
+/// <summary>Who learns in an experiment, derived from the config alone (no data): the agents, or one pooled learner per agent type.</summary>
+/// <param name="Population">Modality set of every agent, by agent id.</param>
+/// <param name="Pooled">True for <c>centralized</c>.</param>
+/// <param name="LearnerTypes">Type of each learner, by learner id.</param>
+public sealed record LearnerPlan(IReadOnlyList<IReadOnlyList<string>> Population, bool Pooled, IReadOnlyList<string> LearnerTypes)
+{
+    /// <summary>The plan of <paramref name="cfg"/>.</summary>
+    public static LearnerPlan Of(ExperimentConfig cfg)
+    {
+        var population = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
+        bool pooled = cfg.Strategy == "centralized";
+        var types = pooled
+            ? population.Select(AgentTypes.Name).Distinct().OrderBy(t => t, StringComparer.Ordinal).ToList()
+            : population.Select(AgentTypes.Name).ToList();
+        return new LearnerPlan(population, pooled, types);
+    }
+
+    /// <summary>
+    /// Per-agent types and final accuracies from per-learner ones: the identity, or with pooled learners every agent
+    /// gets its type's learner's accuracy.
+    /// </summary>
+    public (IReadOnlyList<string> Types, IReadOnlyList<double> Accuracy) ExpandToAgents(IReadOnlyList<double> learnerAccuracy)
+    {
+        if (!Pooled) return (LearnerTypes, learnerAccuracy);
+        var byType = LearnerTypes.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => learnerAccuracy[x.i]);
+        var types = Population.Select(AgentTypes.Name).ToList();
+        return (types, types.Select(t => byType[t]).ToList());
+    }
+}

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Parse.Config;
+using Parse.Simulation;
+using TorchSharp;
+
+namespace Parse.Cluster.Tests;
+
+/// <summary>
+/// One agent core, two runtimes: <c>parse launch --processes 3</c> and the in-process simulator run the same agents
+/// (same builder, same core, same mixing) and, with synchronous rounds and no faults, end with the same accuracy for
+/// every agent at every evaluation, for each kind of strategy and partition.
+/// </summary>
+[Collection("processes")]
+public sealed class CrossRuntimeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("parse-xrt").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    /// <summary>Six sites for the natural partition: every agent gets one whole site.</summary>
+    private string SitesCsv()
+    {
+        var rng = new Random(5);
+        var lines = new List<string> { "x1,x2,y1,y2,label,site" };
+        for (int i = 0; i < 240; i++)
+        {
+            int a = rng.Next(2), b = rng.Next(2);
+            double N() => rng.NextDouble() - 0.5;
+            lines.Add(FormattableString.Invariant($"{a * 2 - 1 + N():F4},{N():F4},{b * 2 - 1 + N():F4},{N():F4},c{a + 2 * b},s{i % 6}"));
+        }
+        string path = Path.Combine(_dir, "sites.csv");
+        File.WriteAllText(path, string.Join("\n", lines) + "\n");
+        return path;
+    }
+
+    public static TheoryData<string, string[]> Cases => new()
+    {
+        { "parse", [] },
+        { "harmony", ["strategy=harmony"] },
+        { "centralized", ["strategy=centralized"] },
+        { "dsgd-hybrid-monolithic", ["strategy=dsgd-hybrid", "model.fission=false"] },
+        { "natural-partition", ["@sites"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Launch_and_simulator_give_every_agent_the_same_accuracy(string name, string[] sets)
+    {
+        var overrides = new List<string>(sets.Where(s => s != "@sites")) { "sim.batch_agents=false", "sim.parallelism=1" };
+        if (sets.Contains("@sites"))
+        {
+            string csv = SitesCsv();
+            overrides.AddRange([
+                "data.name=multiview-csv", $"data.file={csv}", "data.label_column=label", "data.group_column=site",
+                "data.views={a: {columns: [x1, x2]}, b: {columns: [y1, y2]}}", "data.partition.kind=natural", "data.test_fraction=0.25"]);
+        }
+        string cfgPath = ClusterConfigs.Write(_dir);
+        string outDir = Path.Combine(_dir, "run-" + name);
+        var args = new List<string> { "launch", cfgPath, "--processes", "3", "--out", outDir, "--timeout", "240" };
+        foreach (var o in overrides) { args.Add("--set"); args.Add(o); }
+        Assert.Equal(0, Parse.Cli.Program.Main(args.ToArray()));
+
+        torch.set_num_threads(1);
+        var cfg = ConfigLoader.Load(cfgPath, overrides);
+        using var sim = new Simulator(cfg, _dir);
+        var expected = sim.Run();
+
+        // every agent's accuracy at every evaluation, from metrics.jsonl, equals the simulator's
+        var launched = File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!)
+            .Select(n => (Round: n["round"]!.GetValue<int>(), Agent: n["agent"]!.GetValue<int>(), Acc: n["accuracy"]!.GetValue<double>()))
+            .OrderBy(x => x.Round).ThenBy(x => x.Agent).ToList();
+        var simulated = expected.Metrics.Select(m => (m.Round, m.Agent, Acc: Math.Round(m.Accuracy, 6))).ToList();
+        Assert.Equal(simulated.Count, launched.Count);
+        for (int i = 0; i < simulated.Count; i++)
+        {
+            Assert.Equal((simulated[i].Round, simulated[i].Agent), (launched[i].Round, launched[i].Agent));
+            Assert.True(Math.Abs(simulated[i].Acc - launched[i].Acc) < 1e-6,
+                string.Create(CultureInfo.InvariantCulture, $"{name}: round {simulated[i].Round} agent {simulated[i].Agent}: simulator {simulated[i].Acc} vs launch {launched[i].Acc}"));
+        }
+        var s = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!;
+        var byType = s["accuracy"]!["by_agent_type"]!.AsObject();
+        foreach (var (type, acc) in expected.AccuracyByType)
+            Assert.Equal(acc, byType[type]!.GetValue<double>(), 5);
+        Assert.Equal(expected.BytesSentTotal > 0, s["bytes_sent_total"]!.GetValue<long>() > 0);
+        // slice-drop is measured by the core, so the cluster run reports it too
+        if (cfg.Model.Fission) Assert.NotEmpty(s["accuracy_without_head"]!.AsObject());
+    }
+}
