@@ -1,7 +1,4 @@
 using Parse.Data;
-using Parse.Federation.Payload;
-using Parse.Federation.Sharing;
-using Parse.Federation.Topology;
 using Parse.Model;
 
 namespace Parse.Config;
@@ -20,11 +17,11 @@ public static class ConfigValidator
             if (!list.Contains(value)) errors.Add($"{field}: unknown value '{value}' (expected one of: {string.Join(", ", list)})");
         }
 
-        OneOf("strategy", c.Strategy, StrategyRegistry.Names);
+        OneOf("strategy", c.Strategy, Components.Strategies.Names);
         Check(c.Rounds >= 1, $"rounds: must be >= 1 (got {c.Rounds})");
         Check(c.Harmony.Stage1Fraction is >= 0 and <= 1, $"harmony.stage1_fraction: must be in [0,1] (got {c.Harmony.Stage1Fraction})");
         Check(c.Strategy != "harmony" || c.Model.Fission, "strategy: harmony runs on the three-slice model; set model.fission=true");
-        OneOf("data.name", c.Data.Name, DatasetRegistry.Names);
+        OneOf("data.name", c.Data.Name, Components.Datasets.Names);
         Check(c.Data.Modalities.Count >= 1, "data.modalities: at least one modality is needed");
         Check(c.Data.Modalities.Distinct().Count() == c.Data.Modalities.Count, "data.modalities: names must be unique");
         Check(c.Data.Modalities.All(m => m.Length > 0 && !m.Contains('+') && !m.Contains('/') && !m.Contains('|')),
@@ -65,10 +62,12 @@ public static class ConfigValidator
             Check(m.Split.Sum() == m.LatentDim,
                 $"model.split: sizes [{string.Join(", ", m.Split)}] sum to {m.Split.Sum()} but model.latent_dim is {m.LatentDim}");
         }
-        OneOf("model.fusion", m.Fusion, Fusion.Kinds);
+        OneOf("model.fusion", m.Fusion, Components.Fusions.Names);
+        Check(!c.Sim.BatchAgents || Fusion.BuiltInKinds.Contains(m.Fusion) || !Components.Fusions.Contains(m.Fusion),
+            $"model.fusion: '{m.Fusion}' is a registered operator that the batched trainer does not implement; set sim.batch_agents=false");
         OneOf("model.synergy_head", m.SynergyHead, ["mlp", "linear"]);
         OneOf("model.redundant_input", m.RedundantInput, ["mean", "each"]);
-        OneOf("model.ensemble", m.Ensemble, ["logprob-mean", "prob-mean", "stacked"]);
+        OneOf("model.ensemble", m.Ensemble, Ensemble.Rules);
         Check(m.EnsembleHoldout is > 0 and < 0.5, $"model.ensemble_holdout: must be in (0, 0.5) (got {m.EnsembleHoldout})");
         Check(m.SynergyHidden >= 1, $"model.synergy_hidden: must be >= 1 (got {m.SynergyHidden})");
         Check(m.Heads.Count > 0, "model.heads: at least one head is needed");
@@ -77,7 +76,7 @@ public static class ConfigValidator
         {
             Check(name == "default" || c.Data.Modalities.Contains(name),
                 $"model.encoders.{name}: no such modality (data has: {string.Join(", ", c.Data.Modalities)})");
-            OneOf($"model.encoders.{name}.kind", e.Kind, TrunkFactory.Kinds);
+            OneOf($"model.encoders.{name}.kind", e.Kind, Components.Encoders.Names);
             Check(e.Hidden >= 1, $"model.encoders.{name}.hidden: must be >= 1");
             Check(e.Layers >= 1, $"model.encoders.{name}.layers: must be >= 1");
             Check(e.Channels >= 1, $"model.encoders.{name}.channels: must be >= 1");
@@ -94,7 +93,7 @@ public static class ConfigValidator
         Check(c.Train.LocalSteps >= 1, $"train.local_steps: must be >= 1 (got {c.Train.LocalSteps})");
         Check(c.Train.LocalEpochs is null or > 0, $"train.local_epochs: must be > 0 when set (got {c.Train.LocalEpochs})");
 
-        OneOf("topology.kind", c.Topology.Kind, TopologyFactory.Kinds);
+        OneOf("topology.kind", c.Topology.Kind, Components.Topologies.Names);
         if (c.Topology.Kind == "file")
         {
             if (string.IsNullOrWhiteSpace(c.Topology.File)) errors.Add("topology.file: required when topology.kind is 'file'");
@@ -105,8 +104,8 @@ public static class ConfigValidator
             }
         }
         Check(c.Topology.Chord is null or >= 1, "topology.chord: must be >= 1");
-        OneOf("mixing.rule", c.Mixing.Rule, Federation.Mixing.MixerRegistry.Names);
-        foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, PayloadPipeline.Known);
+        OneOf("mixing.rule", c.Mixing.Rule, Components.Mixers.Names);
+        foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, Components.PayloadProcessors.Names);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
         Check(c.Eval.EmbeddingSamples >= 10, $"eval.embedding_samples: must be >= 10 (got {c.Eval.EmbeddingSamples})");
         Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");

@@ -9,7 +9,7 @@ public sealed record ExperimentConfig
 {
     /// <summary>Name used for the default output directory.</summary>
     public string Name { get; init; } = "experiment";
-    /// <summary>Sharing strategy: parse, local (see <c>StrategyRegistry</c>).</summary>
+    /// <summary>Sharing strategy: parse, local, ... or a name registered in <see cref="Components.Strategies"/>.</summary>
     public string Strategy { get; init; } = "parse";
     /// <summary>Number of communication rounds.</summary>
     public int Rounds { get; init; } = 50;
@@ -37,7 +37,7 @@ public sealed record ExperimentConfig
 /// <summary>Dataset selection and generation parameters.</summary>
 public sealed record DataConfig
 {
-    /// <summary>Dataset name: synthetic-pid, av-mnist, multiview-csv.</summary>
+    /// <summary>Dataset name: synthetic-pid, av-mnist, multiview-csv, or a name registered in <see cref="Components.Datasets"/>.</summary>
     public string Name { get; init; } = "synthetic-pid";
     /// <summary>Modality names (synthetic-pid: any number >= 2).</summary>
     public List<string> Modalities { get; init; } = ["a", "b"];
@@ -154,7 +154,7 @@ public sealed record ModelConfig
     public List<int> Split { get; init; } = [16, 16, 16];
     /// <summary>Encoder per modality name; key "default" applies to the others.</summary>
     public Dictionary<string, EncoderConfig> Encoders { get; init; } = new() { ["default"] = new EncoderConfig() };
-    /// <summary>Fusion of synergistic slices: mean, sum, concat, gated, product, attention.</summary>
+    /// <summary>Fusion of synergistic slices: mean, sum, concat, gated, product, attention, or a name registered in <see cref="Components.Fusions"/>.</summary>
     public string Fusion { get; init; } = "concat";
     /// <summary>Synergy head: mlp (default, can represent cross-modal interactions) or linear.</summary>
     public string SynergyHead { get; init; } = "mlp";
@@ -178,7 +178,7 @@ public sealed record ModelConfig
 /// <summary>One modality encoder.</summary>
 public sealed record EncoderConfig
 {
-    /// <summary>mlp, cnn2d, cnn1d.</summary>
+    /// <summary>mlp, cnn2d, cnn1d, or a name registered in <see cref="Components.Encoders"/>.</summary>
     public string Kind { get; init; } = "mlp";
     /// <summary>Trunk output width.</summary>
     public int Hidden { get; init; } = 64;
@@ -221,7 +221,7 @@ public sealed record TrainConfig
 /// <summary>Base communication graph.</summary>
 public sealed record TopologyConfig
 {
-    /// <summary>ring, chordal-ring, random-gossip, erdos-renyi, fully-connected, exponential, one-peer-exponential, torus, file.</summary>
+    /// <summary>ring, chordal-ring, random-gossip, erdos-renyi, fully-connected, exponential, one-peer-exponential, torus, file, or a name registered in <see cref="Components.Topologies"/>.</summary>
     public string Kind { get; init; } = "ring";
     /// <summary>Chord offset for chordal-ring (default: n/2 rounded down, at least 2).</summary>
     public int? Chord { get; init; }
@@ -276,7 +276,7 @@ public sealed record SimConfig
 /// <summary>Chain of payload processors applied to every message (validation always runs).</summary>
 public sealed record PayloadConfig
 {
-    /// <summary>Extra processors in order, e.g. [float16].</summary>
+    /// <summary>Extra processors in order, e.g. [float16]; names from <see cref="Components.PayloadProcessors"/>.</summary>
     public List<string> Processors { get; init; } = [];
 }
 

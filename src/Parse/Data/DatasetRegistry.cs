@@ -2,21 +2,26 @@ using Parse.Config;
 
 namespace Parse.Data;
 
-/// <summary>Known datasets by <c>data.name</c>.</summary>
+/// <summary>Loads datasets by <c>data.name</c>, from <see cref="Components.Datasets"/>.</summary>
 public static class DatasetRegistry
 {
-    /// <summary>Names accepted in <c>data.name</c>.</summary>
-    public static readonly IReadOnlyList<string> Names = ["synthetic-pid", "av-mnist", "multiview-csv"];
+    /// <summary>The registry behind <see cref="Components.Datasets"/>, holding the built-ins from the start.</summary>
+    internal static ComponentRegistry<Func<DatasetRequest, DatasetBundle>> Registry { get; } = BuiltIns();
+
+    private static ComponentRegistry<Func<DatasetRequest, DatasetBundle>> BuiltIns()
+    {
+        var r = new ComponentRegistry<Func<DatasetRequest, DatasetBundle>>("dataset");
+        r.Register("synthetic-pid", q => new SyntheticPid(q.Config).Generate(q.AgentCount * q.Config.SamplesPerAgent, q.Seed),
+            "generated redundant/unique/synergistic label bits with a closed-form ceiling");
+        r.Register("av-mnist", q => AvMnist.Load(q.Config, q.BaseDir, q.Seed, q.Log), "MNIST digits paired with spoken digits (log-mel)");
+        r.Register("multiview-csv", q => MultiviewCsv.Load(q.Config, q.BaseDir, q.Seed), "any tabular multi-view data from CSV files");
+        return r;
+    }
+
+    /// <summary>Names accepted in <c>data.name</c> (built-in and registered).</summary>
+    public static IReadOnlyList<string> Names => Registry.Names;
 
     /// <summary>Loads or generates the dataset for <paramref name="agentCount"/> agents; relative paths resolve against <paramref name="baseDir"/> (the config's directory).</summary>
-    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir)
-    {
-        return cfg.Name switch
-        {
-            "synthetic-pid" => new SyntheticPid(cfg).Generate(agentCount * cfg.SamplesPerAgent, seed),
-            "av-mnist" => AvMnist.Load(cfg, baseDir, seed, Console.Error),
-            "multiview-csv" => MultiviewCsv.Load(cfg, baseDir, seed),
-            _ => throw new ConfigException($"data.name: unknown dataset '{cfg.Name}' (expected one of: {string.Join(", ", Names)})"),
-        };
-    }
+    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir) =>
+        Registry.Resolve("data.name", cfg.Name)(new DatasetRequest(cfg, agentCount, seed, baseDir));
 }

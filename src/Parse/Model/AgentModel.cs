@@ -55,7 +55,7 @@ public sealed class AgentModel : Module
         {
             var spec = specs.FirstOrDefault(s => s.Name == m) ?? throw new ConfigException($"modality '{m}' is not in the dataset");
             var ecfg = cfg.Encoders.GetValueOrDefault(m) ?? cfg.Encoders.GetValueOrDefault("default") ?? new EncoderConfig();
-            string prefix = $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape)}";
+            string prefix = $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape, m)}";
             var trunk = Seeded(seed, prefix + "/trunk", () => TrunkFactory.Create(ecfg, spec.Shape, m));
             var enc = new SliceEncoder(trunk, ecfg.Hidden, cfg.Split, useS);
             // re-seed each projection independently of agent type so keys match across types
@@ -119,7 +119,7 @@ public sealed class AgentModel : Module
         {
             var spec = specs.FirstOrDefault(s => s.Name == m) ?? throw new ConfigException($"modality '{m}' is not in the dataset");
             var ecfg = _cfg.Encoders.GetValueOrDefault(m) ?? _cfg.Encoders.GetValueOrDefault("default") ?? new EncoderConfig();
-            string prefix = $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape)}";
+            string prefix = $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape, m)}";
             var trunk = Seeded(seed, prefix + "/trunk", () => TrunkFactory.Create(ecfg, spec.Shape, m));
             var proj = Seeded(seed, prefix + "/proj", () => (Module<Tensor, Tensor>)Linear(ecfg.Hidden, _cfg.LatentDim));
             _trunks[m] = trunk;

@@ -7,6 +7,9 @@ namespace Parse.Model;
 /// <summary>How an agent's heads combine into one prediction (<c>model.ensemble</c>).</summary>
 public static class Ensemble
 {
+    /// <summary>Accepted <c>model.ensemble</c> values. Not extensible: the trainers fit and combine exactly these.</summary>
+    public static IReadOnlyList<string> Rules { get; } = ["logprob-mean", "prob-mean", "stacked"];
+
     /// <summary>
     /// Combines per-head log-probabilities (all the same shape, classes last): <c>logprob-mean</c> (mean of the
     /// log-probabilities), <c>prob-mean</c> (log of the mean probability) or <c>stacked</c> (log_softmax of the

@@ -1,4 +1,3 @@
-using Parse.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 using Parse.Util;
@@ -17,20 +16,29 @@ public abstract class Fusion : Module
     /// <summary>Fuses the slices.</summary>
     public abstract Tensor Fuse(IReadOnlyList<Tensor> slices);
 
-    /// <summary>Accepted <c>model.fusion</c> values.</summary>
-    public static readonly IReadOnlyList<string> Kinds = ["mean", "sum", "concat", "gated", "product", "attention"];
+    /// <summary>The registry behind <see cref="Components.Fusions"/>, holding the built-ins from the start.</summary>
+    internal static ComponentRegistry<Func<FusionRequest, Fusion>> Registry { get; } = BuiltIns();
+
+    /// <summary>Names of the built-in operators (the batched trainer implements exactly these).</summary>
+    internal static IReadOnlyList<string> BuiltInKinds { get; } = Registry.Names;
+
+    private static ComponentRegistry<Func<FusionRequest, Fusion>> BuiltIns()
+    {
+        var r = new ComponentRegistry<Func<FusionRequest, Fusion>>("fusion operator");
+        r.Register("mean", q => new ReduceFusion(q.Width, mean: true), "mean of the slices (no parameters)");
+        r.Register("sum", q => new ReduceFusion(q.Width, mean: false), "sum of the slices (no parameters)");
+        r.Register("concat", q => new ConcatFusion(q.Modalities, q.Width), "concatenation, then a linear map back to width d");
+        r.Register("gated", q => new GatedFusion(q.Modalities, q.Width), "softmax gates from all slices weight each slice");
+        r.Register("product", q => new ProductFusion(q.Width), "element-wise product of the slices (no parameters)");
+        r.Register("attention", q => new AttentionFusion(q.Width), "single-head attention pooling with a learned query");
+        return r;
+    }
+
+    /// <summary>Accepted <c>model.fusion</c> values (built-in and registered).</summary>
+    public static IReadOnlyList<string> Kinds => Registry.Names;
 
     /// <summary>Creates the fusion operator for K slices of width d.</summary>
-    public static Fusion Create(string kind, int k, int d) => kind switch
-    {
-        "mean" => new ReduceFusion(d, mean: true),
-        "sum" => new ReduceFusion(d, mean: false),
-        "product" => new ProductFusion(d),
-        "concat" => new ConcatFusion(k, d),
-        "gated" => new GatedFusion(k, d),
-        "attention" => new AttentionFusion(d),
-        _ => throw new ConfigException($"model.fusion: unknown fusion operator '{kind}' (expected one of: {string.Join(", ", Kinds)})"),
-    };
+    public static Fusion Create(string kind, int k, int d) => Registry.Resolve("model.fusion", kind)(new FusionRequest(k, d));
 }
 
 /// <summary>Mean or sum of the slices (no parameters).</summary>

@@ -5,29 +5,42 @@ using static TorchSharp.torch.nn;
 
 namespace Parse.Model;
 
-/// <summary>Builds encoder trunks (input -> hidden vector) by <c>model.encoders.*.kind</c>.</summary>
+/// <summary>Builds encoder trunks (input -> hidden vector) by <c>model.encoders.*.kind</c>, from <see cref="Components.Encoders"/>.</summary>
 public static class TrunkFactory
 {
-    /// <summary>Accepted encoder kinds.</summary>
-    public static readonly IReadOnlyList<string> Kinds = ["mlp", "cnn2d", "cnn1d"];
+    /// <summary>The registry behind <see cref="Components.Encoders"/>, holding the built-ins from the start.</summary>
+    internal static ComponentRegistry<EncoderFactory> Registry { get; } = BuiltIns();
+
+    private static ComponentRegistry<EncoderFactory> BuiltIns()
+    {
+        var r = new ComponentRegistry<EncoderFactory>("encoder");
+        r.Register("mlp", new EncoderFactory(q => new MlpTrunk(q.InputShape, q.Config.Hidden, q.Config.Layers),
+            q => $"mlp-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}"), "flatten, then layers x (Linear, ReLU)");
+        r.Register("cnn2d", new EncoderFactory(q => new Cnn2dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers)),
+            "2-D CNN for images [C,H,W], [H,W] or square flat vectors");
+        r.Register("cnn1d", new EncoderFactory(q => new Cnn1dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers)),
+            "1-D CNN over frames [T,F]");
+        return r;
+    }
+
+    /// <summary>Accepted encoder kinds (built-in and registered).</summary>
+    public static IReadOnlyList<string> Kinds => Registry.Names;
 
     /// <summary>Architecture signature of the trunk (part of every sharing key of the encoder).</summary>
-    public static string Signature(EncoderConfig cfg, long[] inputShape)
+    public static string Signature(EncoderConfig cfg, long[] inputShape, string modality = "default")
     {
-        string shape = string.Join('x', inputShape);
-        return cfg.Kind == "mlp"
-            ? $"mlp-{shape}-h{cfg.Hidden}-l{cfg.Layers}"
-            : $"{cfg.Kind}-{shape}-c{cfg.Channels}-h{cfg.Hidden}-l{cfg.Layers}";
+        var request = new EncoderRequest(cfg, inputShape, modality);
+        return Resolve(request).Signature(request);
     }
 
     /// <summary>Creates the trunk for one modality.</summary>
-    public static Module<Tensor, Tensor> Create(EncoderConfig cfg, long[] inputShape, string modality) => cfg.Kind switch
+    public static Module<Tensor, Tensor> Create(EncoderConfig cfg, long[] inputShape, string modality)
     {
-        "mlp" => new MlpTrunk(inputShape, cfg.Hidden, cfg.Layers),
-        "cnn2d" => new Cnn2dTrunk(inputShape, cfg.Hidden, cfg.Channels, cfg.Layers),
-        "cnn1d" => new Cnn1dTrunk(inputShape, cfg.Hidden, cfg.Channels, cfg.Layers),
-        _ => throw new ConfigException($"model.encoders.{modality}.kind: unknown encoder '{cfg.Kind}' (expected one of: {string.Join(", ", Kinds)})"),
-    };
+        var request = new EncoderRequest(cfg, inputShape, modality);
+        return Resolve(request).Create(request);
+    }
+
+    private static EncoderFactory Resolve(EncoderRequest q) => Registry.Resolve($"model.encoders.{q.Modality}.kind", q.Config.Kind);
 }
 
 /// <summary>Flatten, then <c>layers</c> x (Linear, ReLU).</summary>

@@ -55,23 +55,22 @@ public sealed class MetropolisMixer : IMixer
     }
 }
 
-/// <summary>Mixing rules by name (<c>mixing.rule</c>). Register a rule of your own with <see cref="Register"/>.</summary>
+/// <summary>Mixing rules by name (<c>mixing.rule</c>); see <see cref="Components.Mixers"/> to add your own.</summary>
 public static class MixerRegistry
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<Config.ExperimentConfig, IMixer>> Factories =
-        new(StringComparer.Ordinal) { ["metropolis"] = _ => new MetropolisMixer() };
+    /// <summary>The registry behind <see cref="Components.Mixers"/>, holding the built-in rules.</summary>
+    internal static readonly ComponentRegistry<Func<Config.ExperimentConfig, IMixer>> Registry = Build();
 
-    /// <summary>Accepted <c>mixing.rule</c> values, sorted.</summary>
-    public static IReadOnlyList<string> Names => Factories.Keys.Order(StringComparer.Ordinal).ToList();
-
-    /// <summary>Adds a rule; throws if the name is taken.</summary>
-    public static void Register(string name, Func<Config.ExperimentConfig, IMixer> factory)
+    private static ComponentRegistry<Func<Config.ExperimentConfig, IMixer>> Build()
     {
-        if (!Factories.TryAdd(name, factory)) throw new ArgumentException($"mixing rule '{name}' is already registered", nameof(name));
+        var r = new ComponentRegistry<Func<Config.ExperimentConfig, IMixer>>("mixing rule");
+        r.Register("metropolis", _ => new MetropolisMixer(), "Metropolis-Hastings gossip averaging (symmetric, doubly stochastic)");
+        return r;
     }
 
+    /// <summary>Accepted <c>mixing.rule</c> values.</summary>
+    public static IReadOnlyList<string> Names => Registry.Names;
+
     /// <summary>The mixer of <c>mixing.rule</c>.</summary>
-    public static IMixer Create(Config.ExperimentConfig cfg) =>
-        Factories.TryGetValue(cfg.Mixing.Rule, out var f) ? f(cfg)
-            : throw new Config.ConfigException($"mixing.rule: unknown value '{cfg.Mixing.Rule}' (expected one of: {string.Join(", ", Names)})");
+    public static IMixer Create(Config.ExperimentConfig cfg) => Registry.Resolve("mixing.rule", cfg.Mixing.Rule)(cfg);
 }

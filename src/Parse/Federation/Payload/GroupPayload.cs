@@ -45,7 +45,9 @@ public enum RejectReason
 /// </summary>
 public interface IPayloadProcessor
 {
+    /// <summary>Transforms a payload before it is sent (return it unchanged if there is nothing to do).</summary>
     GroupPayload Outgoing(GroupPayload payload);
+    /// <summary>Checks or transforms a received payload; null (with <paramref name="reason"/>) refuses it.</summary>
     GroupPayload? Incoming(GroupPayload payload, IReadOnlyList<long[]> expectedShapes, string expectedKey, out RejectReason reason);
 }
 
@@ -100,16 +102,22 @@ public sealed class Float16Compressor : IPayloadProcessor
 /// <summary>An ordered chain of processors: outgoing runs first to last, incoming last to first.</summary>
 public sealed class PayloadPipeline(IReadOnlyList<IPayloadProcessor> processors)
 {
-    /// <summary>Accepted names in <c>payload.processors</c>.</summary>
-    public static readonly IReadOnlyList<string> Known = ["float16"];
+    /// <summary>The registry behind <see cref="Components.PayloadProcessors"/>, holding the built-ins from the start.</summary>
+    internal static ComponentRegistry<Func<IPayloadProcessor>> Registry { get; } = BuiltIns();
+
+    private static ComponentRegistry<Func<IPayloadProcessor>> BuiltIns()
+    {
+        var r = new ComponentRegistry<Func<IPayloadProcessor>>("payload processor");
+        r.Register("float16", () => new Float16Compressor(), "rounds outgoing values to float16 precision, 2 bytes per element");
+        return r;
+    }
+
+    /// <summary>Accepted names in <c>payload.processors</c> (built-in and registered).</summary>
+    public static IReadOnlyList<string> Known => Registry.Names;
 
     /// <summary>Validation always runs; named processors (e.g. float16) are added in order.</summary>
     public static PayloadPipeline Create(IEnumerable<string> names) =>
-        new(names.Select(n => n switch
-            {
-                "float16" => (IPayloadProcessor)new Float16Compressor(),
-                _ => throw new Config.ConfigException($"payload.processors: unknown processor '{n}' (expected one of: {string.Join(", ", Known)})"),
-            })
+        new(names.Select(n => Registry.Resolve("payload.processors", n)())
             .Prepend(new FiniteValidator()).Prepend(new ShapeValidator()).ToList());
 
     public GroupPayload Outgoing(GroupPayload p)

@@ -5,7 +5,7 @@ namespace Parse.Federation.Sharing;
 /// <summary>
 /// Decides which parameter groups an agent sends (and therefore mixes) in a round. The overlay of each
 /// shared key is the base graph among the agents that share that key, so a strategy only has to answer
-/// "is this group shared now?". Adding a strategy = one class + one line in <see cref="StrategyRegistry"/>.
+/// "is this group shared now?". Adding a strategy = one class + one registration in <see cref="Components.Strategies"/>.
 /// </summary>
 public interface ISharingStrategy
 {
@@ -76,24 +76,29 @@ public sealed class CentralizedStrategy : ISharingStrategy
     public bool Shares(ParameterGroup group, int round) => false;
 }
 
-/// <summary>Known strategies by name.</summary>
+/// <summary>Creates sharing strategies by <c>strategy</c>, from <see cref="Components.Strategies"/>.</summary>
 public static class StrategyRegistry
 {
-    private static readonly Dictionary<string, Func<Config.ExperimentConfig?, ISharingStrategy>> Factories = new()
+    /// <summary>The registry behind <see cref="Components.Strategies"/>, holding the built-ins from the start.</summary>
+    internal static ComponentRegistry<Func<Config.ExperimentConfig?, ISharingStrategy>> Registry { get; } = BuiltIns();
+
+    private static ComponentRegistry<Func<Config.ExperimentConfig?, ISharingStrategy>> BuiltIns()
     {
-        ["parse"] = _ => new ParseStrategy(),
-        ["local"] = _ => new LocalStrategy(),
-        ["dsgd-task"] = _ => new DsgdStrategy("dsgd-task", heads: true, encoders: false),
-        ["dsgd-modality"] = _ => new DsgdStrategy("dsgd-modality", heads: false, encoders: true),
-        ["dsgd-hybrid"] = _ => new DsgdStrategy("dsgd-hybrid", heads: true, encoders: true),
-        ["harmony"] = c => new HarmonyStrategy((int)Math.Round((c?.Rounds ?? 0) * (c?.Harmony.Stage1Fraction ?? 0.5))),
-        ["centralized"] = _ => new CentralizedStrategy(),
-    };
+        var r = new ComponentRegistry<Func<Config.ExperimentConfig?, ISharingStrategy>>("strategy");
+        r.Register("parse", _ => new ParseStrategy(), "PARSE: every slice-level group over the overlay of its key");
+        r.Register("local", _ => new LocalStrategy(), "local training only, nothing is sent");
+        r.Register("dsgd-task", _ => new DsgdStrategy("dsgd-task", heads: true, encoders: false), "decentralized SGD sharing the heads");
+        r.Register("dsgd-modality", _ => new DsgdStrategy("dsgd-modality", heads: false, encoders: true), "decentralized SGD sharing the encoders");
+        r.Register("dsgd-hybrid", _ => new DsgdStrategy("dsgd-hybrid", heads: true, encoders: true), "decentralized SGD sharing heads and encoders");
+        r.Register("harmony", c => new HarmonyStrategy((int)Math.Round((c?.Rounds ?? 0) * (c?.Harmony.Stage1Fraction ?? 0.5))),
+            "Harmony: modality-wise encoders, then fusion among multimodal agents");
+        r.Register("centralized", _ => new CentralizedStrategy(), "centralized upper bound: one model per agent type on pooled data");
+        return r;
+    }
 
-    /// <summary>Accepted <c>strategy</c> values.</summary>
-    public static IReadOnlyCollection<string> Names => Factories.Keys;
+    /// <summary>Accepted <c>strategy</c> values (built-in and registered).</summary>
+    public static IReadOnlyCollection<string> Names => Registry.Names;
 
-    public static ISharingStrategy Create(string name, Config.ExperimentConfig? cfg = null) =>
-        Factories.TryGetValue(name, out var f) ? f(cfg)
-            : throw new Config.ConfigException($"strategy: unknown strategy '{name}' (expected one of: {string.Join(", ", Names)})");
+    /// <summary>Creates the strategy <paramref name="name"/>; <paramref name="cfg"/> is passed to its factory (null when the caller has none).</summary>
+    public static ISharingStrategy Create(string name, Config.ExperimentConfig? cfg = null) => Registry.Resolve("strategy", name)(cfg);
 }

@@ -27,26 +27,40 @@ public sealed class TimeVaryingTopology(Func<int, Graph> make) : ITopology
     public Graph At(int round) => make(round);
 }
 
-/// <summary>Creates base topologies by <c>topology.kind</c>.</summary>
+/// <summary>Creates base topologies by <c>topology.kind</c>, from <see cref="Components.Topologies"/>.</summary>
 public static class TopologyFactory
 {
-    /// <summary>Accepted topology kinds.</summary>
-    public static readonly IReadOnlyList<string> Kinds =
-        ["ring", "chordal-ring", "random-gossip", "erdos-renyi", "fully-connected", "exponential", "one-peer-exponential", "torus", "file"];
+    /// <summary>The registry behind <see cref="Components.Topologies"/>, holding the built-ins from the start.</summary>
+    internal static ComponentRegistry<Func<TopologyRequest, ITopology>> Registry { get; } = BuiltIns();
 
-    public static ITopology Create(TopologyConfig cfg, int n, int seed, string baseDir) => cfg.Kind switch
+    private static ComponentRegistry<Func<TopologyRequest, ITopology>> BuiltIns()
     {
-        "ring" => new StaticTopology(Ring(n)),
-        "chordal-ring" => new StaticTopology(ChordalRing(n, cfg.Chord ?? Math.Max(2, n / 2))),
-        "fully-connected" => new StaticTopology(new Graph(n, from a in Enumerable.Range(0, n) from b in Enumerable.Range(0, n) where a < b select (a, b))),
-        "erdos-renyi" => new StaticTopology(ErdosRenyi(n, cfg.P, seed)),
-        "exponential" => new StaticTopology(Exponential(n)),
-        "torus" => new StaticTopology(Torus(n)),
-        "one-peer-exponential" => new TimeVaryingTopology(r => OnePeerExponential(n, r)),
-        "random-gossip" => new TimeVaryingTopology(r => RandomMatching(n, Seeds.Derive(seed, "gossip", r))),
-        "file" => new StaticTopology(FromFile(cfg.File ?? throw new ConfigException("topology.file: required when topology.kind is 'file'"), n, baseDir)),
-        _ => throw new ConfigException($"topology.kind: unknown topology '{cfg.Kind}' (expected one of: {string.Join(", ", Kinds)})"),
-    };
+        var r = new ComponentRegistry<Func<TopologyRequest, ITopology>>("topology");
+        r.Register("ring", q => new StaticTopology(Ring(q.AgentCount)), "cycle 0-1-...-(n-1)-0");
+        r.Register("chordal-ring", q => new StaticTopology(ChordalRing(q.AgentCount, q.Config.Chord ?? Math.Max(2, q.AgentCount / 2))),
+            "ring plus chords i -- i+chord");
+        r.Register("random-gossip", q => new TimeVaryingTopology(round => RandomMatching(q.AgentCount, Seeds.Derive(q.Seed, "gossip", round))),
+            "a new random matching every round");
+        r.Register("erdos-renyi", q => new StaticTopology(ErdosRenyi(q.AgentCount, q.Config.P, q.Seed)), "each edge with probability p");
+        r.Register("fully-connected", q => new StaticTopology(new Graph(q.AgentCount,
+            from a in Enumerable.Range(0, q.AgentCount) from b in Enumerable.Range(0, q.AgentCount) where a < b select (a, b))),
+            "every pair of agents");
+        r.Register("exponential", q => new StaticTopology(Exponential(q.AgentCount)), "i -- i + 2^k for every 2^k < n");
+        r.Register("one-peer-exponential", q => new TimeVaryingTopology(round => OnePeerExponential(q.AgentCount, round)),
+            "round r: i -- i + 2^(r mod ceil(log2 n))");
+        r.Register("torus", q => new StaticTopology(Torus(q.AgentCount)), "2-D torus, rows x cols = n");
+        r.Register("file", q => new StaticTopology(FromFile(
+            q.Config.File ?? throw new ConfigException("topology.file: required when topology.kind is 'file'"), q.AgentCount, q.BaseDir)),
+            "edge list 'i j' per line from topology.file");
+        return r;
+    }
+
+    /// <summary>Accepted topology kinds (built-in and registered).</summary>
+    public static IReadOnlyList<string> Kinds => Registry.Names;
+
+    /// <summary>Creates the base topology of <paramref name="n"/> agents for <paramref name="cfg"/>.</summary>
+    public static ITopology Create(TopologyConfig cfg, int n, int seed, string baseDir) =>
+        Registry.Resolve("topology.kind", cfg.Kind)(new TopologyRequest(cfg, n, seed, baseDir));
 
     public static Graph Ring(int n) => new(n, Enumerable.Range(0, n).Select(i => (i, (i + 1) % n)));
 
