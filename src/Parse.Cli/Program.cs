@@ -114,18 +114,28 @@ internal static class Commands
     {
         var config = ConfigArgument();
         var set = SetOption();
-        var json = new Option<string?>("--json") { Description = "Also write the measurements to this JSON file" };
-        var cmd = new Command("perf", "Measure simulator throughput (agent local steps/s, samples/s) and peak memory on a config.") { config, set, json };
+        var json = new Option<bool>("--json") { Description = "Print the measurements as one JSON object on standard output (instead of the table)" };
+        var outFile = new Option<string?>("--out", "-o") { Description = "Also write the measurements (JSON) to this file" };
+        var cmd = new Command("perf", "Measure simulator throughput, time per phase, the share of the in-process matmul peak, and memory on a config.")
+            { config, set, json, outFile };
         cmd.SetAction(pr => Guard(() =>
         {
             var (cfg, baseDir) = Load(pr.GetValue(config), pr.GetValue(set));
-            cfg = cfg with { Eval = cfg.Eval with { Every = cfg.Rounds } };
+            bool asJson = pr.GetValue(json);
+            cfg = cfg with { Eval = cfg.Eval with { Every = cfg.Rounds, Embeddings = false } };
+            // the dense matmul peak of this process, on the simulator's own threading, before anything else runs
+            double peak = Parse.Bench.PerfMeasure.MatmulPeakGflops(Math.Max(1, cfg.Sim.Parallelism));
             using var sim = new Simulator(cfg, baseDir);
+            double? flopsPerStep = sim.Agents.Count == 0 ? null
+                : sim.Agents.Select(Parse.Bench.PerfMeasure.FlopsPerStep).Any(f => f is null) ? null
+                : sim.Agents.Sum(a => Parse.Bench.PerfMeasure.FlopsPerStep(a)!.Value * a.StepsPerRound);   // per round, all agents
             // leak check: resident memory (after a full GC) once warmed up (10% of the rounds) and after the last round
             int warm = Math.Max(1, cfg.Rounds / 10);
             double wsWarm = 0, wsEnd = 0;
+            int tick = Math.Max(1, cfg.Rounds / 10);
             var r = sim.Run(new SyncProgress<RoundProgress>(p =>
             {
+                if (p.Round % tick == 0 || p.Round == p.Rounds) Console.Error.WriteLine($"perf: round {p.Round}/{p.Rounds}");
                 if (p.Round != warm && p.Round != p.Rounds) return;
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
@@ -134,19 +144,41 @@ internal static class Commands
                 if (p.Round == warm) wsWarm = mb;
                 if (p.Round == p.Rounds) wsEnd = mb;
             }));
-            var summary = Parse.Reporting.RunWriter.Summary(cfg, r);
-            summary["working_set_mb"] = new System.Text.Json.Nodes.JsonObject
+            double? achieved = flopsPerStep is { } f ? f * cfg.Rounds / Math.Max(1e-9, r.TrainSeconds) / 1e9 : null;
+            var perf = new System.Text.Json.Nodes.JsonObject
             {
-                ["after_warmup_round"] = warm, ["after_warmup"] = Math.Round(wsWarm, 1), ["at_end"] = Math.Round(wsEnd, 1),
+                ["config"] = cfg.Name,
+                ["agents"] = r.AgentTypes.Count,
+                ["rounds"] = cfg.Rounds,
+                ["parallelism"] = cfg.Sim.Parallelism,
+                ["batch_agents"] = cfg.Sim.BatchAgents,
+                ["agent_steps"] = r.AgentSteps,
+                ["steps_per_second_wall"] = Math.Round(r.AgentSteps / Math.Max(1e-9, r.WallSeconds), 1),
+                ["steps_per_second_train"] = Math.Round(r.AgentSteps / Math.Max(1e-9, r.TrainSeconds), 1),
+                ["wall_seconds"] = Math.Round(r.WallSeconds, 3),
+                ["train_seconds"] = Math.Round(r.TrainSeconds, 3),
+                ["exchange_seconds"] = Math.Round(r.ExchangeSeconds, 3),
+                ["eval_seconds"] = Math.Round(r.EvalSeconds, 3),
+                ["exchange_share"] = Math.Round(r.ExchangeSeconds / Math.Max(1e-9, r.WallSeconds), 4),
+                ["gflops_peak"] = Math.Round(peak, 2),
+                ["gflops_achieved"] = achieved is { } a ? Math.Round(a, 2) : null,
+                ["peak_share"] = achieved is { } a2 ? Math.Round(a2 / peak, 4) : null,
+                ["peak_working_set_mib"] = Math.Round(r.PeakWorkingSetBytes / 1048576.0, 1),
+                ["working_set_mib_after_warmup"] = Math.Round(wsWarm, 1),
+                ["working_set_mib_at_end"] = Math.Round(wsEnd, 1),
+                ["warmup_round"] = warm,
             };
-            var tp = summary["throughput"]!;
-            Console.WriteLine($"config {cfg.Name}: {r.AgentTypes.Count} agents, {cfg.Rounds} rounds, parallelism {cfg.Sim.Parallelism}, strategy {cfg.Strategy}");
-            Console.WriteLine($"agent local steps/s  {tp["agent_steps_per_second"]}");
-            Console.WriteLine($"samples/s            {tp["samples_per_second"]}");
-            Console.WriteLine($"train seconds        {tp["train_seconds"]}  (wall {summary["wall_seconds"]} s incl. data, exchange, eval)");
-            Console.WriteLine($"peak working set     {summary["peak_working_set_mb"]} MiB");
+            string text = perf.ToJsonString(new() { WriteIndented = true });
+            if (pr.GetValue(outFile) is { } path) Parse.Reporting.AtomicFile.WriteAllText(path, text);
+            if (asJson) { Console.WriteLine(text); return 0; }
+            Console.WriteLine($"config {cfg.Name}: {r.AgentTypes.Count} agents, {cfg.Rounds} rounds, parallelism {cfg.Sim.Parallelism}, strategy {cfg.Strategy}, batch_agents {cfg.Sim.BatchAgents}");
+            Console.WriteLine($"agent steps/s        {perf["steps_per_second_wall"]} (wall)   {perf["steps_per_second_train"]} (training only)");
+            Console.WriteLine($"wall seconds         {perf["wall_seconds"]}: training {perf["train_seconds"]}, exchange {perf["exchange_seconds"]} ({r.ExchangeSeconds / Math.Max(1e-9, r.WallSeconds):P1}), evaluation {perf["eval_seconds"]}");
+            Console.WriteLine(achieved is { } g
+                ? $"training GFLOP/s     {g:F2} of a {peak:F2} GFLOP/s in-process matmul peak ({g / peak:P1}; dense-layer FLOPs)"
+                : $"training GFLOP/s     n/a (convolution trunks); in-process matmul peak {peak:F2} GFLOP/s");
+            Console.WriteLine($"peak working set     {perf["peak_working_set_mib"]} MiB");
             Console.WriteLine($"working set          {wsWarm:F1} MiB after round {warm}, {wsEnd:F1} MiB after round {cfg.Rounds} (after a full GC; growth = leak)");
-            if (pr.GetValue(json) is { } path) Parse.Reporting.AtomicFile.WriteAllText(path, summary.ToJsonString(new() { WriteIndented = true }));
             return 0;
         }));
         return cmd;

@@ -333,6 +333,8 @@ public sealed class Simulator : IDisposable
     /// <summary>Once every agent has completed <paramref name="round"/>: gradient conflict (when evaluated) and progress.</summary>
     private void Report(int round, IProgress<RoundProgress>? progress, List<(int, double, IReadOnlyDictionary<string, double>)> conflict)
     {
+        // overlays of rounds no payload can still come from (beyond the staleness bound) are not needed any more
+        foreach (int old in _overlaysByRound.Keys.Where(r => r < round - _cfg.Timing.MaxStaleness - 2).ToList()) _overlaysByRound.TryRemove(old, out _);
         bool eval = round % Math.Max(1, _cfg.Eval.Every) == 0 || round == _cfg.Rounds;
         if (eval && _cfg.Eval.GradientConflict)
         {
