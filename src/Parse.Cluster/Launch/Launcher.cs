@@ -98,7 +98,8 @@ public static class Launcher
         }
 
         var reports = RunMerger.ReadReports([nodesDir], n);
-        var result = RunMerger.Merge(reports, graph, cfg.Rounds, wall.Elapsed.TotalSeconds, plan);
+        var result = RunMerger.Merge(reports, graph, cfg.Rounds, wall.Elapsed.TotalSeconds, plan,
+            Parse.Federation.Attacks.AttackPlan.Of(cfg, plan.Pooled ? 0 : n).Attackers);
         var cluster = RunMerger.ClusterSummary(reports, new JsonObject { ["count"] = o.Processes, ["list"] = processes });
         File.WriteAllText(dir.File("cluster.json"), cluster.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         RunWriter.Write(dir, cfg, result);

@@ -30,7 +30,7 @@ public static class RunMerger
 
     /// <summary>Builds the result; overlays are reassembled from the neighbour lists the agents reported.</summary>
     public static SimulationResult Merge(IReadOnlyList<AgentReport> reports, Graph baseGraph, int rounds, double wallSeconds,
-        Parse.Node.LearnerPlan? plan = null)
+        Parse.Node.LearnerPlan? plan = null, IReadOnlyList<int>? attackers = null)
     {
         var (types, finalAcc) = plan is null
             ? (reports.Select(r => r.Type).ToList(), reports.Select(r => r.FinalAccuracy).ToList())
@@ -68,6 +68,7 @@ public static class RunMerger
             PeakWorkingSetBytes = reports.Max(r => r.PeakWorkingSetBytes),
             Rounds = rounds,
             AccuracyWithoutHead = dropped,
+            Attackers = attackers ?? [],
             Timing = new TimingSummary(reports.Max(r => r.MaxStaleness),
                 mixed == 0 ? 0 : reports.Sum(r => r.MeanStaleness * r.Mixed) / mixed,
                 reports.Sum(r => r.DeadlineRounds), reports.Sum(r => r.Missing), reports.Average(r => r.MeanRoundSeconds)),

@@ -66,7 +66,7 @@ public static class NodeHost
         {
             var view = new DiscoveredOverlays();
             views[i] = view;
-            agents.Add(new AgentCore(setup.CreateLearner(i), cfg, view, setup.Data.Test, setup.Strategy, mixer, pipeline));
+            agents.Add(new AgentCore(setup.CreateLearner(i), cfg, view, setup.Data.Test, setup.Strategy, mixer, pipeline, setup.Attacks));
         }
 
         Directory.CreateDirectory(o.OutDir);

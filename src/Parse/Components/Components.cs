@@ -68,4 +68,10 @@ public static class Components
     /// runtimes.
     /// </summary>
     public static ComponentRegistry<Func<ExperimentConfig, Federation.Mixing.IMixer>> Mixers => Federation.Mixing.MixerRegistry.Registry;
+
+    /// <summary>
+    /// Byzantine behaviours by <c>attack.kind</c> (robustness studies). The factory receives the <c>attack</c> section
+    /// and returns an <see cref="Federation.Attacks.IAttack"/>, run by the attacking agents' cores in both runtimes.
+    /// </summary>
+    public static ComponentRegistry<Func<AttackConfig, Federation.Attacks.IAttack>> Attacks => Federation.Attacks.AttackRegistry.Registry;
 }

@@ -105,6 +105,21 @@ public static class ConfigValidator
         }
         Check(c.Topology.Chord is null or >= 1, "topology.chord: must be >= 1");
         OneOf("mixing.rule", c.Mixing.Rule, Components.Mixers.Names);
+        Check(c.Mixing.Trim >= 0, $"mixing.trim: must be >= 0 (got {c.Mixing.Trim})");
+        Check(c.Mixing.F >= 0, $"mixing.f: must be >= 0 (got {c.Mixing.F})");
+        Check(c.Mixing.Clip is null || (c.Mixing.Clip > 0 && double.IsFinite(c.Mixing.Clip.Value)), $"mixing.clip: must be a finite number > 0, or unset for the adaptive radius (got {c.Mixing.Clip})");
+        var atk = c.Attack;
+        if (atk.Kind != "none")
+        {
+            OneOf("attack.kind", atk.Kind, Components.Attacks.Names.Prepend("none"));
+            Check(atk.Fraction is >= 0 and <= 0.5, $"attack.fraction: must be in [0, 0.5] (got {atk.Fraction})");
+            Check(atk.StartRound >= 1, $"attack.start_round: must be >= 1 (got {atk.StartRound})");
+            Check(atk.Scale is null || double.IsFinite(atk.Scale.Value), $"attack.scale: must be a finite number (got {atk.Scale})");
+            OneOf("attack.placement", atk.Placement, ["random", "spread"]);
+            foreach (var role in atk.Roles) OneOf("attack.roles", role, Federation.Attacks.AttackRegistry.Roles);
+            Check(atk.Kind != "slice-targeted" || atk.Roles.Count > 0, "attack.roles: slice-targeted needs the roles it attacks, e.g. [synergy] or [redundant]");
+            Check(c.Strategy != "centralized", "attack: strategy centralized pools the data in one learner per type; there are no agents to attack");
+        }
         foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, Components.PayloadProcessors.Names);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
         Check(c.Eval.EmbeddingSamples >= 10, $"eval.embedding_samples: must be >= 10 (got {c.Eval.EmbeddingSamples})");

@@ -23,6 +23,8 @@ public sealed record ExperimentConfig
     public TopologyConfig Topology { get; init; } = new();
     public OverlayConfig Overlay { get; init; } = new();
     public MixingConfig Mixing { get; init; } = new();
+    /// <summary>Byzantine attackers (none by default).</summary>
+    public AttackConfig Attack { get; init; } = new();
     public PayloadConfig Payload { get; init; } = new();
     /// <summary>Options of the harmony strategy.</summary>
     public HarmonyConfig Harmony { get; init; } = new();
@@ -241,8 +243,34 @@ public sealed record OverlayConfig
 /// <summary>How received parameters are combined.</summary>
 public sealed record MixingConfig
 {
-    /// <summary>metropolis (Metropolis-Hastings weights).</summary>
+    /// <summary>metropolis (Metropolis-Hastings weights), trimmed-mean, median, krum, multi-krum or clipped-gossip.</summary>
     public string Rule { get; init; } = "metropolis";
+    /// <summary>trimmed-mean: values dropped at each end of every coordinate, among the agent's own and its neighbours' (needs degree + 1 > 2 x trim).</summary>
+    public int Trim { get; init; } = 1;
+    /// <summary>krum / multi-krum: number of Byzantine neighbours to tolerate (needs degree + 1 > 2 x f + 2).</summary>
+    public int F { get; init; } = 1;
+    /// <summary>clipped-gossip: clipping radius of each neighbour's difference (L2, per group); null = adaptive (the median distance of the round).</summary>
+    public double? Clip { get; init; }
+}
+
+/// <summary>
+/// Byzantine behaviour of a fraction of the agents (robustness studies). Attackers are chosen from the seed; honest
+/// agents' accuracy is reported per type, attackers' separately (<c>accuracy.attackers</c>). See docs/robustness.md.
+/// </summary>
+public sealed record AttackConfig
+{
+    /// <summary>none, sign-flip, scale, gaussian, alie, ipm, label-flip, free-rider or slice-targeted.</summary>
+    public string Kind { get; init; } = "none";
+    /// <summary>Fraction of the agents that attack, in [0, 0.5].</summary>
+    public double Fraction { get; init; } = 0.2;
+    /// <summary>First round (1-based) in which attackers send poisoned payloads.</summary>
+    public int StartRound { get; init; } = 1;
+    /// <summary>Strength: sign-flip and slice-targeted multiply by -scale, scale by scale, gaussian draws N(0, scale^2), alie shifts by scale std, ipm sends -scale x the mean; null = the kind's default (1, 10, 1, 1.5, 1).</summary>
+    public double? Scale { get; init; }
+    /// <summary>Which agents attack: random (from the seed) or spread (evenly spaced ids).</summary>
+    public string Placement { get; init; } = "random";
+    /// <summary>Roles of the groups attacked (trunk, unique, redundant, synergy, embedding, task); empty = every shared group. slice-targeted needs at least one.</summary>
+    public List<string> Roles { get; init; } = [];
 }
 
 /// <summary>Evaluation schedule.</summary>

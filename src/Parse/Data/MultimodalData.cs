@@ -29,6 +29,10 @@ public sealed class MultimodalData : IDisposable
         LabelTensor = torch.tensor(labels.Select(l => (long)l).ToArray(), dtype: ScalarType.Int64);
     }
 
+    /// <summary>A copy with every label mapped by <paramref name="map"/> (e.g. a label-flipping attacker's data).</summary>
+    public MultimodalData Relabel(Func<int, int> map) =>
+        new(Views.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), Labels.Select(map).ToArray(), NumClasses);
+
     /// <summary>Per-modality inputs, each [N, ...].</summary>
     public IReadOnlyDictionary<string, Tensor> Views { get; }
     /// <summary>Labels in [0, NumClasses).</summary>

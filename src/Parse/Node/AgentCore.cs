@@ -1,5 +1,6 @@
 using Parse.Config;
 using Parse.Data;
+using Parse.Federation.Attacks;
 using Parse.Federation.Mixing;
 using Parse.Federation.Payload;
 using Parse.Federation.Sharing;
@@ -43,6 +44,11 @@ public sealed class AgentCore : IDisposable
     private readonly Dictionary<(string Key, int From), int> _heard = new();
     private readonly Queue<double> _recentLastArrival = new();
     private double _waitStart, _roundStart, _lastArrival;
+    private readonly IAttack? _attack;
+    private readonly AttackPlan? _attacks;
+    private readonly Random? _attackRandom;
+    private readonly Dictionary<string, List<Tensor>> _initial = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<List<Tensor>>> _lastReceived = new(StringComparer.Ordinal);
 
     /// <summary>A received payload kept for mixing; disposing it releases its tensors (or the transport's lease on them).</summary>
     private sealed record Held(int Round, GroupPayload Payload, IDisposable? Lease) : IDisposable
@@ -62,8 +68,9 @@ public sealed class AgentCore : IDisposable
     /// <param name="strategy">Sharing strategy (default: from <c>strategy</c>).</param>
     /// <param name="mixer">Mixing rule (default: from <c>mixing.rule</c>).</param>
     /// <param name="pipeline">Payload processors (default: from <c>payload.processors</c>).</param>
+    /// <param name="attacks">Who attacks and how (default: nobody); this agent runs its attack if it is an attacker.</param>
     public AgentCore(Agent learner, ExperimentConfig cfg, IOverlayView overlays, MultimodalData? test,
-        ISharingStrategy? strategy = null, IMixer? mixer = null, PayloadPipeline? pipeline = null)
+        ISharingStrategy? strategy = null, IMixer? mixer = null, PayloadPipeline? pipeline = null, AttackPlan? attacks = null)
     {
         Learner = learner;
         _cfg = cfg;
@@ -75,7 +82,18 @@ public sealed class AgentCore : IDisposable
         _pipeline = pipeline ?? PayloadPipeline.Create(cfg.Payload.Processors);
         _everShared = learner.Model.Groups.Where(g => Enumerable.Range(0, cfg.Rounds).Any(r => _strategy.Shares(g, r))).ToList();
         _byKey = _everShared.ToDictionary(g => g.Key, StringComparer.Ordinal);
+        _attacks = attacks;
+        _attack = attacks?.For(learner.Id);
+        if (_attack is not null)
+        {
+            _attackRandom = new Random(Util.Seeds.Derive(cfg.Seed, "attack", learner.Id));
+            using var noGrad = torch.no_grad();
+            foreach (var g in _everShared) _initial[g.Key] = g.Parameters.Select(p => p.detach().clone()).ToList();
+        }
     }
+
+    /// <summary>True if this agent runs an attack (<c>attack.*</c>).</summary>
+    public bool IsAttacker => _attack is not null;
 
     /// <summary>Agent id (= position on the base graph).</summary>
     public int Id => Learner.Id;
@@ -128,6 +146,7 @@ public sealed class AgentCore : IDisposable
     /// <summary>Local training for round <c>Round + 1</c>; returns the mean training loss.</summary>
     public double Train()
     {
+        if (_attack?.SkipsTraining == true) { LastTrainLoss = Tally.LastTrainLoss = 0; return 0; }
         var t = System.Diagnostics.Stopwatch.StartNew();
         double loss = Learner.LocalTrain();
         TrainedExternally(loss, t.Elapsed.TotalSeconds);
@@ -159,7 +178,10 @@ public sealed class AgentCore : IDisposable
                 var peers = Expected(g.Key, r);
                 if (peers.Count == 0) continue;
                 using var scope = torch.NewDisposeScope();
-                var values = g.Parameters.Select(p => p.detach().clone()).ToList();
+                IReadOnlyList<Tensor> values = g.Parameters.Select(p => p.detach().clone()).ToList();
+                if (_attack is not null && r >= _attacks!.Config.StartRound && _attacks.Targets(g.Role))
+                    values = _attack.Poison(new AttackContext(r, g, values, _lastReceived.TryGetValue(g.Key, out var seen)
+                        ? seen.Select(x => (IReadOnlyList<Tensor>)x).ToList() : [], _initial[g.Key], _attackRandom!)) ?? values;
                 var payload = _pipeline.Outgoing(new GroupPayload(g.Key, Id, r, peers.Count, values));
                 foreach (var v in payload.Values) v.DetachFromDisposeScope();
                 outgoing.Add(new OutgoingPayload(payload, g.Role, peers));
@@ -325,10 +347,19 @@ public sealed class AgentCore : IDisposable
                     Tally.StalenessSum += stale;
                     Tally.MaxStaleness = Math.Max(Tally.MaxStaleness, stale);
                 }
+                if (_attack?.NeedsReceived == true) Remember(g.Key, contributions);
                 try { _mixer.Mix(g.Parameters, peers.Count, contributions); }
                 finally { foreach (var h in chosen) h.Dispose(); }
             }
         Round = r;
+    }
+
+    /// <summary>An attacker's copy of what its neighbours sent for a group in its last mixed round.</summary>
+    private void Remember(string key, IReadOnlyList<Contribution> contributions)
+    {
+        if (_lastReceived.TryGetValue(key, out var old)) foreach (var l in old) foreach (var t in l) t.Dispose();
+        var copy = contributions.Select(c => c.Values.Select(v => { var t = v.clone(); t.DetachFromDisposeScope(); return t; }).ToList()).ToList();
+        _lastReceived[key] = copy;
     }
 
     /// <summary>The evaluation half of <see cref="CloseRound"/>: evaluates when round <see cref="Round"/> is scheduled.</summary>
@@ -391,6 +422,8 @@ public sealed class AgentCore : IDisposable
         foreach (var list in _pending.Values)
             foreach (var h in list) h.Dispose();
         _pending.Clear();
+        foreach (var l in _initial.Values) foreach (var t in l) t.Dispose();
+        foreach (var l in _lastReceived.Values) foreach (var x in l) foreach (var t in x) t.Dispose();
         Learner.Dispose();
     }
 }

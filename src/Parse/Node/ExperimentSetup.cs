@@ -29,7 +29,11 @@ public sealed class ExperimentSetup : IDisposable
         Data = data;
         _parts = parts;
         Strategy = strategy;
+        Attacks = Federation.Attacks.AttackPlan.Of(cfg, plan.Pooled ? 0 : plan.LearnerTypes.Count);
     }
+
+    /// <summary>Which agents attack and how (<c>attack.*</c>; nobody by default, and never pooled learners).</summary>
+    public Federation.Attacks.AttackPlan Attacks { get; }
 
     /// <summary>Loads the data and derives population, topology and partition. Bad input throws <see cref="ConfigException"/>.</summary>
     public static ExperimentSetup Build(ExperimentConfig cfg, string baseDir)
@@ -87,8 +91,14 @@ public sealed class ExperimentSetup : IDisposable
             return new Agent(id, mods, Data.Train.Subset(pooled, mods), Data.Modalities, cfg, Data.Train.NumClasses,
                 Seeds.Derive(cfg.Seed, "centralized", type), stepsMultiplier: Population.Count(p => AgentTypes.Name(p) == type));
         }
-        return new Agent(id, Population[id], Data.Train.Subset(_parts[id], Population[id]), Data.Modalities, cfg,
-            Data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", id));
+        var train = Data.Train.Subset(_parts[id], Population[id]);
+        if (Attacks.For(id) is { PoisonsData: true } attack)
+        {
+            var poisoned = train.Relabel(y => attack.MapLabel(y, train.NumClasses));
+            train.Dispose();
+            train = poisoned;
+        }
+        return new Agent(id, Population[id], train, Data.Modalities, cfg, Data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", id));
     }
 
     /// <summary>Bayes ceiling of a learner's type, when the dataset knows it.</summary>

@@ -40,10 +40,17 @@ public static class RunWriter
             ["agents_by_type"] = counts,
             ["accuracy"] = new JsonObject
             {
-                ["overall"] = Math.Round(r.FinalAccuracy.Average(), 6),
+                ["overall"] = Math.Round(r.FinalAccuracy.Where((_, i) => !r.Attackers.Contains(i)).DefaultIfEmpty(0).Average(), 6),
                 ["by_agent_type"] = byType,
                 ["std_by_agent_type"] = stdByType,
                 ["per_agent"] = new JsonArray(r.FinalAccuracy.Select(a => (JsonNode)Math.Round(a, 6)).ToArray()),
+                // attackers are not in the figures above (honest agents only)
+                ["attackers"] = r.Attackers.Count == 0 ? null : new JsonObject
+                {
+                    ["kind"] = cfg.Attack.Kind,
+                    ["ids"] = new JsonArray(r.Attackers.Select(i => (JsonNode)i).ToArray()),
+                    ["by_agent_type"] = new JsonObject(r.AttackerAccuracyByType.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value, 6)))),
+                },
             },
             ["ceiling"] = new JsonObject { ["by_agent_type"] = ceiling },
             ["accuracy_without_head"] = new JsonObject(r.AccuracyWithoutHead.Select(kv => KeyValuePair.Create(kv.Key,

@@ -49,14 +49,25 @@ public sealed class SimulationResult
     /// <summary>Slice-drop at inference: per dropped head kind (unique, redundant, synergy), final accuracy per agent type.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> AccuracyWithoutHead { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, double>>();
 
-    /// <summary>Mean final accuracy per agent type.</summary>
+    /// <summary>Ids of the agents that ran an attack (<c>attack.*</c>); excluded from the per-type accuracies.</summary>
+    public IReadOnlyList<int> Attackers { get; init; } = [];
+
+    private IEnumerable<(string t, double a)> Honest() =>
+        AgentTypes.Select((t, i) => (t, a: FinalAccuracy[i], i)).Where(x => !Attackers.Contains(x.i)).Select(x => (x.t, x.a));
+
+    /// <summary>Mean final accuracy per agent type, over honest agents.</summary>
     public IReadOnlyDictionary<string, double> AccuracyByType =>
-        AgentTypes.Select((t, i) => (t, a: FinalAccuracy[i])).GroupBy(x => x.t).OrderBy(g => g.Key, StringComparer.Ordinal)
+        Honest().GroupBy(x => x.t).OrderBy(g => g.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Average(x => x.a));
+
+    /// <summary>Mean final accuracy of the attackers per agent type (empty without attackers).</summary>
+    public IReadOnlyDictionary<string, double> AttackerAccuracyByType =>
+        Attackers.GroupBy(i => AgentTypes[i]).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Average(i => FinalAccuracy[i]));
 
     /// <summary>Standard deviation (population) of final accuracy across agents of each type.</summary>
     public IReadOnlyDictionary<string, double> AccuracyStdByType =>
-        AgentTypes.Select((t, i) => (t, a: FinalAccuracy[i])).GroupBy(x => x.t).OrderBy(g => g.Key, StringComparer.Ordinal)
+        Honest().GroupBy(x => x.t).OrderBy(g => g.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g =>
             {
                 double m = g.Average(x => x.a);

@@ -42,8 +42,10 @@ public sealed class Simulator : IDisposable
         var pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
         var mixer = MixerRegistry.Create(cfg);
         _cores = Enumerable.Range(0, _setup.LearnerCount).Select(i =>
-            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, mixer, pipeline)).ToList();
+            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, mixer, pipeline, _setup.Attacks)).ToList();
         Agents = _cores.Select(c => c.Learner).ToList();
+        try { if (!_setup.Topology.TimeVarying) MixerRequirements.Check(cfg, OverlaysAt(0)); }
+        catch { Dispose(); throw; }
         // batches need every member to start its local round at the same virtual time: only in lockstep
         if (cfg.Sim.BatchAgents && cfg.Timing.Lockstep) _batches = AgentBatch.Plan(Agents, cfg).Batches;
     }
@@ -289,6 +291,7 @@ public sealed class Simulator : IDisposable
             Rounds = _cfg.Rounds,
             Conflict = conflict,
             AccuracyWithoutHead = dropped,
+            Attackers = _setup.Attacks.Attackers,
             Timing = new TimingSummary(
                 tallies.Max(x => x.MaxStaleness),
                 tallies.Sum(x => x.Mixed) == 0 ? 0 : tallies.Sum(x => (double)x.StalenessSum) / tallies.Sum(x => x.Mixed),

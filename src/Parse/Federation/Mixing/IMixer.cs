@@ -65,6 +65,11 @@ public static class MixerRegistry
     {
         var r = new ComponentRegistry<Func<Config.ExperimentConfig, IMixer>>("mixing rule");
         r.Register("metropolis", _ => new MetropolisMixer(), "Metropolis-Hastings gossip averaging (symmetric, doubly stochastic)");
+        r.Register("trimmed-mean", c => new TrimmedMeanMixer(c.Mixing.Trim), "coordinate-wise trimmed mean of own and neighbours' values (mixing.trim)");
+        r.Register("median", _ => new MedianMixer(), "coordinate-wise median of own and neighbours' values");
+        r.Register("krum", c => new KrumMixer(c.Mixing.F, multi: false), "the most central of own and neighbours' values (mixing.f)");
+        r.Register("multi-krum", c => new KrumMixer(c.Mixing.F, multi: true), "mean of the n - f most central values (mixing.f)");
+        r.Register("clipped-gossip", c => new ClippedGossipMixer(c.Mixing.Clip), "Metropolis-Hastings steps with neighbour differences clipped to mixing.clip (adaptive when unset)");
         return r;
     }
 

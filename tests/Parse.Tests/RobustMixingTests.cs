@@ -1,0 +1,136 @@
+using Parse.Config;
+using Parse.Federation.Attacks;
+using Parse.Federation.Mixing;
+using Parse.Simulation;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Parse.Tests;
+
+/// <summary>Robust mixing rules on crafted neighbour values, and attacks end to end in the simulator.</summary>
+public class RobustMixingTests
+{
+    private static List<Parameter> Own(params float[] v) => [new Parameter(torch.tensor(v), requires_grad: false)];
+
+    private static Contribution From(int sender, params float[] v) => new(sender, 2, [torch.tensor(v)], 0);
+
+    private static float[] Values(IReadOnlyList<Parameter> p) => p[0].data<float>().ToArray();
+
+    [Fact]
+    public void Median_takes_the_coordinate_wise_median_and_ignores_an_outlier()
+    {
+        var own = Own(1, 10, 0);
+        using (torch.no_grad()) new MedianMixer().Mix(own, 4, [From(1, 2, 11, 0), From(2, 3, 12, 0), From(3, 1000, -1000, 0), From(4, 4, 13, 5)]);
+        Assert.Equal([3f, 11f, 0f], Values(own));
+    }
+
+    [Fact]
+    public void Trimmed_mean_drops_the_extremes_of_each_coordinate()
+    {
+        var own = Own(1, 5);
+        using (torch.no_grad()) new TrimmedMeanMixer(1).Mix(own, 3, [From(1, 2, 6), From(2, 3, 7), From(3, 1e6f, -1e6f)]);
+        // coordinate 0: {1,2,3,1e6} -> mean of {2,3}; coordinate 1: {5,6,7,-1e6} -> mean of {5,6}
+        Assert.Equal([2.5f, 5.5f], Values(own));
+    }
+
+    [Fact]
+    public void Krum_chooses_an_honest_candidate_and_multi_krum_averages_the_honest_ones()
+    {
+        var honest = new[] { From(1, 1.1f, 0.9f), From(2, 0.9f, 1.1f), From(3, 1.0f, 1.2f) };
+        var bad = new[] { From(4, 50, -50), From(5, -40, 60) };
+        var own = Own(1, 1);
+        using (torch.no_grad()) new KrumMixer(2, multi: false).Mix(own, 5, [.. honest, .. bad]);
+        Assert.All(Values(own), v => Assert.InRange(v, 0.8f, 1.3f));
+        var own2 = Own(1, 1);
+        using (torch.no_grad()) new KrumMixer(2, multi: true).Mix(own2, 5, [.. honest, .. bad]);
+        // n - f = 4 candidates averaged: own and the three honest ones
+        Assert.Equal(1.0f, Values(own2)[0], 3);
+        Assert.Equal(1.05f, Values(own2)[1], 3);
+    }
+
+    [Fact]
+    public void Clipped_gossip_bounds_how_far_one_neighbour_can_move_the_agent()
+    {
+        var own = Own(0, 0);
+        using (torch.no_grad()) new ClippedGossipMixer(1.0).Mix(own, 2, [From(1, 1000, 0), From(2, 0, 0)]);
+        var v = Values(own);
+        // w = 1/3 per neighbour, the far one clipped to norm 1: the agent moves by 1/3 at most
+        Assert.Equal(1.0f / 3, v[0], 4);
+        Assert.Equal(0f, v[1]);
+    }
+
+    [Fact]
+    public void Metropolis_matches_the_weighted_average()
+    {
+        var own = Own(3);
+        using (torch.no_grad()) new MetropolisMixer().Mix(own, 2, [From(1, 0), From(2, 6)]);
+        Assert.Equal(3f, Values(own)[0], 5);   // 1/3 * 3 + 1/3 * 0 + 1/3 * 6
+    }
+
+    private static SimulationResult Run(params string[] sets)
+    {
+        var cfg = TestConfigs.Load([.. sets, "rounds=10", "topology.kind=fully-connected", "data.samples_per_agent=48"]);
+        using var sim = new Simulator(cfg, ".");
+        return sim.Run();
+    }
+
+    [Fact]
+    public void A_sign_flip_attack_breaks_metropolis_and_the_median_withstands_it()
+    {
+        var clean = Run();
+        var attacked = Run("attack.kind=sign-flip", "attack.fraction=0.25", "attack.scale=4");
+        var defended = Run("attack.kind=sign-flip", "attack.fraction=0.25", "attack.scale=4", "mixing.rule=median");
+        Assert.Equal(3, attacked.Attackers.Count);
+        foreach (var type in clean.AccuracyByType.Keys)
+        {
+            Assert.True(attacked.AccuracyByType[type] < clean.AccuracyByType[type] - 0.1,
+                $"{type}: attacked {attacked.AccuracyByType[type]:F3} vs clean {clean.AccuracyByType[type]:F3}");
+            Assert.True(defended.AccuracyByType[type] > attacked.AccuracyByType[type] + 0.1,
+                $"{type}: defended {defended.AccuracyByType[type]:F3} vs attacked {attacked.AccuracyByType[type]:F3}");
+        }
+    }
+
+    [Fact]
+    public void Attackers_are_chosen_from_the_seed_and_reported_apart()
+    {
+        var cfg = TestConfigs.Load("attack.kind=label-flip", "attack.fraction=0.25");
+        var plan = AttackPlan.Of(cfg, 12);
+        Assert.Equal(3, plan.Attackers.Count);
+        Assert.Equal(plan.Attackers, AttackPlan.Of(cfg, 12).Attackers);
+        var spread = AttackPlan.Of(TestConfigs.Load("attack.kind=scale", "attack.fraction=0.25", "attack.placement=spread"), 12);
+        Assert.Equal([0, 4, 8], spread.Attackers);
+        using var sim = new Simulator(cfg, ".");
+        using var honest = new Simulator(TestConfigs.Load(), ".");
+        // a label-flipping attacker trains on its own samples with labels C - 1 - y; honest agents are untouched
+        int a = plan.Attackers[0], c = sim.Agents[a].Train.NumClasses;
+        Assert.Equal(honest.Agents[a].Train.Labels.Select(y => c - 1 - y), sim.Agents[a].Train.Labels);
+        int h = Enumerable.Range(0, 12).First(i => !plan.IsAttacker(i));
+        Assert.Equal(honest.Agents[h].Train.Labels, sim.Agents[h].Train.Labels);
+        var r = sim.Run();
+        Assert.Equal(plan.Attackers, r.Attackers);
+        Assert.NotEmpty(r.AttackerAccuracyByType);
+    }
+
+    [Theory]
+    [InlineData("attack.fraction=0.6", "attack.fraction")]
+    [InlineData("attack.kind=teleport", "attack.kind")]
+    [InlineData("attack.roles=[brain]", "attack.roles")]
+    [InlineData("mixing.trim=-1", "mixing.trim")]
+    [InlineData("mixing.clip=0", "mixing.clip")]
+    public void Bad_attack_and_mixing_options_name_the_field(string set, string field)
+    {
+        var e = Assert.Throws<ConfigException>(() => TestConfigs.Load("attack.kind=sign-flip", set));
+        Assert.Contains(field, e.Message);
+    }
+
+    [Fact]
+    public void A_rule_that_cannot_work_on_the_overlay_degree_stops_before_training()
+    {
+        // ring: every agent has 2 neighbours on most overlays; krum with f = 1 needs degree + 1 > 4
+        var e = Assert.Throws<ConfigException>(() => new Simulator(TestConfigs.Load("mixing.rule=krum", "mixing.f=1"), "."));
+        Assert.Contains("mixing.f", e.Message);
+        e = Assert.Throws<ConfigException>(() => new Simulator(TestConfigs.Load("mixing.rule=trimmed-mean", "mixing.trim=2"), "."));
+        Assert.Contains("mixing.trim", e.Message);
+    }
+}
