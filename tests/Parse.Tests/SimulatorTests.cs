@@ -96,6 +96,13 @@ public class SimulatorTests
         var nan = good with { Values = [TorchSharp.torch.full(2, 3, float.NaN)] };
         Assert.Null(pipeline.Incoming(nan, shapes, "k", out var r1));
         Assert.Equal(RejectReason.NonFinite, r1);
+        // one infinity (or an inf - inf pair) among several finite tensors is found too
+        var inf = good with { Values = [TorchSharp.torch.ones(2, 3), TorchSharp.torch.tensor(new[] { 1f, float.PositiveInfinity, 1f, 1f, 1f, 1f }).reshape(2, 3)] };
+        Assert.Null(pipeline.Incoming(inf, [[2, 3], [2, 3]], "k", out _));
+        var cancel = good with { Values = [TorchSharp.torch.tensor(new[] { float.PositiveInfinity, float.NegativeInfinity, 0f, 0f, 0f, 0f }).reshape(2, 3)] };
+        Assert.Null(pipeline.Incoming(cancel, shapes, "k", out _));
+        var huge = good with { Values = [TorchSharp.torch.full(2, 3, float.MaxValue)] };
+        Assert.NotNull(pipeline.Incoming(huge, shapes, "k", out _));   // finite, even if its float32 sum would overflow
         var wrong = good with { Values = [TorchSharp.torch.ones(3, 2)] };
         Assert.Null(pipeline.Incoming(wrong, shapes, "k", out var r2));
         Assert.Equal(RejectReason.WrongShape, r2);

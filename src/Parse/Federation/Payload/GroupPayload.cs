@@ -74,15 +74,28 @@ public sealed class FiniteValidator : IPayloadProcessor
 {
     public GroupPayload Outgoing(GroupPayload p) => p;
 
+    // The in-memory transport hands one payload object to all of a sender's neighbours: its verdict is computed once.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IReadOnlyList<Tensor>, object> Verdicts = new();
+    private static readonly object Finite = new(), NotFinite = new();
+
     public GroupPayload? Incoming(GroupPayload p, IReadOnlyList<long[]> shapes, string key, out RejectReason reason)
     {
         reason = RejectReason.NonFinite;
-        foreach (var v in p.Values)
-        {
-            using var ok = torch.isfinite(v).all();
-            if (!ok.item<bool>()) return null;
-        }
-        return p;
+        var verdict = Verdicts.GetValue(p.Values, values => AllFinite(values) ? Finite : NotFinite);
+        return ReferenceEquals(verdict, Finite) ? p : null;
+    }
+
+    /// <summary>
+    /// One reduction per payload: the float64 sum of all values is finite exactly when every value is (a NaN or an
+    /// infinity propagates; float32 values cannot overflow a float64 sum).
+    /// </summary>
+    private static bool AllFinite(IReadOnlyList<Tensor> values)
+    {
+        if (values.Count == 0) return true;
+        using var scope = torch.NewDisposeScope();
+        var total = values.Count == 1 ? values[0].sum(ScalarType.Float64)
+            : torch.stack(values.Select(v => v.sum(ScalarType.Float64)).ToArray(), 0).sum();
+        return double.IsFinite(total.item<double>());
     }
 }
 
