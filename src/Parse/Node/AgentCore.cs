@@ -234,15 +234,31 @@ public sealed class AgentCore : IDisposable
         }
         if (!_pending.TryGetValue((payload.Key, from), out var list)) _pending[(payload.Key, from)] = list = new();
         list.Add(held);
+        // bounded memory: a neighbour running ahead (it closes rounds at its deadline) cannot make us hold more than
+        // staleness + 2 of its payloads per group; the oldest go first
+        while (list.Count > _timing.MaxStaleness + 2)
+        {
+            var oldest = list.MinBy(x => x.Round)!;
+            list.Remove(oldest);
+            Refuse(oldest, from, RejectReason.Stale, $"more than {_timing.MaxStaleness + 2} payloads pending");
+        }
         if (Waiting && payload.Round >= Round + 1) _lastArrival = Math.Max(_lastArrival, now - _waitStart);
         return null;
     }
 
-    /// <summary>Counts a payload the transport could not even decode (it does not answer any round).</summary>
+    /// <summary>
+    /// Counts a payload the transport could not even decode. It answers the current round for every group the sender
+    /// shares with this agent (its key and round are unknown): waiting for a better one until the deadline would let
+    /// one faulty peer slow down everyone.
+    /// </summary>
     public void RefusedByTransport(int from, RejectReason reason, long wireBytes)
     {
         Tally.BytesReceived += wireBytes;
         CountRejection(from, reason);
+        int r = Round + 1;
+        foreach (var g in SharedGroups(r))
+            if (_overlays.Neighbours(g.Key, r).Contains(from))
+                _heard[(g.Key, from)] = Math.Max(r, _heard.GetValueOrDefault((g.Key, from), -1));
     }
 
     private RejectReason Refuse(Held held, int from, RejectReason reason, string detail)
