@@ -52,7 +52,9 @@ internal static class Commands
             string text = new StreamReader(s).ReadToEnd();
             return (ConfigLoader.FromText(text, sets, "<embedded quickstart>"), Directory.GetCurrentDirectory());
         }
-        return (ConfigLoader.Load(path, sets), Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
+        var cfg = ConfigLoader.Load(path, sets);
+        foreach (var n in cfg.Notices) Console.Error.WriteLine("note: " + n);
+        return (cfg, Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
     }
 
     /// <summary>Runs <paramref name="body"/>, turning known failures into one clear line and an exit code.</summary>

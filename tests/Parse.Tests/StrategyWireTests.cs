@@ -39,6 +39,18 @@ public class StrategyWireTests
     }
 
     [Fact]
+    public void Dsgd_baselines_default_to_their_own_monolithic_model_and_say_so()
+    {
+        var cfg = TestConfigs.Load("strategy=dsgd-hybrid");
+        Assert.False(cfg.Model.Fission);
+        Assert.Contains(cfg.Notices, n => n.Contains("monolithic") && n.Contains("model.fission=true"));
+        var explicitThreeSlice = TestConfigs.Load("strategy=dsgd-hybrid", "model.fission=true");
+        Assert.True(explicitThreeSlice.Model.Fission);
+        Assert.Empty(explicitThreeSlice.Notices);
+        Assert.True(TestConfigs.Load("strategy=parse").Model.Fission);
+    }
+
+    [Fact]
     public void Dsgd_baselines_on_the_three_slice_model_split_heads_and_encoders()
     {
         var (task, all) = Wire("strategy=dsgd-task", "model.fission=true");

@@ -70,12 +70,29 @@ public static class ConfigLoader
         }
     }
 
+    /// <summary>
+    /// A strategy's own architecture is its default: the DSGD baselines run on the monolithic shared-embedding model
+    /// unless <c>model.fission</c> is set explicitly (then they run on the three-slice model, the fair same-architecture
+    /// ablation). The choice is stated in <see cref="ExperimentConfig.Notices"/>.
+    /// </summary>
+    private static ExperimentConfig ApplyStrategyDefaults(ExperimentConfig cfg, JsonObject obj)
+    {
+        bool fissionSet = obj["model"] is JsonObject m && m.ContainsKey("fission");
+        if (!cfg.Strategy.StartsWith("dsgd-", StringComparison.Ordinal) || fissionSet) return cfg;
+        return cfg with
+        {
+            Model = cfg.Model with { Fission = false },
+            Notices = [.. cfg.Notices, $"strategy {cfg.Strategy}: runs on the monolithic shared-embedding model (its own architecture); set model.fission=true for the same-architecture three-slice ablation"],
+        };
+    }
+
     /// <summary>Binds a JSON tree to the config record; unknown keys and wrong types name the field.</summary>
     public static ExperimentConfig Bind(JsonObject obj, string source)
     {
         try
         {
-            return obj.Deserialize<ExperimentConfig>(JsonOptions) ?? new ExperimentConfig();
+            var cfg = obj.Deserialize<ExperimentConfig>(JsonOptions) ?? new ExperimentConfig();
+            return ApplyStrategyDefaults(cfg, obj);
         }
         catch (JsonException e)
         {

@@ -32,6 +32,9 @@ public sealed record ExperimentConfig
     public SimConfig Sim { get; init; } = new();
     /// <summary>Round timing shared by both runtimes: deadline and staleness; the simulator's virtual clock models.</summary>
     public TimingConfig Timing { get; init; } = new();
+    /// <summary>Defaults the loader chose for this config and why (printed by the CLI; not part of the file format).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<string> Notices { get; init; } = [];
     /// <summary>Cluster runtime settings (ignored by the in-process simulator).</summary>
     public ClusterConfig Cluster { get; init; } = new();
 }
