@@ -110,4 +110,21 @@ public class PayloadCodecTests
         asm.Add(1, 3, 0, 3, new byte[1000]);
         Assert.Throws<InvalidDataException>(() => asm.Add(1, 3, 1, 3, new byte[1001]));
     }
+
+    [Fact]
+    public void Forged_chunk_counts_allocate_nothing_and_incomplete_messages_stay_within_twice_the_limit()
+    {
+        var asm = new ChunkAssembler(maxBytes: 10_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        // a chunk that declares ten million parts must not make the receiver allocate for them
+        Assert.Null(asm.Add(7, 1, 0, 10_000, new byte[8]));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 100_000);
+        // many incomplete messages: the oldest are dropped so that at most 2 x maxBytes stay buffered
+        for (long id = 2; id < 40; id++) asm.Add(7, id, 0, 3, new byte[1_000]);
+        Assert.True(asm.PendingBytes <= 20_000, $"{asm.PendingBytes} bytes pending");
+        Assert.True(asm.Dropped > 0);
+        // a message still completes after all that
+        Assert.Null(asm.Add(8, 1, 0, 2, new byte[5]));
+        Assert.Equal(9, asm.Add(8, 1, 1, 2, new byte[4])!.Length);
+    }
 }

@@ -35,7 +35,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly List<(object Msg, Address From)> _early = new();
     private readonly ChunkAssembler _chunks;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private long _nextMessageId;
+    // message ids start at a random point, so a restarted agent's ids do not collide with its previous incarnation's
+    // half-assembled chunks at the receivers
+    private long _nextMessageId = Random.Shared.NextInt64(1L << 62);
     private int _resumedFrom;
     private bool _training, _done, _failed, _settled, _allAdmitted;
     private double _discoveryStart, _lastChangeAt;
@@ -55,12 +57,6 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j);
         _core.Log = setup.Log;
         _chunks = new ChunkAssembler(_k.MaxPayloadBytes);
-        if (setup.Resume is { } c)
-        {
-            CheckpointStore.Restore(c, _core.Learner.Model);
-            _core.ResumeAt(c.Round, JsonSerializer.Deserialize<AgentTally>(c.Metadata) ?? new AgentTally());
-            _resumedFrom = c.Round;
-        }
 
         Receive<PeerUp>(OnPeerUp);
         Receive<PeerDown>(OnPeerDown);
@@ -81,10 +77,12 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         if (_failed) return;
         try { work(); }
-        catch (Exception e) when (e is InvalidOperationException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // any failure (including a native TorchSharp error) ends the node with one message naming the agent,
+            // never a silently stopped actor that its node would wait for forever
             _failed = true;
-            _s.OnFailed($"agent {_id}: {e.Message}");
+            _s.OnFailed($"agent {_id}: {e.GetType().Name}: {e.Message}");
         }
     }
 
@@ -100,6 +98,15 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        // a checkpoint that does not fit (shapes, corrupt metadata) ends the node with a message instead of a dead actor
+        if (_s.Resume is { } c)
+            Guard(() =>
+            {
+                CheckpointStore.Restore(c, _core.Learner.Model);
+                _core.ResumeAt(c.Round, JsonSerializer.Deserialize<AgentTally>(c.Metadata) ?? new AgentTally());
+                _resumedFrom = c.Round;
+            });
+        if (_failed) return;
         _discoveryStart = _lastChangeAt = Now;
         if (_core.Done) { Finish(); return; }
         Timers.StartPeriodicTimer("discovery", new DiscoveryTick(), TimeSpan.FromMilliseconds(100));

@@ -118,6 +118,8 @@ public static class NodeHost
             Action<string> notAdmitted = why => Fail(why, ExitNotAdmitted);
             var ids = agents.Select(a => a.Id).ToArray();
             system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, ids, refs, logLine, notAdmitted)), "directory");
+            if (string.IsNullOrEmpty(o.Secret))
+                Log("warning: no experiment secret (--secret or $PARSE_SECRET): any process that reaches a seed node is admitted");
             Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
 
             // never wait forever for a cluster that is not there: give up if this node is not Up in time

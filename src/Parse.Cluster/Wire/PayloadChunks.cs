@@ -20,11 +20,16 @@ public static class PayloadChunker
 /// </summary>
 public sealed class ChunkAssembler(int maxBytes, int maxPending = 64)
 {
-    private readonly Dictionary<(int Sender, long Id), (byte[]?[] Parts, int Have, long Bytes)> _pending = new();
+    // parts are kept as they arrive (no array sized by the declared count: a forged count must not allocate memory)
+    private readonly Dictionary<(int Sender, long Id), (Dictionary<int, byte[]> Parts, int Count, long Bytes)> _pending = new();
     private readonly Queue<(int, long)> _order = new();
+    private long _pendingBytes;
 
-    /// <summary>Incomplete messages dropped because too many were pending.</summary>
+    /// <summary>Incomplete messages dropped because too many were pending, or too many bytes.</summary>
     public int Dropped { get; private set; }
+
+    /// <summary>Bytes held in incomplete messages (bounded by twice the largest accepted payload).</summary>
+    public long PendingBytes => _pendingBytes;
 
     /// <summary>
     /// Adds a chunk; returns the whole message when its last chunk arrives, otherwise null.
@@ -38,22 +43,43 @@ public sealed class ChunkAssembler(int maxBytes, int maxPending = 64)
         var k = (sender, id);
         if (!_pending.TryGetValue(k, out var e))
         {
-            e = (new byte[]?[count], 0, 0);
+            e = (new Dictionary<int, byte[]>(), count, 0);
             _order.Enqueue(k);
-            while (_pending.Count >= maxPending && _order.TryDequeue(out var old))
-                if (_pending.Remove(old)) Dropped++;
+            while (_pending.Count >= maxPending && _order.TryDequeue(out var old)) Drop(old);
         }
-        if (e.Parts.Length != count) throw new InvalidDataException($"message {id} from agent {sender}: chunk count changed");
-        if (e.Parts[index] is not null) throw new InvalidDataException($"message {id} from agent {sender}: chunk {index} repeated");
+        if (e.Count != count) throw new InvalidDataException($"message {id} from agent {sender}: chunk count changed");
+        if (e.Parts.ContainsKey(index)) throw new InvalidDataException($"message {id} from agent {sender}: chunk {index} repeated");
         e.Parts[index] = data;
-        e.Have++;
         e.Bytes += data.Length;
-        if (e.Bytes > maxBytes) { _pending.Remove(k); throw new InvalidDataException($"message {id} from agent {sender}: exceeds {maxBytes} bytes"); }
-        if (e.Have < count) { _pending[k] = e; return null; }
+        _pendingBytes += data.Length;
+        if (e.Bytes > maxBytes)
+        {
+            _pending[k] = e;
+            Drop(k);
+            throw new InvalidDataException($"message {id} from agent {sender}: exceeds {maxBytes} bytes");
+        }
+        _pending[k] = e;
+        // all incomplete messages together stay within twice the largest payload: the oldest go first
+        while (_pendingBytes > 2L * maxBytes && _order.Count > 0)
+        {
+            var oldest = _order.Dequeue();
+            if (!oldest.Equals(k)) { Drop(oldest); continue; }
+            _order.Enqueue(oldest);
+            if (_pending.Count == 1) break;
+        }
+        if (e.Parts.Count < count) return null;
         _pending.Remove(k);
+        _pendingBytes -= e.Bytes;
         var whole = new byte[e.Bytes];
         int pos = 0;
-        foreach (var part in e.Parts) { part!.CopyTo(whole, pos); pos += part!.Length; }
+        for (int c = 0; c < count; c++) { e.Parts[c].CopyTo(whole, pos); pos += e.Parts[c].Length; }
         return whole;
+    }
+
+    private void Drop((int, long) key)
+    {
+        if (!_pending.Remove(key, out var e)) return;
+        _pendingBytes -= e.Bytes;
+        Dropped++;
     }
 }
