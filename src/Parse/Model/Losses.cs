@@ -23,7 +23,7 @@ public static class Losses
     }
 
     /// <summary>Mean squared cosine similarity between rows of a and b (0 when orthogonal).</summary>
-    public static Tensor CosineSquared(Tensor a, Tensor b) => cosine_similarity(a, b, dim: 1).square().mean();
+    public static Tensor CosineSquared(Tensor a, Tensor b) => cosine_similarity(a, b, dim: 1).Squared().mean();
 
     /// <summary>
     /// Total loss: head_weight * sum of per-head CE + ensemble_weight * ensemble NLL

@@ -255,9 +255,9 @@ public sealed class AgentBatch : IDisposable
             int terms = 0;
             foreach (var sl in slices.Values)
             {
-                var t = cosine_similarity(sl.Unique, sl.Redundant, dim: -1).square().mean([1]);
+                var t = cosine_similarity(sl.Unique, sl.Redundant, dim: -1).Squared().mean([1]);
                 terms++;
-                if (sl.Synergy is not null) { t = t + cosine_similarity(sl.Synergy, sl.Redundant, dim: -1).square().mean([1]); terms++; }
+                if (sl.Synergy is not null) { t = t + cosine_similarity(sl.Synergy, sl.Redundant, dim: -1).Squared().mean([1]); terms++; }
                 sep = sep is null ? t : sep + t;
             }
             loss = loss + sep!.Times(lc.Separation / terms);

@@ -41,4 +41,7 @@ public static class ScalarOps
         using var s = alpha.ToScalar();
         return t.add_(other, s);
     }
+
+    /// <summary>Element-wise square as a tensor product (TorchSharp's <c>square()</c> is <c>pow(2)</c> with an implicit scalar).</summary>
+    public static Tensor Squared(this Tensor t) => t.mul(t);
 }

@@ -92,7 +92,7 @@ public sealed class KrumMixer(int f, bool multi) : IMixer
     public static double[] Scores(Tensor candidates, int f)
     {
         long n = candidates.shape[0];
-        var d = torch.cdist(candidates.unsqueeze(0), candidates.unsqueeze(0)).squeeze(0).square();   // [n, n]
+        var d = torch.cdist(candidates.unsqueeze(0), candidates.unsqueeze(0)).squeeze(0).Squared();   // [n, n]
         long k = Math.Max(1, n - f - 2);
         var scores = new double[n];
         var rows = d.to_type(ScalarType.Float64).data<double>().ToArray();
@@ -137,7 +137,7 @@ public sealed class ClippedGossipMixer(double? clip) : IMixer
         var x = Candidates.Stack(own, received);
         var self = x[0];
         var diffs = x.narrow(0, 1, x.shape[0] - 1) - self;                                   // [m, numel]
-        var norms = diffs.square().sum([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
+        var norms = diffs.Squared().sum([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
         double tau = clip ?? Median(norms);
         var update = torch.zeros_like(self);
         for (int k = 0; k < received.Count; k++)
