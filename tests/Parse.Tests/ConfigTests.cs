@@ -91,3 +91,34 @@ public class ConfigTests
         Assert.Contains("data.partition", e.Message);
     }
 }
+
+public class HostileConfigTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("parse-hostile").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void A_yaml_alias_bomb_is_refused_quickly_with_a_message()
+    {
+        var yaml = new System.Text.StringBuilder("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for (int i = 1; i < 9; i++)
+            yaml.Append($"a{i}: &a{i} [{string.Join(", ", Enumerable.Repeat($"*a{i - 1}", 10))}]\n");
+        string path = Path.Combine(_dir, "bomb.yaml");
+        File.WriteAllText(path, yaml.ToString());
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<Parse.Config.ConfigException>(() => Parse.Config.ConfigLoader.Load(path));
+        Assert.Contains("aliases", e.Message);
+        Assert.True(sw.Elapsed.TotalSeconds < 10);
+    }
+
+    [Fact]
+    public void An_empty_config_file_is_an_error_not_a_silent_default_run()
+    {
+        string path = Path.Combine(_dir, "empty.yaml");
+        File.WriteAllText(path, "# nothing here\n\n");
+        var e = Assert.Throws<Parse.Config.ConfigException>(() => Parse.Config.ConfigLoader.Load(path));
+        Assert.Contains("empty", e.Message);
+        Assert.Contains("empty.yaml", e.Message);
+    }
+}

@@ -27,6 +27,8 @@ public static class ConfigLoader
     {
         if (!File.Exists(path)) throw new ConfigException($"config file not found: {path}");
         string text = File.ReadAllText(path);
+        if (text.Split('\n').All(l => l.Trim().Length == 0 || l.TrimStart().StartsWith('#')))
+            throw new ConfigException($"{path}: the config file is empty; see configs/quickstart.yaml for a complete example");
         JsonNode tree;
         try { tree = ParseYaml(text) ?? new JsonObject(); }
         catch (YamlException e) { throw new ConfigException($"{path}: invalid YAML at line {e.Start.Line}: {e.Message}"); }
@@ -122,11 +124,20 @@ public static class ConfigLoader
         var stream = new YamlStream();
         stream.Load(new StringReader(text));
         if (stream.Documents.Count == 0) return null;
-        return Convert(stream.Documents[0].RootNode);
+        int budget = MaxNodes;
+        return Convert(stream.Documents[0].RootNode, ref budget);
     }
 
-    private static JsonNode? Convert(YamlNode node)
+    /// <summary>
+    /// Most values a config may expand to. YAML aliases can repeat a subtree exponentially (a few hundred bytes
+    /// expanding to billions of nodes); a real experiment file has a few hundred.
+    /// </summary>
+    public const int MaxNodes = 100_000;
+
+    private static JsonNode? Convert(YamlNode node, ref int budget)
     {
+        if (--budget < 0)
+            throw new ConfigException($"the config expands to more than {MaxNodes} values (YAML aliases repeating a subtree?); refusing to expand it");
         switch (node)
         {
             case YamlMappingNode map:
@@ -135,12 +146,12 @@ public static class ConfigLoader
                 {
                     string key = ((YamlScalarNode)k).Value ?? "";
                     if (o.ContainsKey(key)) throw new ConfigException($"duplicate config key '{key}' (line {k.Start.Line})");
-                    o[key] = Convert(v);
+                    o[key] = Convert(v, ref budget);
                 }
                 return o;
             case YamlSequenceNode seq:
                 var a = new JsonArray();
-                foreach (var c in seq.Children) a.Add(Convert(c));
+                foreach (var c in seq.Children) a.Add(Convert(c, ref budget));
                 return a;
             case YamlScalarNode s:
                 string val = s.Value ?? "";
