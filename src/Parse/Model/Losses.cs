@@ -19,7 +19,7 @@ public static class Losses
         var b = normalize(z2, p: 2, dim: 1);
         var logits = a.matmul(b.t()).Over(tau);
         var target = torch.arange(z1.shape[0], dtype: ScalarType.Int64);
-        return (cross_entropy(logits, target) + cross_entropy(logits.t(), target)).Over(2);
+        return cross_entropy(logits, target).Plus(cross_entropy(logits.t(), target)).Over(2);
     }
 
     /// <summary>Mean squared cosine similarity between rows of a and b (0 when orthogonal).</summary>
@@ -35,7 +35,7 @@ public static class Losses
         Tensor loss = nll_loss(output.EnsembleLogProb, labels).Times(cfg.EnsembleWeight);
         if (cfg.HeadWeight != 0)
             foreach (var logits in output.HeadLogits.Values)
-                loss = loss + cross_entropy(logits, labels).Times(cfg.HeadWeight);
+                loss = loss.Plus(cross_entropy(logits, labels).Times(cfg.HeadWeight));
         var mods = output.Slices.Keys.OrderBy(m => m, StringComparer.Ordinal).ToList();
         if (cfg.Beta != 0 && mods.Count > 1)
         {
@@ -45,10 +45,10 @@ public static class Losses
                 for (int j = i + 1; j < mods.Count; j++)
                 {
                     var t = InfoNce(output.Slices[mods[i]].Redundant, output.Slices[mods[j]].Redundant, cfg.Tau);
-                    nce = nce is null ? t : nce + t;
+                    nce = nce is null ? t : nce.Plus(t);
                     pairs++;
                 }
-            loss = loss + nce!.Times(cfg.Beta / pairs);
+            loss = loss.Plus(nce!.Times(cfg.Beta / pairs));
         }
         if (cfg.Separation != 0 && output.Slices.Count > 0)
         {
@@ -58,10 +58,10 @@ public static class Losses
             {
                 var t = CosineSquared(s.Unique, s.Redundant);
                 terms++;
-                if (s.Synergy is not null) { t = t + CosineSquared(s.Synergy, s.Redundant); terms++; }
-                sep = sep is null ? t : sep + t;
+                if (s.Synergy is not null) { t = t.Plus(CosineSquared(s.Synergy, s.Redundant)); terms++; }
+                sep = sep is null ? t : sep.Plus(t);
             }
-            loss = loss + sep!.Times(cfg.Separation / terms);
+            loss = loss.Plus(sep!.Times(cfg.Separation / terms));
         }
         return loss;
     }

@@ -61,7 +61,8 @@ public sealed class FlatAdam : IDisposable
         _v.mul_(_sBeta2).addcmul_(grad, grad, value: _sOneMinusBeta2);
         using var bc2 = (1 - Math.Pow(_beta2, _t)).ToScalar();
         using var stepSize = (_lr / (1 - Math.Pow(_beta1, _t))).ToScalar();
-        var denom = _v.div(bc2).sqrt_().add_(_sEps);
+        // two-argument overloads only: the one-argument add_/sub_ create an implicit alpha scalar (Util.ScalarOps)
+        var denom = _v.div(bc2).sqrt_().add_(_sEps, Util.ScalarOps.One);
         var update = _m.div(denom).mul_(stepSize);
         var parts = update.split(_sizes);
         for (int i = 0; i < _params.Count; i++) _params[i].sub_(parts[i].view(_params[i].shape));

@@ -14,6 +14,16 @@ namespace Parse.Util;
 /// </summary>
 public static class ScalarOps
 {
+    /// <summary>
+    /// The scalar 1, alive for the whole process: pass it as the <c>alpha</c> of <c>add</c>. TorchSharp's
+    /// one-argument <c>add(Tensor)</c> and <c>add_(Scalar)</c> (and the <c>+</c> operator)
+    /// create an implicit alpha of 1 that can be finalized during the native call.
+    /// </summary>
+    public static readonly Scalar One = 1.ToScalar();
+
+    /// <summary><paramref name="a"/> + <paramref name="b"/> without an implicit scalar.</summary>
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+
     /// <summary><paramref name="t"/> * <paramref name="x"/>.</summary>
     public static Tensor Times(this Tensor t, double x)
     {

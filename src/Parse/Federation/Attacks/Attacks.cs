@@ -91,7 +91,7 @@ public sealed class AlieAttack(double scale) : IAttack
         {
             var all = torch.stack(c.Received.Select(r => r[k]).Append(c.Honest[k]).ToArray(), 0);
             var std = all.shape[0] > 1 ? all.std(0, false) : torch.zeros_like(c.Honest[k]);
-            result.Add(all.mean([0]) - std.Times(scale));
+            result.Add(all.mean([0]).sub(std.Times(scale)));
         }
         return result;
     }

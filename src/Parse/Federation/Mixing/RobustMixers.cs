@@ -136,7 +136,7 @@ public sealed class ClippedGossipMixer(double? clip) : IMixer
         if (received.Count == 0) return;
         var x = Candidates.Stack(own, received);
         var self = x[0];
-        var diffs = x.narrow(0, 1, x.shape[0] - 1) - self;                                   // [m, numel]
+        var diffs = x.narrow(0, 1, x.shape[0] - 1).sub(self);                                   // [m, numel]
         var norms = diffs.Squared().sum([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
         double tau = clip ?? Median(norms);
         var update = torch.zeros_like(self);
@@ -146,7 +146,7 @@ public sealed class ClippedGossipMixer(double? clip) : IMixer
             double factor = norms[k] > tau && norms[k] > 0 ? tau / norms[k] : 1.0;
             update.AddScaled_(diffs[k], w * factor);
         }
-        Candidates.WriteBack(own, self + update);
+        Candidates.WriteBack(own, self.Plus(update));
     }
 
     private static double Median(double[] v)
