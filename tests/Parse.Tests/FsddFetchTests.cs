@@ -270,6 +270,21 @@ public class FsddFetchTests : IDisposable
         Assert.Contains("data.fetch is false", RealData.Unavailable(cfg, _dir, fetch: false));
     }
 
+    [SkippableFact]
+    public void Parse_data_fetch_fsdd_reports_a_verified_local_mirror_without_downloading()
+    {
+        Skip.If(FsddArchives.SharedRecordings is null, "no verified local FSDD mirror at ../shared/datasets/fsdd");
+        var old = Console.Out;
+        var sw = new StringWriter();
+        Console.SetOut(sw);
+        int code;
+        try { code = Parse.Cli.Program.Main(["data", "fetch", "fsdd", "--cache-dir", Path.Combine(_dir, "c"), "--url", "http://127.0.0.1:9/none.zip"]); }
+        finally { Console.SetOut(old); }
+        Assert.Equal(0, code);
+        Assert.Contains("local mirror", sw.ToString());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "c")));
+    }
+
     [Fact]
     public void The_archive_url_comes_from_the_config_key_else_the_default()
     {
