@@ -19,6 +19,9 @@ internal sealed class LoopbackServer : IDisposable
     private readonly Task _loop;
     private int _requests;
 
+    /// <summary>When true, the connection is held open after each response (a stalled download) until disposal.</summary>
+    public bool HoldOpen { get; init; }
+
     public LoopbackServer(params (byte[] Body, long DeclaredLength)[] script)
     {
         _script = script.ToList();
@@ -54,6 +57,7 @@ internal sealed class LoopbackServer : IDisposable
                     await stream.WriteAsync(header, _stop.Token);
                     await stream.WriteAsync(body, _stop.Token);
                     await stream.FlushAsync(_stop.Token);
+                    if (HoldOpen) await Task.Delay(Timeout.Infinite, _stop.Token);
                 }
                 catch (Exception e) when (e is IOException or SocketException or OperationCanceledException) { }
             }
@@ -230,6 +234,16 @@ public class FsddFetchTests : IDisposable
         var e = Assert.Throws<ConfigException>(() => Fsdd.Download(server.Url, Path.Combine(_dir, "t"), options with { Attempts = 2 }));
         Assert.Equal(2, server.Requests);
         Assert.Contains("corrupt or truncated", e.Message);
+        Assert.Contains(server.Url, e.Message);
+    }
+
+    [Fact]
+    public void A_stalled_download_times_out_with_a_clear_message()
+    {
+        var (options, good, _) = Small();
+        using var server = new LoopbackServer((good[..(good.Length / 2)], good.Length)) { HoldOpen = true };
+        var e = Assert.Throws<ConfigException>(() => Fsdd.Download(server.Url, Path.Combine(_dir, "s"), options with { Attempts = 1, Timeout = TimeSpan.FromSeconds(1) }));
+        Assert.Contains("no complete answer within 1 s", e.Message);
         Assert.Contains(server.Url, e.Message);
     }
 

@@ -161,21 +161,30 @@ public static class Fsdd
 
     private static long Get(string url, string file, TimeSpan limit)
     {
-        using var http = new HttpClient { Timeout = limit };
-        using var resp = http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
-        if (resp.StatusCode != HttpStatusCode.OK)
-            throw new HttpRequestException($"{url} answered {(int)resp.StatusCode} {resp.ReasonPhrase}", null, resp.StatusCode);
-        long? expected = resp.Content.Headers.ContentLength;
-        long n;
-        using (var src = resp.Content.ReadAsStream())
-        using (var dst = File.Create(file))
+        // one deadline for the headers and the body (HttpClient.Timeout alone does not cover reading the body)
+        using var cts = new CancellationTokenSource(limit);
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        try
         {
-            src.CopyTo(dst);
-            n = dst.Length;
+            using var resp = http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cts.Token).GetAwaiter().GetResult();
+            if (resp.StatusCode != HttpStatusCode.OK)
+                throw new HttpRequestException($"{url} answered {(int)resp.StatusCode} {resp.ReasonPhrase}", null, resp.StatusCode);
+            long? expected = resp.Content.Headers.ContentLength;
+            long n;
+            using (var src = resp.Content.ReadAsStreamAsync(cts.Token).GetAwaiter().GetResult())
+            using (var dst = File.Create(file))
+            {
+                src.CopyToAsync(dst, cts.Token).GetAwaiter().GetResult();
+                n = dst.Length;
+            }
+            if (expected is { } len && n != len)
+                throw new FsddArchiveException($"{url}: download truncated ({n:N0} of {len:N0} bytes)");
+            return n;
         }
-        if (expected is { } len && n != len)
-            throw new FsddArchiveException($"{url}: download truncated ({n:N0} of {len:N0} bytes)");
-        return n;
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw new FsddArchiveException($"{url}: no complete answer within {limit.TotalSeconds:F0} s");
+        }
     }
 
     /// <summary>Extracts the manifest's recordings from a zip or tar.gz archive into <paramref name="dir"/>, checking each.</summary>
