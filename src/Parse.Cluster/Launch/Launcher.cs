@@ -47,7 +47,7 @@ public static class Launcher
             throw new ConfigException($"--processes: must be in 1..{n} (the experiment has {n} {(plan.Pooled ? "pooled learners, one per agent type" : "agents")})");
         var graph = TopologyFactory.Create(cfg.Topology, plan.Population.Count, cfg.Seed, baseDir).At(0);
 
-        using var dir = RunDirectory.Create(o.OutDir, o.Force);
+        using var dir = RunDirectory.Create(o.OutDir, o.Force, cfg);
         string nodesDir = dir.File("nodes");
         Directory.CreateDirectory(nodesDir);
         var ports = FreePorts(o.Processes);

@@ -20,6 +20,8 @@ public static class ConfigLoader
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         WriteIndented = true,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // outputs (config.json) keep keys and values as written: "a+b", not "a\u002Bb"
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>Loads a config file (YAML or JSON) and applies overrides.</summary>

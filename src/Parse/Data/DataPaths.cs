@@ -7,7 +7,8 @@ namespace Parse.Data;
 /// <list type="bullet">
 /// <item>Source root: <c>data.root</c> (relative to the config's directory), else the environment variable
 /// <c>PARSE_DATA_ROOT</c>, else the defaults below.</item>
-/// <item>FSDD: <c>ROOT/fsdd/recordings</c>; default <c>REPO/../shared/datasets/fsdd/recordings</c>.</item>
+/// <item>FSDD: <c>ROOT/fsdd/recordings</c>; without a root <c>REPO/../shared/datasets/fsdd/recordings</c>, then
+/// <c>CACHE/fsdd/recordings</c>, then a download of <see cref="FsddUrl"/> (see <see cref="Fsdd"/>).</item>
 /// <item>MNIST: <c>ROOT/mnist</c> if it holds the IDX files, else <c>CACHE/mnist</c> (where <c>parse data fetch mnist</c>
 /// and the automatic fetch put it).</item>
 /// <item>Fashion-MNIST: <c>ROOT/fashion-mnist</c>, else <c>/usr/share/datasets/fashion-mnist</c> (Debian package
@@ -29,7 +30,9 @@ public sealed record DataPaths(string? Root, string CacheDir, string RepoRoot)
         string? root = cfg.Root is { Length: > 0 } r ? Path.GetFullPath(r, Path.GetFullPath(baseDir))
             : Environment.GetEnvironmentVariable(RootVariable) is { Length: > 0 } env ? Path.GetFullPath(env) : null;
         string cache = cfg.CacheDir is { Length: > 0 } c ? Path.GetFullPath(c, Path.GetFullPath(baseDir)) : Path.Combine(repo, ".data");
-        return new DataPaths(root, cache, repo);
+        string url = cfg.FsddUrl is { Length: > 0 } u ? u
+            : Environment.GetEnvironmentVariable(Fsdd.UrlVariable) is { Length: > 0 } eu ? eu : Fsdd.DefaultUrl;
+        return new DataPaths(root, cache, repo) { FsddUrl = url };
     }
 
     /// <summary>Nearest ancestor of <paramref name="start"/> (inclusive) that holds Parse.slnx, or null.</summary>
@@ -40,10 +43,17 @@ public sealed record DataPaths(string? Root, string CacheDir, string RepoRoot)
         return null;
     }
 
-    /// <summary>Directory of the FSDD WAV recordings.</summary>
-    public string FsddRecordings => Root is not null
-        ? Path.Combine(Root, "fsdd", "recordings")
-        : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "datasets", "fsdd", "recordings"));
+    /// <summary>URL of the FSDD archive: <c>data.fsdd_url</c>, else env <c>PARSE_FSDD_URL</c>, else <see cref="Fsdd.DefaultUrl"/>.</summary>
+    public string FsddUrl { get; init; } = Fsdd.DefaultUrl;
+
+    /// <summary>First place searched for the FSDD recordings (the data root's, else the local mirror); see <see cref="Fsdd.Locate"/>.</summary>
+    public string FsddRecordings => Root is not null ? Path.Combine(Root, "fsdd", "recordings") : SharedFsddRecordings;
+
+    /// <summary>The local mirror beside the repository: <c>REPO/../shared/datasets/fsdd/recordings</c>.</summary>
+    public string SharedFsddRecordings => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "datasets", "fsdd", "recordings"));
+
+    /// <summary>Where downloaded FSDD recordings are stored: <c>CACHE/fsdd/recordings</c>.</summary>
+    public string FsddCache => Path.Combine(CacheDir, "fsdd", "recordings");
 
     /// <summary>Where fetched MNIST files are stored.</summary>
     public string MnistCache => Path.Combine(CacheDir, "mnist");

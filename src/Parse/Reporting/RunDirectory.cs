@@ -1,61 +1,147 @@
+using System.Text.Json.Nodes;
+using Parse.Config;
+
 namespace Parse.Reporting;
 
 /// <summary>
-/// A run directory written atomically: everything goes into a hidden sibling staging directory that is
-/// renamed to the final name only when complete. A failed run leaves no directory under the final name.
+/// A run directory written atomically: everything goes into the sibling staging directory <c>NAME.partial</c>,
+/// which is renamed to <c>NAME</c> only when complete. While the run goes on, <c>NAME.partial</c> holds
+/// <c>run.json</c>, a <c>RUNNING</c> marker and the metrics so far (<c>metrics.jsonl</c>). A run that fails or is
+/// interrupted keeps <c>NAME.partial</c>, marked with a <c>FAILED</c> or <c>INTERRUPTED</c> file giving the reason;
+/// nothing ever appears under the final name. A run that fails while setting up (before training) leaves nothing.
 /// </summary>
 public sealed class RunDirectory : IDisposable
 {
-    private bool _committed;
+    /// <summary>Marker file present while a run is writing its staging directory (holds the process id).</summary>
+    public const string RunningMarker = "RUNNING";
+    /// <summary>Marker file of a run that failed (holds the reason).</summary>
+    public const string FailedMarker = "FAILED";
+    /// <summary>Marker file of a run stopped by Ctrl-C or SIGTERM (holds the reason).</summary>
+    public const string InterruptedMarker = "INTERRUPTED";
 
-    private RunDirectory(string final, string staging)
+    private readonly JsonObject _info;
+    private bool _closed;
+
+    private RunDirectory(string final, string staging, JsonObject info)
     {
         FinalPath = final;
         StagingPath = staging;
+        _info = info;
     }
 
+    /// <summary>Final directory (exists only after <see cref="Commit"/>).</summary>
     public string FinalPath { get; }
+    /// <summary>Staging directory <c>NAME.partial</c>.</summary>
     public string StagingPath { get; }
+    /// <summary>Run name: the final directory's name (the <c>run</c> column of the metrics).</summary>
+    public string Name => Path.GetFileName(FinalPath);
 
-    /// <summary>Starts a run directory; fails if <paramref name="path"/> exists and is not empty, unless <paramref name="overwrite"/>.</summary>
-    public static RunDirectory Create(string path, bool overwrite)
+    /// <summary>The staging directory of the run whose final directory is <paramref name="path"/>.</summary>
+    public static string PartialPath(string path) => Path.GetFullPath(path) + ".partial";
+
+    /// <summary>
+    /// Starts a run directory; fails if <paramref name="path"/> exists and is not empty, unless <paramref name="overwrite"/>,
+    /// and if another live process is writing <c>NAME.partial</c>. A stale <c>NAME.partial</c> (failed, interrupted, or
+    /// left by a process that died) is replaced. Writes <c>run.json</c> (see <see cref="RunInfo"/>) and the RUNNING marker.
+    /// </summary>
+    public static RunDirectory Create(string path, bool overwrite, ExperimentConfig? cfg = null)
     {
         string final = Path.GetFullPath(path);
         if (Directory.Exists(final) && Directory.EnumerateFileSystemEntries(final).Any() && !overwrite)
-            throw new Config.ConfigException($"output directory already exists and is not empty: {final} (use --force to replace it)");
+            throw new ConfigException($"output directory already exists and is not empty: {final} (use --force to replace it)");
         string parent = Path.GetDirectoryName(final)!;
         Directory.CreateDirectory(parent);
-        string staging = Path.Combine(parent, $".{Path.GetFileName(final)}.partial-{Environment.ProcessId}");
-        if (Directory.Exists(staging)) Directory.Delete(staging, true);
+        string staging = PartialPath(final);
+        if (Directory.Exists(staging))
+        {
+            if (LiveOwner(staging) is { } pid)
+                throw new ConfigException($"{staging} is being written by a running process (pid {pid}); choose another --out");
+            Directory.Delete(staging, true);
+        }
         Directory.CreateDirectory(staging);
-        return new RunDirectory(final, staging);
+        var dir = new RunDirectory(final, staging, RunInfo.Start(Path.GetFileName(final), cfg));
+        AtomicFile.WriteAllText(dir.File(RunningMarker), $"{Environment.ProcessId}\n");
+        dir.WriteInfo();
+        return dir;
     }
 
     /// <summary>Path of a file inside the staging directory.</summary>
     public string File(string name) => Path.Combine(StagingPath, name);
 
-    /// <summary>Moves the staging directory to its final name.</summary>
+    /// <summary>Completes <c>run.json</c> and moves the staging directory to its final name.</summary>
     public void Commit()
     {
+        RunInfo.Finish(_info, "completed", null);
+        WriteInfo();
+        System.IO.File.Delete(File(RunningMarker));
         if (Directory.Exists(FinalPath)) Directory.Delete(FinalPath, true);
         Directory.Move(StagingPath, FinalPath);
-        _committed = true;
+        _closed = true;
     }
 
-    /// <summary>Removes the staging directory if the run did not complete.</summary>
+    /// <summary>Keeps the staging directory, marked FAILED (or INTERRUPTED) with <paramref name="reason"/>; run.json records it.</summary>
+    public void Fail(string reason, bool interrupted = false)
+    {
+        if (_closed) return;
+        _closed = true;
+        try
+        {
+            string status = interrupted ? "interrupted" : "failed";
+            RunInfo.Finish(_info, status, reason);
+            WriteInfo();
+            AtomicFile.WriteAllText(File(interrupted ? InterruptedMarker : FailedMarker),
+                $"{status} at {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}: {reason}\n");
+            System.IO.File.Delete(File(RunningMarker));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // never hide the run's own error
+    }
+
+    /// <summary>Removes the staging directory (a run that failed before it started: nothing worth keeping).</summary>
+    public void Abandon()
+    {
+        if (_closed) return;
+        _closed = true;
+        if (Directory.Exists(StagingPath)) Directory.Delete(StagingPath, true);
+    }
+
+    /// <summary>A run neither committed nor failed explicitly is kept and marked FAILED.</summary>
     public void Dispose()
     {
-        if (!_committed && Directory.Exists(StagingPath)) Directory.Delete(StagingPath, true);
+        if (!_closed && Directory.Exists(StagingPath)) Fail("the run ended without completing (see the error printed by the command)");
+    }
+
+    private void WriteInfo() => AtomicFile.WriteAllText(File("run.json"), _info.ToJsonString(RunJson.Indented));
+
+    private static int? LiveOwner(string staging)
+    {
+        string marker = Path.Combine(staging, RunningMarker);
+        if (!System.IO.File.Exists(marker) || !int.TryParse(System.IO.File.ReadAllText(marker).Trim(), out int pid)) return null;
+        if (pid == Environment.ProcessId) return null;
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return p.HasExited ? null : pid;
+        }
+        catch (ArgumentException) { return null; }
+        catch (InvalidOperationException) { return null; }
     }
 }
 
 /// <summary>Atomic single-file writes (temp file in the same directory, then rename).</summary>
 public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="text"/> to a temporary file beside <paramref name="path"/> and renames it into place.</summary>
     public static void WriteAllText(string path, string text)
     {
-        string tmp = path + $".tmp-{Environment.ProcessId}";
-        System.IO.File.WriteAllText(tmp, text);
-        System.IO.File.Move(tmp, path, overwrite: true);
+        string tmp = path + $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        try
+        {
+            System.IO.File.WriteAllText(tmp, text);
+            System.IO.File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (System.IO.File.Exists(tmp)) System.IO.File.Delete(tmp);
+        }
     }
 }

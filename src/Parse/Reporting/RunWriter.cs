@@ -99,33 +99,39 @@ public static class RunWriter
         };
     }
 
+    /// <summary>One metrics.jsonl line: <c>run</c>, <c>strategy</c>, <c>seed</c>, then the agent's metrics of one evaluated round.</summary>
+    public static JsonObject MetricJson(AgentRoundMetrics m, string run, ExperimentConfig cfg) => new()
+    {
+        ["run"] = run, ["strategy"] = cfg.Strategy, ["seed"] = cfg.Seed,
+        ["round"] = m.Round, ["agent"] = m.Agent, ["type"] = m.Type, ["accuracy"] = Math.Round(m.Accuracy, 6),
+        ["test_loss"] = Math.Round(m.TestLoss, 6), ["train_loss"] = Math.Round(m.TrainLoss, 6),
+        ["bytes_sent"] = m.BytesSent, ["bytes_received"] = m.BytesReceived,
+        ["head_accuracy"] = new JsonObject(m.HeadAccuracy.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value, 6)))),
+    };
+
     /// <summary>Writes every output file into <paramref name="dir"/> (a staging directory).</summary>
     public static void Write(RunDirectory dir, ExperimentConfig cfg, SimulationResult r)
     {
         System.IO.File.WriteAllText(dir.File("config.json"), ConfigLoader.ToJson(cfg));
+        string run = dir.Name;
+        string key = $"{CsvField(run)},{CsvField(cfg.Strategy)},{cfg.Seed.ToString(Inv)}";
         var jsonl = new StringBuilder();
         var csv = new StringBuilder();
         var heads = r.Metrics.SelectMany(m => m.HeadAccuracy.Keys).Distinct().OrderBy(h => h, StringComparer.Ordinal).ToList();
-        csv.AppendLine("round,agent,type,accuracy,test_loss,train_loss,bytes_sent,bytes_received" + string.Concat(heads.Select(h => ",acc_" + h.Replace('/', '_'))));
+        csv.AppendLine("run,strategy,seed,round,agent,type,accuracy,test_loss,train_loss,bytes_sent,bytes_received" + string.Concat(heads.Select(h => "," + CsvField("acc_" + h.Replace('/', '_')))));
         foreach (var m in r.Metrics)
         {
-            var o = new JsonObject
-            {
-                ["round"] = m.Round, ["agent"] = m.Agent, ["type"] = m.Type, ["accuracy"] = Math.Round(m.Accuracy, 6),
-                ["test_loss"] = Math.Round(m.TestLoss, 6), ["train_loss"] = Math.Round(m.TrainLoss, 6),
-                ["bytes_sent"] = m.BytesSent, ["bytes_received"] = m.BytesReceived,
-                ["head_accuracy"] = new JsonObject(m.HeadAccuracy.OrderBy(kv => kv.Key, StringComparer.Ordinal)
-                    .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value, 6)))),
-            };
-            jsonl.AppendLine(o.ToJsonString());
-            csv.Append(Inv, $"{m.Round},{m.Agent},{m.Type},{m.Accuracy:F6},{m.TestLoss:F6},{m.TrainLoss:F6},{m.BytesSent},{m.BytesReceived}");
+            jsonl.AppendLine(MetricJson(m, run, cfg).ToJsonString(RunJson.Line));
+            csv.Append(Inv, $"{key},{m.Round},{m.Agent},{CsvField(m.Type)},{m.Accuracy:F6},{m.TestLoss:F6},{m.TrainLoss:F6},{m.BytesSent},{m.BytesReceived}");
             foreach (var h in heads) csv.Append(',').Append(m.HeadAccuracy.TryGetValue(h, out double v) ? v.ToString("F6", Inv) : "");
             csv.AppendLine();
         }
-        System.IO.File.WriteAllText(dir.File("metrics.jsonl"), jsonl.ToString());
+        // replaces the file appended to during the run (same rows, complete) in one rename
+        AtomicFile.WriteAllText(dir.File("metrics.jsonl"), jsonl.ToString());
         System.IO.File.WriteAllText(dir.File("metrics.csv"), csv.ToString());
-        var links = new StringBuilder("from,to,bytes\n");
-        foreach (var ((a, b), v) in r.BytesByLink.OrderBy(kv => kv.Key)) links.Append(Inv, $"{a},{b},{v}\n");
+        var links = new StringBuilder("run,strategy,seed,from,to,bytes\n");
+        foreach (var ((a, b), v) in r.BytesByLink.OrderBy(kv => kv.Key)) links.Append(Inv, $"{key},{a},{b},{v}\n");
         System.IO.File.WriteAllText(dir.File("links.csv"), links.ToString());
         var conflict = new StringBuilder("round,key,cosine\n");
         foreach (var (round, mean, byKey) in r.Conflict)
@@ -134,11 +140,40 @@ public static class RunWriter
             foreach (var (k, v) in byKey) conflict.Append(Inv, $"{round},{k.Split('|')[0]},{v:F6}\n");
         }
         System.IO.File.WriteAllText(dir.File("conflict.csv"), conflict.ToString());
+        AccuracyPlots(dir.StagingPath, cfg, r);
         var summary = Summary(cfg, r);
         System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r));
         // summary.json last: its presence marks a complete run
-        System.IO.File.WriteAllText(dir.File("summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        System.IO.File.WriteAllText(dir.File("summary.json"), summary.ToJsonString(RunJson.Indented));
     }
+
+    /// <summary>File name of the accuracy-vs-round figure of an agent type: <c>accuracy_TYPE.png</c> (non-alphanumerics as '_').</summary>
+    public static string AccuracyPlotName(string type) => $"accuracy_{new string(type.Select(ch => char.IsLetterOrDigit(ch) ? ch : '_').ToArray())}.png";
+
+    /// <summary>One PNG per agent type: test accuracy over the evaluated rounds (mean, min and max over its honest agents).</summary>
+    public static void AccuracyPlots(string dir, ExperimentConfig cfg, SimulationResult r)
+    {
+        foreach (var byType in r.Metrics.Where(m => !r.Attackers.Contains(m.Agent)).GroupBy(m => m.Type).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var rounds = byType.GroupBy(m => m.Round).OrderBy(g => g.Key).ToList();
+            double[] x = rounds.Select(g => (double)g.Key).ToArray();
+            var series = new Dictionary<string, (double[], double[])> { ["mean"] = (x, rounds.Select(g => g.Average(m => m.Accuracy)).ToArray()) };
+            if (byType.Select(m => m.Agent).Distinct().Count() > 1)
+            {
+                series["min"] = (x, rounds.Select(g => g.Min(m => m.Accuracy)).ToArray());
+                series["max"] = (x, rounds.Select(g => g.Max(m => m.Accuracy)).ToArray());
+            }
+            Plots.Lines(Path.Combine(dir, AccuracyPlotName(byType.Key)),
+                $"{cfg.Name}: test accuracy of '{byType.Key}' agents ({cfg.Strategy}, seed {cfg.Seed})", "accuracy", series);
+        }
+    }
+
+    /// <summary>A CSV field, quoted when it holds a comma, quote or line break.</summary>
+    public static string CsvField(string s) =>
+        s.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+
+    /// <summary>Text for a Markdown table cell: '|' is escaped so keys holding it do not split the cell.</summary>
+    public static string MdCell(string s) => s.Replace("|", "\\|").Replace("\r", " ").Replace("\n", " ");
 
     /// <summary>Markdown report: per-type accuracy next to the Bayes ceiling, communication, overlays.</summary>
     public static string Report(ExperimentConfig cfg, SimulationResult r)
@@ -158,7 +193,7 @@ public static class RunWriter
             int n = r.AgentTypes.Count(x => x == t);
             string ceil = r.CeilingByType?.TryGetValue(t, out double c) == true ? c.ToString("F3", Inv) : "n/a";
             string gap = r.CeilingByType?.TryGetValue(t, out double c2) == true ? (c2 - a).ToString("F3", Inv) : "n/a";
-            sb.AppendLine(Inv, $"| {t} | {n} | {a:F3} ± {std[t]:F3} | {ceil} | {gap} |");
+            sb.AppendLine(Inv, $"| {MdCell(t)} | {n} | {a:F3} ± {std[t]:F3} | {ceil} | {gap} |");
         }
         sb.AppendLine(Inv, $"| all | {r.AgentTypes.Count} | {r.FinalAccuracy.Average():F3} | | |");
         sb.AppendLine();
@@ -166,10 +201,10 @@ public static class RunWriter
         {
             sb.AppendLine("### Slice-drop at inference (head left out of the ensemble)");
             sb.AppendLine();
-            sb.AppendLine("| dropped head | " + string.Join(" | ", r.AccuracyByType.Keys) + " |");
+            sb.AppendLine("| dropped head | " + string.Join(" | ", r.AccuracyByType.Keys.Select(MdCell)) + " |");
             sb.AppendLine("|---|" + string.Concat(r.AccuracyByType.Keys.Select(_ => "---:|")));
             foreach (var (head, byType) in r.AccuracyWithoutHead)
-                sb.AppendLine($"| {head} | " + string.Join(" | ", r.AccuracyByType.Keys.Select(t => byType.TryGetValue(t, out double v) ? v.ToString("F3", Inv) : "–")) + " |");
+                sb.AppendLine($"| {MdCell(head)} | " + string.Join(" | ", r.AccuracyByType.Keys.Select(t => byType.TryGetValue(t, out double v) ? v.ToString("F3", Inv) : "–")) + " |");
             sb.AppendLine();
         }
         sb.AppendLine("## Communication");
@@ -180,7 +215,7 @@ public static class RunWriter
         {
             sb.AppendLine("| parameter role | bytes sent |");
             sb.AppendLine("|---|---:|");
-            foreach (var (k, v) in r.BytesByRole) sb.AppendLine(Inv, $"| {k} | {v:N0} |");
+            foreach (var (k, v) in r.BytesByRole) sb.AppendLine(Inv, $"| {MdCell(k)} | {v:N0} |");
             sb.AppendLine();
         }
         if (r.Rejected.Count > 0)
@@ -193,7 +228,7 @@ public static class RunWriter
             sb.AppendLine("| key | size | edges | bridges added | degree min/mean/max | connected | spectral gap |");
             sb.AppendLine("|---|---:|---:|---:|---|---|---:|");
             foreach (var o in r.Overlays)
-                sb.AppendLine(Inv, $"| `{o.Key}` | {o.Size} | {o.Edges} | {o.Bridges} | {o.MinDegree:F0}/{o.MeanDegree:F2}/{o.MaxDegree:F0} | {(o.Connected ? "yes" : "no")} | {o.SpectralGap:F4} |");
+                sb.AppendLine(Inv, $"| `{MdCell(o.Key)}` | {o.Size} | {o.Edges} | {o.Bridges} | {o.MinDegree:F0}/{o.MeanDegree:F2}/{o.MaxDegree:F0} | {(o.Connected ? "yes" : "no")} | {o.SpectralGap:F4} |");
         }
         sb.AppendLine();
         sb.AppendLine("## Run");

@@ -4,7 +4,11 @@ using Parse.Reporting;
 
 namespace Parse.Simulation;
 
-/// <summary>Runs one experiment in the simulator and writes its run directory atomically.</summary>
+/// <summary>
+/// Runs one experiment in the simulator and writes its run directory atomically: metrics stream into
+/// <c>NAME.partial/metrics.jsonl</c> at every evaluation; on success the directory is renamed to NAME; a run that
+/// fails or is cancelled keeps NAME.partial, marked FAILED or INTERRUPTED (see <see cref="RunDirectory"/>).
+/// </summary>
 public static class ExperimentRunner
 {
     /// <summary>Default output path: runs/NAME-yyyyMMdd-HHmmss.</summary>
@@ -15,12 +19,32 @@ public static class ExperimentRunner
     public static JsonObject Run(ExperimentConfig cfg, string outDir, string baseDir, IProgress<RoundProgress>? progress = null,
         bool overwrite = false, Func<Func<SimulationResult>, SimulationResult>? host = null, CancellationToken ct = default)
     {
-        using var dir = RunDirectory.Create(outDir, overwrite);
-        using var sim = new Simulator(cfg, baseDir);
-        var result = host is null ? sim.Run(progress, ct) : host(() => sim.Run(progress, ct));
-        RunWriter.Write(dir, cfg, result);
-        if (cfg.Eval.Embeddings) SliceEmbeddings.Write(dir.StagingPath, sim, cfg.Eval.EmbeddingSamples, cfg.Eval.Tsne, cfg.Seed);
-        dir.Commit();
-        return RunWriter.Summary(cfg, result);
+        using var dir = RunDirectory.Create(outDir, overwrite, cfg);
+        Simulator sim;
+        try { sim = new Simulator(cfg, baseDir); }
+        catch { dir.Abandon(); throw; }   // setup failed (config, data): nothing ran, nothing to keep
+        using (sim)
+        {
+            try
+            {
+                SimulationResult result;
+                using (var live = new LiveMetrics(dir, cfg, round => sim.Cores.SelectMany(c => c.Tally.Metrics.Where(m => m.Round == round)), progress))
+                    result = host is null ? sim.Run(live, ct) : host(() => sim.Run(live, ct));
+                RunWriter.Write(dir, cfg, result);
+                if (cfg.Eval.Embeddings) SliceEmbeddings.Write(dir.StagingPath, sim, cfg.Eval.EmbeddingSamples, cfg.Eval.Tsne, cfg.Seed);
+                dir.Commit();
+                return RunWriter.Summary(cfg, result);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                dir.Fail("cancelled (Ctrl-C or SIGTERM) after the rounds in metrics.jsonl", interrupted: true);
+                throw;
+            }
+            catch (Exception e)
+            {
+                dir.Fail($"{e.GetType().Name}: {e.Message}");
+                throw;
+            }
+        }
     }
 }
