@@ -106,6 +106,7 @@ public static class ConfigValidator
         Check(c.Topology.Chord is null or >= 1, "topology.chord: must be >= 1");
         OneOf("mixing.rule", c.Mixing.Rule, Components.Mixers.Names);
         foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, Components.PayloadProcessors.Names);
+        PayloadValidator.Validate(c, errors);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
         Check(c.Eval.EmbeddingSamples >= 10, $"eval.embedding_samples: must be >= 10 (got {c.Eval.EmbeddingSamples})");
         Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");

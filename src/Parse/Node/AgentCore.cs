@@ -72,9 +72,10 @@ public sealed class AgentCore : IDisposable
         _test = test;
         _strategy = strategy ?? StrategyRegistry.Create(cfg.Strategy, cfg);
         _mixer = mixer ?? MixerRegistry.Create(cfg);
-        _pipeline = pipeline ?? PayloadPipeline.Create(cfg.Payload.Processors);
+        _pipeline = pipeline ?? PayloadPipeline.Create(cfg);
         _everShared = learner.Model.Groups.Where(g => Enumerable.Range(0, cfg.Rounds).Any(r => _strategy.Shares(g, r))).ToList();
         _byKey = _everShared.ToDictionary(g => g.Key, StringComparer.Ordinal);
+        _pipeline.Bind(new PayloadContext(learner.Id, cfg, _everShared, () => Tally), _mixer);
     }
 
     /// <summary>Agent id (= position on the base graph).</summary>

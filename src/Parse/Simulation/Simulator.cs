@@ -39,10 +39,9 @@ public sealed class Simulator : IDisposable
         _cfg = cfg;
         _setup = ExperimentSetup.Build(cfg, baseDir);
         _timing = new TimingModel(cfg.Timing, _setup.LearnerCount, cfg.Seed, baseDir);
-        var pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
-        var mixer = MixerRegistry.Create(cfg);
+        // mixers and payload pipelines may keep per-agent state (error feedback, CHOCO public copies): one per agent
         _cores = Enumerable.Range(0, _setup.LearnerCount).Select(i =>
-            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, mixer, pipeline)).ToList();
+            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg))).ToList();
         Agents = _cores.Select(c => c.Learner).ToList();
         // batches need every member to start its local round at the same virtual time: only in lockstep
         if (cfg.Sim.BatchAgents && cfg.Timing.Lockstep) _batches = AgentBatch.Plan(Agents, cfg).Batches;

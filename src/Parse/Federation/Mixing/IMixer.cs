@@ -65,6 +65,7 @@ public static class MixerRegistry
     {
         var r = new ComponentRegistry<Func<Config.ExperimentConfig, IMixer>>("mixing rule");
         r.Register("metropolis", _ => new MetropolisMixer(), "Metropolis-Hastings gossip averaging (symmetric, doubly stochastic)");
+        r.Register("choco", c => new ChocoMixer(c.Payload.ChocoGamma), "CHOCO-SGD consensus on public copies (with the choco payload processor)");
         return r;
     }
 
