@@ -342,7 +342,7 @@ public sealed class AgentCore : IDisposable
             result = Learner.Evaluate(_test);
             Tally.FinalAccuracy = result.Accuracy;
             Tally.Metrics.Add(new AgentRoundMetrics(r, Id, Learner.TypeName, result.Accuracy, result.Loss, LastTrainLoss,
-                Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy));
+                Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy) { BytesSentByRole = new Dictionary<string, long>(Tally.BytesByRole) });
             if (r == _cfg.Rounds) Tally.AccuracyWithoutHead = SliceDrop(_test);
         }
         Tally.RoundSecondsSum += now - _roundStart;

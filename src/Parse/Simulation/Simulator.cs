@@ -288,6 +288,7 @@ public sealed class Simulator : IDisposable
             Rounds = _cfg.Rounds,
             Conflict = conflict,
             AccuracyWithoutHead = dropped,
+            PrivacyEpsilon = _cores.Where(c => c.Tally.PrivacyEpsilon is not null).Select(c => (c.Learner.TypeName, c.Tally.PrivacyEpsilon!.Value)).ToList(),
             Timing = new TimingSummary(
                 tallies.Max(x => x.MaxStaleness),
                 tallies.Sum(x => x.Mixed) == 0 ? 0 : tallies.Sum(x => (double)x.StalenessSum) / tallies.Sum(x => x.Mixed),
