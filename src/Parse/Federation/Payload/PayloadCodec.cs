@@ -56,8 +56,30 @@ public static class PayloadCodec
     private static long ComputeSize(GroupPayload p)
     {
         if (p.Lossless != LosslessCodec.None) return Encode(p).Length;
-        var plans = Plans(p);
-        return HeaderBytes(p, plans, out _) + plans.Sum(x => x.BodyBytes);
+        if (Enumerable.Range(0, p.Values.Count).Any(i => p.CodingOf(i).Format == TensorFormat.Quantized))
+        {
+            var plans = Plans(p);
+            return HeaderBytes(p, plans, out _) + plans.Sum(x => x.BodyBytes);
+        }
+        // without quantized tensors the size needs no copy of the values: dense sizes, and non-zero counts for sparse ones
+        long total = 4 + 1 + 1 + 12 + (p.Kind == PayloadKind.Delta ? 4 : 0) + 2 + Encoding.UTF8.GetByteCount(p.Key) + 2;
+        for (int i = 0; i < p.Values.Count; i++)
+        {
+            var v = p.Values[i];
+            var c = p.CodingOf(i);
+            long n = v.numel();
+            total += 1 + 8L * v.dim() + 1;
+            int width = c.Format is TensorFormat.Float16 or TensorFormat.SparseHalf ? 2 : 4;
+            long dense = n * width;
+            if (c.Format is TensorFormat.Sparse or TensorFormat.SparseHalf)
+            {
+                long nz;
+                using (var count = v.count_nonzero()) nz = count.item<long>();
+                total += Math.Min(dense, 4 + nz * ((n <= 65536 ? 2 : 4) + width)) ;
+            }
+            else total += dense;
+        }
+        return total;
     }
 
     private static List<Plan> Plans(GroupPayload p)
