@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Parse.Config;
+using Parse.Reporting;
 using Parse.Simulation;
 using TorchSharp;
 
@@ -41,6 +42,8 @@ public sealed class CrossRuntimeTests : IDisposable
         { "centralized", ["strategy=centralized"] },
         { "dsgd-hybrid-monolithic", ["strategy=dsgd-hybrid", "model.fission=false"] },
         { "natural-partition", ["@sites"] },
+        { "choco-qsgd-lz4", ["payload.processors=[qsgd,choco,lz4]", "mixing.rule=choco"] },
+        { "top-k-ef-float16-privacy", ["payload.processors=[top-k,error-feedback,float16]", "privacy.clip=1", "privacy.roles=[synergy]"] },
     };
 
     [Theory]
@@ -83,6 +86,10 @@ public sealed class CrossRuntimeTests : IDisposable
         foreach (var (type, acc) in expected.AccuracyByType)
             Assert.Equal(acc, byType[type]!.GetValue<double>(), 5);
         Assert.Equal(expected.BytesSentTotal > 0, s["bytes_sent_total"]!.GetValue<long>() > 0);
+        // the simulator counts the codec's exact sizes: with every payload delivered, both runtimes send the same bytes
+        if (cfg.Payload.Processors.Count > 0) Assert.Equal(expected.BytesSentTotal, s["bytes_sent_total"]!.GetValue<long>());
+        if (cfg.Privacy.Clip > 0)
+            Assert.Equal(RunWriter.Summary(cfg, expected)["privacy"]!.ToJsonString(), s["privacy"]!.ToJsonString());
         // slice-drop is measured by the core, so the cluster run reports it too
         if (cfg.Model.Fission) Assert.NotEmpty(s["accuracy_without_head"]!.AsObject());
     }

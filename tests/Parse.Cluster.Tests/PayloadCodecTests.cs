@@ -23,8 +23,9 @@ public class PayloadCodecTests
         Assert.Equal(new long[] { 4, 3 }, q.Values[0].shape);
         Assert.True(q.Values[0].allclose(p.Values[0], rtol: 0, atol: 0));
         Assert.True(q.Values[1].allclose(p.Values[1], rtol: 0, atol: 0));
-        // compact: 16 floats + a header of key, ints and shapes
-        Assert.Equal(4 + 1 + 1 + 12 + 2 + p.Key.Length + 2 + (1 + 16) + (1 + 8) + 16 * 4, bytes.Length);
+        // compact: 16 floats + a header of key, ints, shapes and one format byte per tensor
+        Assert.Equal(4 + 1 + 1 + 12 + 2 + p.Key.Length + 2 + (1 + 16 + 1) + (1 + 8 + 1) + 16 * 4, bytes.Length);
+        Assert.Equal(bytes.Length, p.WireBytes);
     }
 
     [Fact]

@@ -69,6 +69,7 @@ public static class RunMerger
             Rounds = rounds,
             AccuracyWithoutHead = dropped,
             Attackers = attackers ?? [],
+            PrivacyEpsilon = reports.Where(r => r.PrivacyEpsilon is not null).Select(r => (r.Type, r.PrivacyEpsilon!.Value)).ToList(),
             Timing = new TimingSummary(reports.Max(r => r.MaxStaleness),
                 mixed == 0 ? 0 : reports.Sum(r => r.MeanStaleness * r.Mixed) / mixed,
                 reports.Sum(r => r.DeadlineRounds), reports.Sum(r => r.Missing), reports.Average(r => r.MeanRoundSeconds)),

@@ -327,6 +327,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Bridges = _finalBridges,
             Events = t.Events,
             AccuracyWithoutHead = t.AccuracyWithoutHead,
+            PrivacyEpsilon = t.PrivacyEpsilon,
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
         };
         Directory.CreateDirectory(_s.OutDir);

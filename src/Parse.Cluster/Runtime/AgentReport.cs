@@ -44,6 +44,8 @@ public sealed record AgentReport
     public required long PeakWorkingSetBytes { get; init; }
     /// <summary>Final accuracy with one head kind left out of the ensemble (slice-drop), by head kind.</summary>
     public Dictionary<string, double> AccuracyWithoutHead { get; init; } = new();
+    /// <summary>Privacy spent (epsilon at <c>privacy.delta</c>); null when privacy is off.</summary>
+    public double? PrivacyEpsilon { get; init; }
 
     /// <summary>File name of an agent's report.</summary>
     public static string FileName(int agent) => $"agent-{agent}.json";

@@ -58,15 +58,13 @@ public static class NodeHost
         using var setup = ExperimentSetup.Build(cfg, baseDir);
         if (setup.Topology.TimeVarying && !setup.Pooled)
             throw new ConfigException($"topology.kind: '{cfg.Topology.Kind}' changes every round; the cluster runtime supports static topologies only");
-        var pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
-        var mixer = MixerRegistry.Create(cfg);
         var agents = new List<AgentCore>();
         var views = new Dictionary<int, DiscoveredOverlays>();
         foreach (int i in o.Agents.Distinct().Order())
         {
             var view = new DiscoveredOverlays();
             views[i] = view;
-            agents.Add(new AgentCore(setup.CreateLearner(i), cfg, view, setup.Data.Test, setup.Strategy, mixer, pipeline, setup.Attacks));
+            agents.Add(new AgentCore(setup.CreateLearner(i), cfg, view, setup.Data.Test, setup.Strategy, MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), setup.Attacks));
         }
 
         Directory.CreateDirectory(o.OutDir);

@@ -121,6 +121,7 @@ public static class ConfigValidator
             Check(c.Strategy != "centralized", "attack: strategy centralized pools the data in one learner per type; there are no agents to attack");
         }
         foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, Components.PayloadProcessors.Names);
+        PayloadValidator.Validate(c, errors);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
         Check(c.Eval.EmbeddingSamples >= 10, $"eval.embedding_samples: must be >= 10 (got {c.Eval.EmbeddingSamples})");
         Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");

@@ -26,6 +26,8 @@ public sealed record ExperimentConfig
     /// <summary>Byzantine attackers (none by default).</summary>
     public AttackConfig Attack { get; init; } = new();
     public PayloadConfig Payload { get; init; } = new();
+    /// <summary>Differential privacy of shared groups (off unless <c>privacy.clip</c> &gt; 0).</summary>
+    public PrivacyConfig Privacy { get; init; } = new();
     /// <summary>Options of the harmony strategy.</summary>
     public HarmonyConfig Harmony { get; init; } = new();
     public EvalConfig Eval { get; init; } = new();
@@ -291,6 +293,8 @@ public sealed record EvalConfig
     public bool Tsne { get; init; }
     /// <summary>Test samples embedded in the slice plots.</summary>
     public int EmbeddingSamples { get; init; } = 600;
+    /// <summary>Bytes-to-target in summary.json: bytes sent until an agent type first reaches this fraction of its final accuracy, in (0, 1].</summary>
+    public double TargetFraction { get; init; } = 0.95;
 }
 
 /// <summary>Simulator execution.</summary>
@@ -311,6 +315,34 @@ public sealed record PayloadConfig
 {
     /// <summary>Extra processors in order, e.g. [float16]; names from <see cref="Components.PayloadProcessors"/>.</summary>
     public List<string> Processors { get; init; } = [];
+    /// <summary><c>top-k</c>: share of each tensor's values sent, in (0, 1].</summary>
+    public double TopkFraction { get; init; } = 0.1;
+    /// <summary><c>random-k</c>: share of each tensor's values sent, in (0, 1].</summary>
+    public double RandomkFraction { get; init; } = 0.1;
+    /// <summary><c>qsgd</c>: bits per value, 1..16.</summary>
+    public int Bits { get; init; } = 4;
+    /// <summary><c>mixing.rule: choco</c>: consensus step size gamma, in (0, 1].</summary>
+    public double ChocoGamma { get; init; } = 0.5;
+    /// <summary>Difference payloads: send full values every this many payloads of a group (0 = never after the start).</summary>
+    public int KeyframeEvery { get; init; }
+}
+
+/// <summary>
+/// Differential privacy per shared group: clip each protected group's update (its change since the previous payload,
+/// plus the error-feedback residual) to L2 norm <see cref="Clip"/> and add N(0, (noise_multiplier x clip)^2) noise.
+/// </summary>
+public sealed record PrivacyConfig
+{
+    /// <summary>L2 bound of a group's update; 0 = privacy off.</summary>
+    public double Clip { get; init; }
+    /// <summary>Noise standard deviation divided by <see cref="Clip"/> (> 0).</summary>
+    public double NoiseMultiplier { get; init; } = 1.0;
+    /// <summary>Roles protected (trunk, unique, redundant, synergy, embedding, task); empty = all.</summary>
+    public List<string> Roles { get; init; } = [];
+    /// <summary>Group name prefixes protected (e.g. <c>enc/a/</c>, <c>head/redundant</c>); empty = all.</summary>
+    public List<string> Groups { get; init; } = [];
+    /// <summary>The delta of the reported (epsilon, delta) guarantee, in (0, 1).</summary>
+    public double Delta { get; init; } = 1e-5;
 }
 
 /// <summary>Options of the <c>harmony</c> baseline.</summary>

@@ -79,9 +79,10 @@ public sealed class AgentCore : IDisposable
         _test = test;
         _strategy = strategy ?? StrategyRegistry.Create(cfg.Strategy, cfg);
         _mixer = mixer ?? MixerRegistry.Create(cfg);
-        _pipeline = pipeline ?? PayloadPipeline.Create(cfg.Payload.Processors);
+        _pipeline = pipeline ?? PayloadPipeline.Create(cfg);
         _everShared = learner.Model.Groups.Where(g => Enumerable.Range(0, cfg.Rounds).Any(r => _strategy.Shares(g, r))).ToList();
         _byKey = _everShared.ToDictionary(g => g.Key, StringComparer.Ordinal);
+        _pipeline.Bind(new PayloadContext(learner.Id, cfg, _everShared, () => Tally), _mixer);
         _attacks = attacks;
         _attack = attacks?.For(learner.Id);
         if (_attack is not null)
@@ -388,7 +389,7 @@ public sealed class AgentCore : IDisposable
             result = Learner.Evaluate(_test);
             Tally.FinalAccuracy = result.Accuracy;
             Tally.Metrics.Add(new AgentRoundMetrics(r, Id, Learner.TypeName, result.Accuracy, result.Loss, LastTrainLoss,
-                Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy));
+                Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy) { BytesSentByRole = new Dictionary<string, long>(Tally.BytesByRole) });
             if (r == _cfg.Rounds) Tally.AccuracyWithoutHead = SliceDrop(_test);
         }
         Tally.RoundSecondsSum += now - _roundStart;

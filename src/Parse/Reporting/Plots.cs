@@ -7,7 +7,7 @@ namespace Parse.Reporting;
 public static class Plots
 {
     /// <summary>One line per series over rounds, e.g. accuracy per agent type per method.</summary>
-    public static void Lines(string path, string title, string yLabel, IReadOnlyDictionary<string, (double[] X, double[] Y)> series)
+    public static void Lines(string path, string title, string yLabel, IReadOnlyDictionary<string, (double[] X, double[] Y)> series, string xLabel = "round")
     {
         var plt = new Plot();
         var palette = new ScottPlot.Palettes.Category20();
@@ -24,7 +24,7 @@ public static class Plots
             i++;
         }
         plt.Title(title);
-        plt.XLabel("round");
+        plt.XLabel(xLabel);
         plt.YLabel(yLabel);
         plt.ShowLegend(Edge.Right);
         Save(plt, path, width: 1200);

@@ -96,6 +96,8 @@ public static class RunWriter
                 ["eval_seconds"] = Math.Round(r.EvalSeconds, 3),
             },
             ["peak_working_set_mb"] = Math.Round(r.PeakWorkingSetBytes / 1048576.0, 1),
+            ["bytes_to_target"] = CommunicationReport.BytesToTarget(r, cfg.Eval.TargetFraction),
+            ["privacy"] = CommunicationReport.Privacy(cfg, r),
         };
     }
 
@@ -142,6 +144,7 @@ public static class RunWriter
         System.IO.File.WriteAllText(dir.File("conflict.csv"), conflict.ToString());
         AccuracyPlots(dir.StagingPath, cfg, r);
         var summary = Summary(cfg, r);
+        CommunicationReport.PlotAccuracyVsBytes(dir.File("accuracy_vs_bytes.png"), cfg, r);
         System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r));
         // summary.json last: its presence marks a complete run
         System.IO.File.WriteAllText(dir.File("summary.json"), summary.ToJsonString(RunJson.Indented));

@@ -5,7 +5,11 @@ namespace Parse.Simulation;
 /// <summary>One agent's metrics after an evaluated round.</summary>
 public sealed record AgentRoundMetrics(
     int Round, int Agent, string Type, double Accuracy, double TestLoss, double TrainLoss,
-    long BytesSent, long BytesReceived, IReadOnlyDictionary<string, double> HeadAccuracy);
+    long BytesSent, long BytesReceived, IReadOnlyDictionary<string, double> HeadAccuracy)
+{
+    /// <summary>Bytes sent so far by parameter role (trunk, unique, redundant, synergy, ...); null when not recorded.</summary>
+    public IReadOnlyDictionary<string, long>? BytesSentByRole { get; init; }
+}
 
 /// <summary>Progress notification after every round.</summary>
 public sealed record RoundProgress(
@@ -48,6 +52,9 @@ public sealed class SimulationResult
     public IReadOnlyList<(int Round, double Mean, IReadOnlyDictionary<string, double> ByKey)> Conflict { get; init; } = [];
     /// <summary>Slice-drop at inference: per dropped head kind (unique, redundant, synergy), final accuracy per agent type.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> AccuracyWithoutHead { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+
+    /// <summary>Privacy spent by each agent with protected groups (agent type, epsilon at <c>privacy.delta</c>); empty when privacy is off.</summary>
+    public IReadOnlyList<(string Type, double Epsilon)> PrivacyEpsilon { get; init; } = [];
 
     /// <summary>Ids of the agents that ran an attack (<c>attack.*</c>); excluded from the per-type accuracies.</summary>
     public IReadOnlyList<int> Attackers { get; init; } = [];

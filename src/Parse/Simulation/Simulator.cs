@@ -39,10 +39,9 @@ public sealed class Simulator : IDisposable
         _cfg = cfg;
         _setup = ExperimentSetup.Build(cfg, baseDir);
         _timing = new TimingModel(cfg.Timing, _setup.LearnerCount, cfg.Seed, baseDir);
-        var pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
-        var mixer = MixerRegistry.Create(cfg);
+        // mixers and payload pipelines may keep per-agent state (error feedback, CHOCO public copies): one per agent
         _cores = Enumerable.Range(0, _setup.LearnerCount).Select(i =>
-            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, mixer, pipeline, _setup.Attacks)).ToList();
+            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), _setup.Attacks)).ToList();
         Agents = _cores.Select(c => c.Learner).ToList();
         try { if (!_setup.Topology.TimeVarying) MixerRequirements.Check(cfg, OverlaysAt(0)); }
         catch { Dispose(); throw; }
@@ -292,6 +291,7 @@ public sealed class Simulator : IDisposable
             Conflict = conflict,
             AccuracyWithoutHead = dropped,
             Attackers = _setup.Attacks.Attackers,
+            PrivacyEpsilon = _cores.Where(c => c.Tally.PrivacyEpsilon is not null).Select(c => (c.Learner.TypeName, c.Tally.PrivacyEpsilon!.Value)).ToList(),
             Timing = new TimingSummary(
                 tallies.Max(x => x.MaxStaleness),
                 tallies.Sum(x => x.Mixed) == 0 ? 0 : tallies.Sum(x => (double)x.StalenessSum) / tallies.Sum(x => x.Mixed),

@@ -70,6 +70,7 @@ public static class MixerRegistry
         r.Register("krum", c => new KrumMixer(c.Mixing.F, multi: false), "the most central of own and neighbours' values (mixing.f)");
         r.Register("multi-krum", c => new KrumMixer(c.Mixing.F, multi: true), "mean of the n - f most central values (mixing.f)");
         r.Register("clipped-gossip", c => new ClippedGossipMixer(c.Mixing.Clip), "Metropolis-Hastings steps with neighbour differences clipped to mixing.clip (adaptive when unset)");
+        r.Register("choco", c => new ChocoMixer(c.Payload.ChocoGamma), "CHOCO-SGD consensus on public copies (with the choco payload processor)");
         return r;
     }
 

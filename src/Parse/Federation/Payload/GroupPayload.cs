@@ -10,13 +10,26 @@ namespace Parse.Federation.Payload;
 /// </summary>
 public sealed record GroupPayload(string Key, int Sender, int Round, int SenderDegree, IReadOnlyList<Tensor> Values)
 {
-    /// <summary>Bytes per element on the wire (4 for float32; a compression processor may lower it).</summary>
+    /// <summary>Bytes per element on the wire when <see cref="Codings"/> is null (4: float32, 2: float16).</summary>
     public int BytesPerElement { get; init; } = 4;
 
-    /// <summary>Size on the wire: values plus a header (key, sender, round, degree, shapes).</summary>
-    public long WireBytes => Values.Sum(v => v.numel()) * BytesPerElement + HeaderBytes;
+    /// <summary>Wire format of each tensor (null: all dense, float16 when <see cref="BytesPerElement"/> is 2, else float32).</summary>
+    public IReadOnlyList<TensorCoding>? Codings { get; init; }
 
-    private long HeaderBytes => 16 + System.Text.Encoding.UTF8.GetByteCount(Key) + Values.Sum(v => 4 + 8 * v.dim());
+    /// <summary>Whether the values are the group's values or a difference to the sender's previous payload.</summary>
+    public PayloadKind Kind { get; init; } = PayloadKind.Full;
+
+    /// <summary>For a <see cref="PayloadKind.Delta"/>: the round of the sender's previous payload of this key (0: none).</summary>
+    public int BaseRound { get; init; }
+
+    /// <summary>Lossless compression of the encoded values.</summary>
+    public LosslessCodec Lossless { get; init; }
+
+    /// <summary>Exact size on the wire: the length of <see cref="PayloadCodec.Encode"/>'s output (computed once per payload).</summary>
+    public long WireBytes => PayloadCodec.EncodedSize(this);
+
+    /// <summary>The wire format of tensor <paramref name="i"/>.</summary>
+    public TensorCoding CodingOf(int i) => Codings?[i] ?? (BytesPerElement == 2 ? TensorCoding.Float16 : TensorCoding.Float32);
 }
 
 /// <summary>Why an incoming payload was refused.</summary>
@@ -99,52 +112,36 @@ public sealed class FiniteValidator : IPayloadProcessor
     }
 }
 
-/// <summary>Rounds outgoing values to float16 precision and counts 2 bytes per element.</summary>
+/// <summary>
+/// Rounds outgoing values to float16 precision: dense tensors are sent as float16 (2 bytes per value), sparse ones
+/// with float16 values; quantized tensors are left as they are.
+/// </summary>
 public sealed class Float16Compressor : IPayloadProcessor
 {
-    public GroupPayload Outgoing(GroupPayload p) =>
-        p with { Values = p.Values.Select(v => v.to_type(ScalarType.Float16).to_type(ScalarType.Float32)).ToList(), BytesPerElement = 2 };
-
-    public GroupPayload? Incoming(GroupPayload p, IReadOnlyList<long[]> shapes, string key, out RejectReason reason)
-    {
-        reason = default;
-        return p;
-    }
-}
-
-/// <summary>An ordered chain of processors: outgoing runs first to last, incoming last to first.</summary>
-public sealed class PayloadPipeline(IReadOnlyList<IPayloadProcessor> processors)
-{
-    /// <summary>The registry behind <see cref="Components.PayloadProcessors"/>, holding the built-ins from the start.</summary>
-    internal static ComponentRegistry<Func<IPayloadProcessor>> Registry { get; } = BuiltIns();
-
-    private static ComponentRegistry<Func<IPayloadProcessor>> BuiltIns()
-    {
-        var r = new ComponentRegistry<Func<IPayloadProcessor>>("payload processor");
-        r.Register("float16", () => new Float16Compressor(), "rounds outgoing values to float16 precision, 2 bytes per element");
-        return r;
-    }
-
-    /// <summary>Accepted names in <c>payload.processors</c> (built-in and registered).</summary>
-    public static IReadOnlyList<string> Known => Registry.Names;
-
-    /// <summary>Validation always runs; named processors (e.g. float16) are added in order.</summary>
-    public static PayloadPipeline Create(IEnumerable<string> names) =>
-        new(names.Select(n => Registry.Resolve("payload.processors", n)())
-            .Prepend(new FiniteValidator()).Prepend(new ShapeValidator()).ToList());
-
+    /// <inheritdoc />
     public GroupPayload Outgoing(GroupPayload p)
     {
-        foreach (var proc in processors) p = proc.Outgoing(p);
-        return p;
+        var values = new List<Tensor>(p.Values.Count);
+        var codings = new List<TensorCoding>(p.Values.Count);
+        for (int i = 0; i < p.Values.Count; i++)
+        {
+            var c = p.CodingOf(i);
+            if (c.Format is TensorFormat.Quantized or TensorFormat.Float16 or TensorFormat.SparseHalf)
+            {
+                values.Add(p.Values[i]);
+                codings.Add(c);
+                continue;
+            }
+            values.Add(p.Values[i].to_type(ScalarType.Float16).to_type(ScalarType.Float32));
+            codings.Add(c.Format == TensorFormat.Sparse ? new TensorCoding(TensorFormat.SparseHalf) : TensorCoding.Float16);
+        }
+        return p with { Values = values, Codings = codings, BytesPerElement = 2 };
     }
 
+    /// <inheritdoc />
     public GroupPayload? Incoming(GroupPayload p, IReadOnlyList<long[]> shapes, string key, out RejectReason reason)
     {
         reason = default;
-        GroupPayload? cur = p;
-        for (int i = processors.Count - 1; i >= 0 && cur is not null; i--)
-            cur = processors[i].Incoming(cur, shapes, key, out reason);
-        return cur;
+        return p;
     }
 }
