@@ -26,7 +26,7 @@ public sealed class Simulator : IDisposable
     private readonly ExperimentConfig _cfg;
     private readonly ExperimentSetup _setup;
     private readonly TimingModel _timing;
-    private readonly List<AgentBatch> _batches = [];
+    private readonly IReadOnlyList<Learner> _learners;
     private readonly List<AgentCore> _cores;
     private readonly Dictionary<string, Overlay> _overlayCache = new();
     private readonly ConcurrentDictionary<int, Lazy<Dictionary<string, Overlay>>> _overlaysByRound = new();
@@ -41,11 +41,10 @@ public sealed class Simulator : IDisposable
         _timing = new TimingModel(cfg.Timing, _setup.LearnerCount, cfg.Seed, baseDir);
         var pipeline = PayloadPipeline.Create(cfg.Payload.Processors);
         var mixer = MixerRegistry.Create(cfg);
-        _cores = Enumerable.Range(0, _setup.LearnerCount).Select(i =>
-            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, mixer, pipeline)).ToList();
-        Agents = _cores.Select(c => c.Learner).ToList();
-        // batches need every member to start its local round at the same virtual time: only in lockstep
-        if (cfg.Sim.BatchAgents && cfg.Timing.Lockstep) _batches = AgentBatch.Plan(Agents, cfg).Batches;
+        // agents of one type train as one stacked model only if they start every local round at the same virtual time
+        _learners = _setup.CreateLearners(cfg.Sim.BatchAgents && cfg.Timing.Lockstep);
+        Agents = _learners.SelectMany(l => l.Agents).OrderBy(a => a.Id).ToList();
+        _cores = Agents.Select(a => new AgentCore(a, cfg, new View(this, a.Id), _setup.Data.Test, _setup.Strategy, mixer, pipeline)).ToList();
     }
 
     /// <summary>The agents' cores, indexed by id.</summary>
@@ -54,8 +53,11 @@ public sealed class Simulator : IDisposable
     /// <summary>The learners (model, data, optimizer), indexed by id (= position on the base graph).</summary>
     public IReadOnlyList<Agent> Agents { get; }
 
-    /// <summary>The batches of agents trained as one stacked model (empty unless <c>sim.batch_agents</c> and lockstep timing).</summary>
-    public IReadOnlyList<AgentBatch> Batches => _batches;
+    /// <summary>The learners: one per agent, or with <c>sim.batch_agents</c> and lockstep timing one per group of agents of one type.</summary>
+    public IReadOnlyList<Learner> Learners => _learners;
+
+    /// <summary>The learners of two or more agents, trained as one stacked model (empty unless <c>sim.batch_agents</c> and lockstep timing).</summary>
+    public IReadOnlyList<Learner> Batches => _learners.Where(l => l.Agents.Count > 1).ToList();
 
     /// <summary>The dataset in use.</summary>
     public DatasetBundle Data => _setup.Data;
@@ -225,8 +227,7 @@ public sealed class Simulator : IDisposable
                         ForEachUnit(par, cores.Select(c => (Action)(() => c.Mix(now, atDeadline[c.Id]))).ToList());
                         exchangeSeconds += sw.Elapsed.TotalSeconds;
                         sw.Restart();
-                        var evaluated = new EvalResult?[cores.Count];
-                        ForEachUnit(par, cores.Select((c, k) => (Action)(() => evaluated[k] = c.EvaluateIfDue(now))).ToList());
+                        ForEachUnit(par, EvaluationUnits(cores, now));
                         evalSeconds += sw.Elapsed.TotalSeconds;
                         foreach (var c in cores)
                         {
@@ -304,30 +305,53 @@ public sealed class Simulator : IDisposable
         return OverlayMap(c.Round - 1).Values.Where(o => o.Graph.N > c.Id).SelectMany(o => o.Graph.Neighbours(c.Id)).Distinct().Order();
     }
 
-    /// <summary>Local training of the agents that begin a round now: whole batches as one stacked model, the rest alone.</summary>
+    /// <summary>Local training of the agents that begin a round now: each learner (one agent or a stacked group) in one call.</summary>
     private void Begin(IReadOnlyList<AgentCore> cores, double now, int par)
     {
         foreach (var c in cores) c.StartRound(now);
         var starting = cores.Select(c => c.Id).ToHashSet();
         var units = new List<Action>();
-        var batched = new HashSet<int>();
         // costliest training units first, self-scheduled over the workers
-        foreach (var b in _batches.OrderByDescending(b => b.Agents.Count * (b.Agents[0].Modalities.Count + 1)))
+        foreach (var l in _learners.OrderByDescending(l => l.Agents.Count * (l.Modalities.Count + 1)))
         {
-            int present = b.Agents.Count(a => starting.Contains(a.Id));
+            int present = l.Agents.Count(a => starting.Contains(a.Id));
             if (present == 0) continue;
-            if (present != b.Agents.Count) throw new InvalidOperationException("internal: a batch of agents left lockstep");
-            foreach (var a in b.Agents) batched.Add(a.Id);
+            if (present != l.Agents.Count) throw new InvalidOperationException("internal: a group of agents trained as one model left lockstep");
             units.Add(() =>
             {
                 var t = Stopwatch.StartNew();
-                var losses = b.LocalTrain();
+                var losses = l.LocalTrain();
                 double share = t.Elapsed.TotalSeconds / losses.Length;
-                for (int k = 0; k < losses.Length; k++) _cores[b.Agents[k].Id].TrainedExternally(losses[k], share);
+                for (int k = 0; k < losses.Length; k++) _cores[l.Agents[k].Id].TrainedExternally(losses[k], share);
             });
         }
-        foreach (var c in cores.Where(c => !batched.Contains(c.Id))) units.Add(() => c.Train());
         ForEachUnit(par, units);
+    }
+
+    /// <summary>
+    /// Evaluation of the agents that close a round now: a learner of several agents that all close now and are due is
+    /// evaluated in one batched pass; every other agent on its own.
+    /// </summary>
+    private List<Action> EvaluationUnits(IReadOnlyList<AgentCore> cores, double now)
+    {
+        var units = new List<Action>();
+        var closing = cores.Select(c => c.Id).ToHashSet();
+        foreach (var group in cores.GroupBy(c => c.Learner.Group).OrderByDescending(g => g.Count()))
+        {
+            var l = group.Key;
+            var members = l.Agents.Select(a => _cores[a.Id]).ToList();
+            if (l.Agents.Count > 1 && members.All(c => closing.Contains(c.Id) && c.EvaluationDue))
+            {
+                units.Add(() =>
+                {
+                    var results = l.Evaluate(_setup.Data.Test);
+                    var drops = members[0].SliceDropDue ? l.SliceDrop(_setup.Data.Test) : null;
+                    for (int k = 0; k < members.Count; k++) members[k].EvaluateIfDue(now, results[k], drops?[k]);
+                });
+            }
+            else units.AddRange(group.Select(c => (Action)(() => c.EvaluateIfDue(now))));
+        }
+        return units;
     }
 
     /// <summary>Once every agent has completed <paramref name="round"/>: gradient conflict (when evaluated) and progress.</summary>
@@ -367,11 +391,11 @@ public sealed class Simulator : IDisposable
         }
     }
 
-    /// <summary>Disposes batches, agents and data.</summary>
+    /// <summary>Disposes agents, learners and data.</summary>
     public void Dispose()
     {
-        foreach (var b in _batches) b.Dispose();
         foreach (var c in _cores) c.Dispose();
+        foreach (var l in _learners) l.Dispose();
         _setup.Dispose();
     }
 }
