@@ -12,7 +12,14 @@ namespace Parse.Model;
 public sealed record AgentOutput(
     IReadOnlyDictionary<string, Tensor> HeadLogits,
     Tensor EnsembleLogProb,
-    IReadOnlyDictionary<string, Slices> Slices);
+    IReadOnlyDictionary<string, Slices> Slices)
+{
+    /// <summary>
+    /// The log-softmax of every head's logits stacked along a new leading dimension ([H, A, N, C], heads in the order
+    /// of <see cref="HeadLogits"/>), when the model computed it (it lets the loss treat all heads in one operation).
+    /// </summary>
+    public Tensor? HeadLogProbs { get; init; }
+}
 
 /// <summary>
 /// The PARSE model of A agents of one type, batched-first: every parameter has a leading agent dimension A and
@@ -254,11 +261,17 @@ public sealed class AgentModel : Module
         }
         if (_synergyHead is not null && _fusion is not null)
             logits["synergy"] = _synergyHead.forward(_fusion.Fuse(Modalities.Select(m => slices[m].Synergy!).ToList()));
-        var used = logits.Where(kv => dropHeads is null || !dropHeads.Contains(kv.Key)).Select(kv => (kv.Key, kv.Value.log_softmax(-1))).ToList();
+        // every head's log-probabilities in one operation (per-operation overhead dominates models this small)
+        var names = logits.Keys.ToList();
+        var logProbs = names.Count == 1 ? logits[names[0]].log_softmax(-1).unsqueeze(0)
+            : torch.stack(names.Select(h => logits[h]).ToArray(), 0).log_softmax(-1);           // [H, A, N, C]
+        var used = names.Select((h, i) => (h, i)).Where(x => dropHeads is null || !dropHeads.Contains(x.h)).ToList();
         if (used.Count == 0) throw new ConfigException("every head of the ensemble was dropped");
+        var usedLogProbs = used.Count == names.Count ? logProbs
+            : logProbs.index_select(0, torch.tensor(used.Select(x => (long)x.i).ToArray(), dtype: ScalarType.Int64));
         var weights = _cfg.Ensemble == "stacked" ? Stacked.Selected(Agents).Select(k => _ensembleWeights[k]).ToList() : null;
-        var ens = Ensemble.Combine(used, _cfg.Ensemble, weights);
-        return new AgentOutput(logits, ens, slices);
+        var ens = Ensemble.Combine(used.Select(x => x.h).ToList(), usedLogProbs, _cfg.Ensemble, weights);
+        return new AgentOutput(logits, ens, slices) { HeadLogProbs = logProbs };
     }
 
     /// <summary>Disposes the modules and the per-agent views.</summary>

@@ -22,19 +22,30 @@ public static class Ensemble
     public static Tensor Combine(IReadOnlyList<(string Head, Tensor LogProb)> heads, string rule,
         IReadOnlyList<IReadOnlyDictionary<string, double>?>? weights = null)
     {
-        var lp = heads.Select(h => h.LogProb).ToArray();
-        if (lp.Length == 1) return lp[0];
-        if (rule == "prob-mean") return torch.stack(lp, 0).logsumexp(0).Minus(Math.Log(lp.Length));
-        var stacked = torch.stack(lp, 0);                              // [H, A, N, C]
+        if (heads.Count == 1) return heads[0].LogProb;
+        return Combine(heads.Select(h => h.Head).ToList(), torch.stack(heads.Select(h => h.LogProb).ToArray(), 0), rule, weights);
+    }
+
+    /// <summary>
+    /// <see cref="Combine(IReadOnlyList{ValueTuple{string, Tensor}}, string, IReadOnlyList{IReadOnlyDictionary{string, double}?}?)"/>
+    /// on log-probabilities already stacked along a leading head dimension ([H, A, N, C], heads named by <paramref name="heads"/>).
+    /// </summary>
+    public static Tensor Combine(IReadOnlyList<string> heads, Tensor stacked, string rule,
+        IReadOnlyList<IReadOnlyDictionary<string, double>?>? weights = null)
+    {
+        int h = heads.Count;
+        if (stacked.shape[0] != h) throw new ArgumentException($"{h} head names for {stacked.shape[0]} stacked heads", nameof(heads));
+        if (h == 1) return stacked[0];
+        if (rule == "prob-mean") return stacked.logsumexp(0).Minus(Math.Log(h));
         var mean = stacked.mean([0]);
         if (rule != "stacked" || weights is null || weights.All(w => w is null)) return mean;
         int agents = weights.Count;
         if (stacked.shape[1] != agents) throw new ArgumentException($"{agents} agents' weights for log-probabilities of {stacked.shape[1]} agents", nameof(weights));
-        var w = new float[lp.Length * agents];
-        for (int h = 0; h < lp.Length; h++)
+        var w = new float[h * agents];
+        for (int i = 0; i < h; i++)
             for (int k = 0; k < agents; k++)
-                w[h * agents + k] = (float)(weights[k]?.GetValueOrDefault(heads[h].Head, 1.0 / lp.Length) ?? 1.0 / lp.Length);
-        var weighted = (stacked * torch.tensor(w, [lp.Length, agents, 1, 1])).sum([0]).log_softmax(-1);
+                w[i * agents + k] = (float)(weights[k]?.GetValueOrDefault(heads[i], 1.0 / h) ?? 1.0 / h);
+        var weighted = (stacked * torch.tensor(w, [h, agents, 1, 1])).sum([0]).log_softmax(-1);
         if (weights.All(x => x is not null)) return weighted;
         var fitted = torch.tensor(weights.Select(x => x is not null).ToArray(), [agents, 1, 1]);
         return torch.where(fitted, weighted, mean);

@@ -47,10 +47,24 @@ public static class Losses
     /// <param name="cfg">Loss weights.</param>
     public static Tensor Total(AgentOutput output, Tensor labels, LossConfig cfg)
     {
-        Tensor loss = Nll(output.EnsembleLogProb, labels).Times(cfg.EnsembleWeight);
-        if (cfg.HeadWeight != 0)
-            foreach (var logits in output.HeadLogits.Values)
-                loss = loss + Nll(logits.log_softmax(-1), labels).Times(cfg.HeadWeight);
+        Tensor loss;
+        if (cfg.HeadWeight != 0 && output.HeadLogProbs is { } heads)
+        {
+            // the heads and the ensemble in one gather: [H+1, A, N, C] -> NLL [H+1, A], weighted sum over the heads
+            long h = heads.shape[0];
+            var all = torch.cat([heads, output.EnsembleLogProb.unsqueeze(0)], 0);
+            var index = labels.unsqueeze(0).unsqueeze(-1).expand([h + 1, .. labels.shape, 1]);
+            var nll = all.gather(-1, index).squeeze(-1).mean([-1]).neg();
+            var w = Enumerable.Repeat((float)cfg.HeadWeight, (int)h).Append((float)cfg.EnsembleWeight).ToArray();
+            loss = (nll * torch.tensor(w).reshape([h + 1, .. Enumerable.Repeat(1L, (int)nll.dim() - 1)])).sum([0]);
+        }
+        else
+        {
+            loss = Nll(output.EnsembleLogProb, labels).Times(cfg.EnsembleWeight);
+            if (cfg.HeadWeight != 0)
+                foreach (var logits in output.HeadLogits.Values)
+                    loss = loss + Nll(logits.log_softmax(-1), labels).Times(cfg.HeadWeight);
+        }
         var mods = output.Slices.Keys.OrderBy(m => m, StringComparer.Ordinal).ToList();
         if (cfg.Beta != 0 && mods.Count > 1)
         {
