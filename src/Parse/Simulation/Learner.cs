@@ -29,8 +29,8 @@ public sealed class Learner : IDisposable
     private int _open;
     private bool _disposed;
 
-    /// <summary>Largest number of agent-samples in one evaluation forward pass.</summary>
-    private const int EvalBudget = 1024;
+    /// <summary>Most input values (agents x samples x features) in one evaluation forward pass, and most samples per agent.</summary>
+    private const long EvalBudget = 1L << 20, EvalChunk = 1024;
 
     /// <summary>
     /// Builds the stacked model of <paramref name="agents"/> (same type, batch size and steps per round; in this order
@@ -245,7 +245,8 @@ public sealed class Learner : IDisposable
         using var noGrad = torch.no_grad();
         using var only = Select(sel);
         int s = sel.Count;
-        int chunk = Math.Max(1, EvalBudget / s);
+        long perSample = Modalities.Sum(m => test.Views[m].shape[1..].Aggregate(1L, (x, y) => x * y));
+        int chunk = (int)Math.Clamp(EvalBudget / (s * Math.Max(1, perSample)), 1, EvalChunk);
         var correct = new long[s];
         var lossSum = new double[s];
         var headCorrect = new Dictionary<string, long[]>();
