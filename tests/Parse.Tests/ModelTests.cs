@@ -78,6 +78,43 @@ public class ModelTests
     }
 
     [Theory]
+    [InlineData("concat", "mlp", true)]
+    [InlineData("attention", "cnn1d", true)]
+    [InlineData("gated", "cnn2d", true)]
+    [InlineData("concat", "mlp", false)]
+    public void Every_agent_of_a_stacked_model_starts_as_a_single_agent_model_and_computes_alone(string fusion, string kind, bool fission)
+    {
+        using var scope = torch.NewDisposeScope();
+        var cfg = Cfg([6, 6, 6], fusion) with
+        {
+            Fission = fission,
+            Encoders = new() { ["default"] = new EncoderConfig { Kind = kind, Hidden = 12, Channels = 3, Layers = 1 } },
+        };
+        ModalitySpec[] specs = [new("a", [16]), new("b", [2, 8])];
+        using var one = new AgentModel(["a", "b"], specs, 4, cfg, seed: 5);
+        using var three = new AgentModel(["a", "b"], specs, 4, cfg, seed: 5, agents: 3);
+        Assert.Equal(one.GroupsOf(0).Select(g => g.Key), three.GroupsOf(2).Select(g => g.Key));
+        for (int k = 0; k < 3; k++)
+            foreach (var (g1, g3) in one.GroupsOf(0).Zip(three.GroupsOf(k)))
+                for (int i = 0; i < g1.Parameters.Count; i++)
+                    Assert.True(g1.Parameters[i].allclose(g3.Parameters[i], 0, 0), $"agent {k}: {g1.Key} differs at init");
+
+        // agent 1 alone (selection) = agent 1 in the stack = a one-agent model holding agent 1's values
+        using (torch.no_grad())
+            foreach (var p in three.parameters()) p.add_(torch.randn_like(p).mul_(0.1f));
+        using (torch.no_grad())
+            foreach (var (g1, g3) in one.GroupsOf(0).Zip(three.GroupsOf(1)))
+                for (int i = 0; i < g1.Parameters.Count; i++) g1.Parameters[i].copy_(g3.Parameters[i]);
+        var x = new Dictionary<string, Tensor> { ["a"] = torch.randn(3, 5, 16), ["b"] = torch.randn(3, 5, 2, 8) };
+        var all = three.Forward(x).EnsembleLogProb;
+        var alone = three.Agent(1).Forward(x.ToDictionary(kv => kv.Key, kv => kv.Value[1])).EnsembleLogProb;
+        var single = one.Forward(x.ToDictionary(kv => kv.Key, kv => kv.Value[1].unsqueeze(0))).EnsembleLogProb[0];
+        Assert.True(all[1].allclose(alone, rtol: 1e-4, atol: 1e-5));
+        Assert.True(alone.allclose(single, rtol: 1e-4, atol: 1e-5));
+        Assert.False(all[0].allclose(all[1], rtol: 1e-3, atol: 1e-4), "agents hold different values now");
+    }
+
+    [Theory]
     [InlineData("mean")]
     [InlineData("sum")]
     [InlineData("concat")]
