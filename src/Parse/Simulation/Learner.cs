@@ -29,8 +29,12 @@ public sealed class Learner : IDisposable
     private int _open;
     private bool _disposed;
 
-    /// <summary>Most input values (agents x samples x features) in one evaluation forward pass, and most samples per agent.</summary>
-    private const long EvalBudget = 1L << 20, EvalChunk = 1024;
+    /// <summary>
+    /// Evaluation chunk limits: agent-samples and input values (agents x samples x features) per forward pass, and
+    /// samples per agent. Small chunks keep the activations of many agents in cache (larger ones were slower, not faster)
+    /// and bound the memory a dispose scope holds until the chunk ends.
+    /// </summary>
+    private const long EvalAgentSamples = 2048, EvalInputValues = 1L << 18, EvalChunk = 1024;
 
     /// <summary>
     /// Builds the stacked model of <paramref name="agents"/> (same type, batch size and steps per round; in this order
@@ -145,8 +149,8 @@ public sealed class Learner : IDisposable
         return rows.reshape([a, b, .. rows.shape[1..]]);
     }
 
-    /// <summary>The same rows for every one of <paramref name="a"/> agents: [n, ...] as [a, n, ...] (no copy).</summary>
-    private static Tensor Shared(Tensor rows, long a) => rows.unsqueeze(0).expand([a, .. rows.shape]);
+    /// <summary>The same rows for every one of <paramref name="a"/> agents: [n, ...] as [a, n, ...].</summary>
+    private static Tensor Shared(Tensor rows, long a) => a == 1 ? rows.unsqueeze(0) : rows.unsqueeze(0).expand([a, .. rows.shape]).contiguous();
 
     /// <summary>
     /// Fits the <c>stacked</c> ensemble's head weights of <paramref name="agents"/> (default: all) on their hold-out
@@ -246,7 +250,7 @@ public sealed class Learner : IDisposable
         using var only = Select(sel);
         int s = sel.Count;
         long perSample = Modalities.Sum(m => test.Views[m].shape[1..].Aggregate(1L, (x, y) => x * y));
-        int chunk = (int)Math.Clamp(EvalBudget / (s * Math.Max(1, perSample)), 1, EvalChunk);
+        int chunk = (int)Math.Clamp(Math.Min(EvalAgentSamples / s, EvalInputValues / (s * Math.Max(1, perSample))), 1, EvalChunk);
         var correct = new long[s];
         var lossSum = new double[s];
         var headCorrect = new Dictionary<string, long[]>();
@@ -255,7 +259,7 @@ public sealed class Learner : IDisposable
             using var scope = torch.NewDisposeScope();
             long len = Math.Min(chunk, test.Count - start);
             var inputs = Modalities.ToDictionary(m => m, m => Shared(test.Views[m].narrow(0, start, len), s));
-            var labels = Shared(test.LabelTensor.narrow(0, start, len), s);                     // [A', len]
+            var labels = test.LabelTensor.narrow(0, start, len).unsqueeze(0).expand(s, len);   // [A', len]
             var output = Model.Forward(inputs, dropHeads);
             Add(correct, output.EnsembleLogProb.argmax(-1).eq(labels).sum([1]));
             var nll = output.EnsembleLogProb.gather(-1, labels.unsqueeze(-1)).sum([1, 2]).neg().data<float>().ToArray();
