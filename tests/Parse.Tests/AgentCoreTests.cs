@@ -10,7 +10,8 @@ public class AgentCoreTests
     [Fact]
     public void A_core_waits_for_every_neighbour_and_an_undecodable_payload_still_answers_the_round()
     {
-        using var sim = new Simulator(TestConfigs.Load(), ".");
+        // one-agent learners: a core trains its agent itself (stacked agents are trained by the runtime)
+        using var sim = new Simulator(TestConfigs.Load("sim.batch_agents=false"), ".");
         var core = sim.Cores[0];
         core.StartRound(0);
         core.Train();

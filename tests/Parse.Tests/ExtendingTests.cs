@@ -56,7 +56,8 @@ public class ExtendingTests
             q =>
             {
                 Interlocked.Increment(ref trunksBuilt);
-                return Sequential(("flatten", Flatten()), ("fc", Linear(q.InputShape.Aggregate(1L, (a, b) => a * b), q.Config.Hidden)), ("tanh", Tanh()));
+                // batched-first: [A, N, in] -> [A, N, hidden], parameters [A, ...]
+                return Sequential(("fc", new StackedLinear(q.Agents, q.InputShape.Aggregate(1L, (a, b) => a * b), q.Config.Hidden)), ("tanh", Tanh()));
             },
             q => $"tanh-{q.ShapeText}-h{q.Config.Hidden}"));
         Components.Strategies.Register(strategy, c => { strategyConfigs.Add(c); return new TrunksOnly(strategy); });
@@ -86,8 +87,9 @@ public class ExtendingTests
         Assert.Equal(64, sim.Data.Test.Count);
         Assert.Equal(6 * 20, sim.Agents.Sum(a => a.Train.Count));
 
-        // the encoder: one trunk per held modality, its signature in the sharing keys
-        Assert.Equal(sim.Agents.Sum(a => a.Modalities.Count), trunksBuilt);
+        // the encoder: one (stacked) trunk per held modality of every learner, its signature in the sharing keys
+        Assert.Equal(3, sim.Learners.Count);
+        Assert.Equal(sim.Learners.Sum(l => l.Modalities.Count), trunksBuilt);
         Assert.Contains(sim.Agents.SelectMany(a => a.Model.Groups), g => g.Name == "enc/x/tanh-8-h16/trunk");
         Assert.Contains(sim.Agents.SelectMany(a => a.Model.Groups), g => g.Name == "enc/y/tanh-6-h16/trunk");
 
@@ -144,14 +146,24 @@ public class ExtendingTests
     [Fact]
     public void Fusions_topologies_and_payload_processors_are_extensible_too()
     {
-        // fusion: its group key carries the registered name; the batched trainer does not know it
+        // fusion: its group key carries the registered name; batched-first, so it trains in stacked batches too
         string fusion = Unique("test-concat");
-        Components.Fusions.Register(fusion, q => new ConcatFusion(q.Modalities, q.Width));
-        Assert.Contains("set sim.batch_agents=false",
-            Assert.Throws<ConfigException>(() => TestConfigs.Load($"model.fusion={fusion}")).Message);
-        var cfg = TestConfigs.Load($"model.fusion={fusion}", "sim.batch_agents=false");
-        using var model = new AgentModel(["a", "b"], [new ModalitySpec("a", [4]), new ModalitySpec("b", [4])], 3, cfg.Model, seed: 1);
-        Assert.Contains(model.Groups, g => g.Name == $"fusion/{fusion}/a+b");
+        Components.Fusions.Register(fusion, q => new ConcatFusion(q.Modalities, q.Width, q.Agents));
+        var cfg = TestConfigs.Load($"model.fusion={fusion}", "rounds=1");
+        using (var model = new AgentModel(["a", "b"], [new ModalitySpec("a", [4]), new ModalitySpec("b", [4])], 3, cfg.Model, seed: 1, agents: 3))
+            Assert.All(Enumerable.Range(0, 3), k => Assert.Contains(model.GroupsOf(k), g => g.Name == $"fusion/{fusion}/a+b"));
+        using (var sim = new Simulator(cfg, "."))
+        {
+            Assert.Equal(3, sim.Batches.Count);
+            Assert.All(sim.Run().FinalAccuracy, a => Assert.InRange(a, 0, 1));
+        }
+        // a component whose parameters lack the leading agent dimension is refused, naming the field
+        string flat = Unique("test-flat");
+        Components.Fusions.Register(flat, q => new FlatFusion(q.Modalities * q.Width, q.Width));
+        var flatCfg = TestConfigs.Load($"model.fusion={flat}");
+        var refused = Assert.Throws<ConfigException>(() => new AgentModel(["a", "b"], [new ModalitySpec("a", [4]), new ModalitySpec("b", [4])], 3, flatCfg.Model, seed: 1, agents: 2));
+        Assert.StartsWith("model.fusion:", refused.Message);
+        Assert.Contains("leading agent dimension", refused.Message);
 
         // topology: a star around agent 0
         string star = Unique("test-star");
@@ -169,6 +181,16 @@ public class ExtendingTests
         var sent = pipeline.Outgoing(new GroupPayload("k", 0, 0, 1, [v]));
         Assert.Equal(2, sent.BytesPerElement);
         Assert.Equal(["k"], seen);
+    }
+
+    /// <summary>Not batched-first: a plain linear map, parameters without the agent dimension.</summary>
+    private sealed class FlatFusion : Fusion
+    {
+        private readonly Module<Tensor, Tensor> proj;
+        private readonly int _d;
+        public FlatFusion(int inWidth, int d) : base(nameof(FlatFusion)) { _d = d; proj = Linear(inWidth, d); RegisterComponents(); }
+        public override long OutDim => _d;
+        public override Tensor Fuse(IReadOnlyList<Tensor> slices) => proj.forward(torch.cat(slices.ToArray(), -1));
     }
 
     private sealed class Recording(ConcurrentBag<string> seen) : IPayloadProcessor
@@ -229,8 +251,8 @@ public class ExtendingTests
         var s = StrategyRegistry.Create(NoRedundantHeadStrategy.StrategyName);
         var cfg = TestConfigs.Load();
         using var model = new AgentModel(["a", "b"], [new ModalitySpec("a", [4]), new ModalitySpec("b", [4])], 3, cfg.Model, seed: 1);
-        var local = model.Groups.Where(g => !s.Shares(g, 0)).Select(g => g.Name).ToList();
+        var local = model.GroupsOf(0).Where(g => !s.Shares(g, 0)).Select(g => g.Name).ToList();
         Assert.Equal(["head/redundant"], local);
-        Assert.Contains(model.Groups, g => g.Role == GroupRole.Redundant && s.Shares(g, 0));   // the redundant projections are shared
+        Assert.Contains(model.GroupsOf(0), g => g.Role == GroupRole.Redundant && s.Shares(g, 0));   // the redundant projections are shared
     }
 }

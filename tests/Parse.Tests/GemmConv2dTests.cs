@@ -20,10 +20,11 @@ public class GemmConv2dTests
         using var native = Conv2d(3, 5, 3, padding: 1);
         var ps = gemm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         Assert.Equal(["weight", "bias"], ps.Keys);
-        Assert.True(ps["weight"].allclose(native.weight!));
-        Assert.True(ps["bias"].allclose(native.bias!));
+        Assert.Equal(new long[] { 1, 5, 3, 3, 3 }, ps["weight"].shape);   // batched-first: one agent
+        Assert.True(ps["weight"][0].allclose(native.weight!));
+        Assert.True(ps["bias"][0].allclose(native.bias!));
         using var x = torch.randn(4, 3, 9, 7);
-        using var a = gemm.forward(x);
+        using var a = gemm.forward(x.unsqueeze(0)).squeeze(0);
         using var b = native.forward(x);
         Assert.Equal(b.shape, a.shape);
         Assert.True(a.allclose(b, rtol: 1e-4, atol: 1e-5));
@@ -44,7 +45,7 @@ public class GemmConv2dTests
             var x = torch.randn(32, 1, 28, 28);
             var y = torch.randint(0, 10, [32]);
             foreach (var p in ps) p.grad = null;
-            functional.cross_entropy(head.forward(trunk.forward(x)), y).backward();
+            functional.cross_entropy(head.forward(trunk.forward(x.unsqueeze(0)).squeeze(0)), y).backward();
             if (!ps.All(p => p.grad is { } g && torch.isfinite(g).all().item<bool>())) bad++;
         }
         // the native Conv2d failed on ~10% of such batches on the reference machine (about 40 of 400)

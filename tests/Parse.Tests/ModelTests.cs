@@ -26,18 +26,19 @@ public class ModelTests
     {
         using var scope = torch.NewDisposeScope();
         using var model = new AgentModel(["a", "b"], Specs, 5, Cfg(split), seed: 1);
-        var inputs = new Dictionary<string, Tensor> { ["a"] = torch.randn(7, 10), ["b"] = torch.randn(7, 12) };
+        // batched-first: [A, N, ...] with A = 1 agent
+        var inputs = new Dictionary<string, Tensor> { ["a"] = torch.randn(1, 7, 10), ["b"] = torch.randn(1, 7, 12) };
         var out_ = model.Forward(inputs);
         foreach (var m in new[] { "a", "b" })
         {
-            Assert.Equal(new long[] { 7, split[0] }, out_.Slices[m].Unique.shape);
-            Assert.Equal(new long[] { 7, split[1] }, out_.Slices[m].Redundant.shape);
-            Assert.Equal(new long[] { 7, split[2] }, out_.Slices[m].Synergy!.shape);
+            Assert.Equal(new long[] { 1, 7, split[0] }, out_.Slices[m].Unique.shape);
+            Assert.Equal(new long[] { 1, 7, split[1] }, out_.Slices[m].Redundant.shape);
+            Assert.Equal(new long[] { 1, 7, split[2] }, out_.Slices[m].Synergy!.shape);
         }
         Assert.Equal(new[] { "redundant", "synergy", "unique/a", "unique/b" }, out_.HeadLogits.Keys.Order());
-        Assert.Equal(new long[] { 7, 5 }, out_.EnsembleLogProb.shape);
+        Assert.Equal(new long[] { 1, 7, 5 }, out_.EnsembleLogProb.shape);
         // ensemble rows are log-probabilities of a distribution... of the mean of log-probs: exp sums to <= 1
-        var total = out_.EnsembleLogProb.exp().sum(1);
+        var total = out_.EnsembleLogProb.exp().sum([2]);
         Assert.True(total.le(1.0001).all().item<bool>());
     }
 
@@ -45,14 +46,14 @@ public class ModelTests
     public void Unimodal_agent_has_no_synergy_parameters_and_every_parameter_is_in_one_group()
     {
         using var uni = new AgentModel(["a"], Specs, 4, Cfg([8, 8, 8]), 1);
-        Assert.DoesNotContain(uni.Groups, g => g.Role == GroupRole.Synergy);
+        Assert.DoesNotContain(uni.GroupsOf(0), g => g.Role == GroupRole.Synergy);
         Assert.DoesNotContain(uni.HeadNames, h => h == "synergy");
-        Assert.Equal(uni.parameters().Count(), uni.Groups.Sum(g => g.Parameters.Count));
+        Assert.Equal(uni.parameters().Count(), uni.GroupsOf(0).Sum(g => g.Parameters.Count));
         using var multi = new AgentModel(["a", "b", "c"], Specs, 4, Cfg([8, 8, 8]), 1);
-        Assert.Contains(multi.Groups, g => g.Name == "head/synergy/a+b+c");
-        Assert.Contains(multi.Groups, g => g.Name.StartsWith("enc/c/cnn2d-", StringComparison.Ordinal));
-        Assert.Equal(multi.parameters().Count(), multi.Groups.Sum(g => g.Parameters.Count));
-        Assert.Equal(multi.Groups.Count, multi.Groups.Select(g => g.Key).Distinct().Count());
+        Assert.Contains(multi.GroupsOf(0), g => g.Name == "head/synergy/a+b+c");
+        Assert.Contains(multi.GroupsOf(0), g => g.Name.StartsWith("enc/c/cnn2d-", StringComparison.Ordinal));
+        Assert.Equal(multi.parameters().Count(), multi.GroupsOf(0).Sum(g => g.Parameters.Count));
+        Assert.Equal(multi.GroupsOf(0).Count, multi.GroupsOf(0).Select(g => g.Key).Distinct().Count());
     }
 
     [Fact]
@@ -60,20 +61,57 @@ public class ModelTests
     {
         using var uni = new AgentModel(["a"], Specs, 4, Cfg([8, 8, 8]), 7);
         using var multi = new AgentModel(["a", "b"], Specs, 4, Cfg([8, 8, 8]), 7);
-        var shared = uni.Groups.Select(g => g.Key).Intersect(multi.Groups.Select(g => g.Key)).ToList();
+        var shared = uni.GroupsOf(0).Select(g => g.Key).Intersect(multi.GroupsOf(0).Select(g => g.Key)).ToList();
         Assert.Contains(shared, k => k.StartsWith("enc/a/", StringComparison.Ordinal) && k.Contains("/trunk"));
         Assert.Contains(shared, k => k.StartsWith("head/redundant", StringComparison.Ordinal));
         foreach (var key in shared)
         {
-            var pu = uni.Groups.Single(g => g.Key == key).Parameters;
-            var pm = multi.Groups.Single(g => g.Key == key).Parameters;
+            var pu = uni.GroupsOf(0).Single(g => g.Key == key).Parameters;
+            var pm = multi.GroupsOf(0).Single(g => g.Key == key).Parameters;
             for (int i = 0; i < pu.Count; i++) Assert.True(pu[i].allclose(pm[i], 0, 0), $"{key} differs at init");
         }
         // different architecture => different key, never mixed
         var other = Cfg([8, 8, 8]) with { Encoders = new() { ["default"] = new EncoderConfig { Hidden = 24 } } };
         using var wide = new AgentModel(["a"], Specs, 4, other, 7);
-        Assert.Empty(wide.Groups.Where(g => g.Name.StartsWith("enc/", StringComparison.Ordinal)).Select(g => g.Key)
-            .Intersect(uni.Groups.Select(g => g.Key)));
+        Assert.Empty(wide.GroupsOf(0).Where(g => g.Name.StartsWith("enc/", StringComparison.Ordinal)).Select(g => g.Key)
+            .Intersect(uni.GroupsOf(0).Select(g => g.Key)));
+    }
+
+    [Theory]
+    [InlineData("concat", "mlp", true)]
+    [InlineData("attention", "cnn1d", true)]
+    [InlineData("gated", "cnn2d", true)]
+    [InlineData("concat", "mlp", false)]
+    public void Every_agent_of_a_stacked_model_starts_as_a_single_agent_model_and_computes_alone(string fusion, string kind, bool fission)
+    {
+        using var scope = torch.NewDisposeScope();
+        var cfg = Cfg([6, 6, 6], fusion) with
+        {
+            Fission = fission,
+            Encoders = new() { ["default"] = new EncoderConfig { Kind = kind, Hidden = 12, Channels = 3, Layers = 1 } },
+        };
+        ModalitySpec[] specs = [new("a", [16]), new("b", [2, 8])];
+        using var one = new AgentModel(["a", "b"], specs, 4, cfg, seed: 5);
+        using var three = new AgentModel(["a", "b"], specs, 4, cfg, seed: 5, agents: 3);
+        Assert.Equal(one.GroupsOf(0).Select(g => g.Key), three.GroupsOf(2).Select(g => g.Key));
+        for (int k = 0; k < 3; k++)
+            foreach (var (g1, g3) in one.GroupsOf(0).Zip(three.GroupsOf(k)))
+                for (int i = 0; i < g1.Parameters.Count; i++)
+                    Assert.True(g1.Parameters[i].allclose(g3.Parameters[i], 0, 0), $"agent {k}: {g1.Key} differs at init");
+
+        // agent 1 alone (selection) = agent 1 in the stack = a one-agent model holding agent 1's values
+        using (torch.no_grad())
+            foreach (var p in three.parameters()) p.add_(torch.randn_like(p).mul_(0.1f));
+        using (torch.no_grad())
+            foreach (var (g1, g3) in one.GroupsOf(0).Zip(three.GroupsOf(1)))
+                for (int i = 0; i < g1.Parameters.Count; i++) g1.Parameters[i].copy_(g3.Parameters[i]);
+        var x = new Dictionary<string, Tensor> { ["a"] = torch.randn(3, 5, 16), ["b"] = torch.randn(3, 5, 2, 8) };
+        var all = three.Forward(x).EnsembleLogProb;
+        var alone = three.Agent(1).Forward(x.ToDictionary(kv => kv.Key, kv => kv.Value[1])).EnsembleLogProb;
+        var single = one.Forward(x.ToDictionary(kv => kv.Key, kv => kv.Value[1].unsqueeze(0))).EnsembleLogProb[0];
+        Assert.True(all[1].allclose(alone, rtol: 1e-4, atol: 1e-5));
+        Assert.True(alone.allclose(single, rtol: 1e-4, atol: 1e-5));
+        Assert.False(all[0].allclose(all[1], rtol: 1e-3, atol: 1e-4), "agents hold different values now");
     }
 
     [Theory]
@@ -87,13 +125,14 @@ public class ModelTests
     {
         using var scope = torch.NewDisposeScope();
         using var model = new AgentModel(["a", "b", "c"], Specs, 3, Cfg([6, 6, 6], fusion), 2);
-        var inputs = new Dictionary<string, Tensor> { ["a"] = torch.randn(5, 10), ["b"] = torch.randn(5, 12), ["c"] = torch.randn(5, 64) };
+        var inputs = new Dictionary<string, Tensor> { ["a"] = torch.randn(1, 5, 10), ["b"] = torch.randn(1, 5, 12), ["c"] = torch.randn(1, 5, 64) };
         var output = model.Forward(inputs);
-        var loss = Losses.Total(output, torch.tensor(new long[] { 0, 1, 2, 0, 1 }), new LossConfig { Separation = 0.1 });
+        var loss = Losses.Total(output, torch.tensor(new long[] { 0, 1, 2, 0, 1 }).unsqueeze(0), new LossConfig { Separation = 0.1 });
+        Assert.Equal(new long[] { 1 }, loss.shape);
         Assert.True(double.IsFinite(loss.item<float>()));
-        loss.backward();
-        var synergyHead = model.Groups.Single(g => g.Name == "head/synergy/a+b+c");
-        Assert.True(synergyHead.Parameters[0].grad is { } grad && grad.abs().sum().item<float>() > 0);
+        loss.sum().backward();
+        var synergyHead = model.GroupsOf(0).Single(g => g.Name == "head/synergy/a+b+c");
+        Assert.True(synergyHead.Stacked[0].grad is { } grad && grad.abs().sum().item<float>() > 0);
     }
 
     [Fact]

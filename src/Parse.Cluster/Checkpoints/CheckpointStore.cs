@@ -30,7 +30,13 @@ public sealed class CheckpointStore(string directory, int keep = 2)
     private string PathFor(int agent, int round) => Path.Combine(Directory, $"agent-{agent}-r{round:D6}.ckpt");
 
     /// <summary>Saves the module's state (parameters and buffers) after <paramref name="round"/>; returns the file path.</summary>
-    public string Save(int agent, int round, nn.Module module, string metadata)
+    public string Save(int agent, int round, nn.Module module, string metadata) => Save(agent, round, module.state_dict(), metadata);
+
+    /// <summary>
+    /// Saves named tensors (e.g. one agent's slice of a stacked model, <c>AgentModelView.State()</c>) after
+    /// <paramref name="round"/>; returns the file path.
+    /// </summary>
+    public string Save(int agent, int round, IReadOnlyDictionary<string, Tensor> state, string metadata)
     {
         System.IO.Directory.CreateDirectory(Directory);
         var ms = new MemoryStream();
@@ -41,7 +47,6 @@ public sealed class CheckpointStore(string directory, int keep = 2)
             w.Write(agent);
             w.Write(round);
             WriteString(w, metadata);
-            var state = module.state_dict();
             w.Write(state.Count);
             foreach (var (name, t) in state.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
@@ -128,11 +133,16 @@ public sealed class CheckpointStore(string directory, int keep = 2)
     }
 
     /// <summary>Copies a checkpoint into a module; throws <see cref="InvalidDataException"/> naming the first mismatching tensor.</summary>
-    public static void Restore(Checkpoint c, nn.Module module)
+    public static void Restore(Checkpoint c, nn.Module module) => Restore(c, module.state_dict());
+
+    /// <summary>
+    /// Copies a checkpoint into named tensors in place (e.g. views of one agent's slice of a stacked model); throws
+    /// <see cref="InvalidDataException"/> naming the first mismatching tensor.
+    /// </summary>
+    public static void Restore(Checkpoint c, IReadOnlyDictionary<string, Tensor> state)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var state = module.state_dict();
         foreach (var (name, t) in state)
         {
             if (!c.Tensors.TryGetValue(name, out var saved)) throw new InvalidDataException($"checkpoint of agent {c.Agent}: tensor '{name}' missing");

@@ -102,7 +102,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (_s.Resume is { } c)
             Guard(() =>
             {
-                CheckpointStore.Restore(c, _core.Learner.Model);
+                CheckpointStore.Restore(c, _core.Learner.Model.State());
                 _core.ResumeAt(c.Round, JsonSerializer.Deserialize<AgentTally>(c.Metadata) ?? new AgentTally());
                 _resumedFrom = c.Round;
             });
@@ -290,7 +290,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         int r = _core.Round;
         var cfg = _s.Config;
         if (_k.CheckpointEvery > 0 && (r % _k.CheckpointEvery == 0 || r == cfg.Rounds))
-            _s.Checkpoints.Save(_id, r, _core.Learner.Model, JsonSerializer.Serialize(_core.Tally));
+            _s.Checkpoints.Save(_id, r, _core.Learner.Model.State(), JsonSerializer.Serialize(_core.Tally));
         if (_core.Done) Finish();
         else Self.Tell(new StartRound());
     }

@@ -39,14 +39,15 @@ public static class Components
 
     /// <summary>
     /// Encoder trunks by <c>model.encoders.*.kind</c>. An <see cref="EncoderFactory"/> builds the trunk of one
-    /// modality (input [B, ...] to [B, hidden]) and names its architecture (part of the encoder's sharing keys).
+    /// modality for A agents (batched-first: input [A, N, ...] to [A, N, hidden], parameters with a leading agent
+    /// dimension) and names its architecture (part of the encoder's sharing keys).
     /// </summary>
     public static ComponentRegistry<EncoderFactory> Encoders => TrunkFactory.Registry;
 
     /// <summary>
-    /// Fusion operators by <c>model.fusion</c>. The factory receives a <see cref="FusionRequest"/> (slice count and
-    /// width) and returns a <see cref="Fusion"/>. Operators other than the built-in ones train agent by agent:
-    /// set <c>sim.batch_agents: false</c> (the validator asks for it).
+    /// Fusion operators by <c>model.fusion</c>. The factory receives a <see cref="FusionRequest"/> (slice count, width
+    /// and agent count) and returns a batched-first <see cref="Fusion"/> (slices [A, N, d], parameters with a leading
+    /// agent dimension).
     /// </summary>
     public static ComponentRegistry<Func<FusionRequest, Fusion>> Fusions => Fusion.Registry;
 

@@ -63,8 +63,6 @@ public static class ConfigValidator
                 $"model.split: sizes [{string.Join(", ", m.Split)}] sum to {m.Split.Sum()} but model.latent_dim is {m.LatentDim}");
         }
         OneOf("model.fusion", m.Fusion, Components.Fusions.Names);
-        Check(!c.Sim.BatchAgents || Fusion.BuiltInKinds.Contains(m.Fusion) || !Components.Fusions.Contains(m.Fusion),
-            $"model.fusion: '{m.Fusion}' is a registered operator that the batched trainer does not implement; set sim.batch_agents=false");
         OneOf("model.synergy_head", m.SynergyHead, ["mlp", "linear"]);
         OneOf("model.redundant_input", m.RedundantInput, ["mean", "each"]);
         OneOf("model.ensemble", m.Ensemble, Ensemble.Rules);

@@ -303,9 +303,9 @@ public sealed record SimConfig
     /// <summary>Agents trained concurrently (1 = sequential). Results do not depend on it.</summary>
     public int Parallelism { get; init; } = 2;
     /// <summary>
-    /// Train agents of the same type as one stacked model (batched matmuls; see <c>Parse.Simulation.AgentBatch</c>).
-    /// Same algorithm, several times the throughput; results equal the per-agent path up to float rounding.
-    /// Configurations it does not cover (CNN trunks, monolithic model, stacked ensemble, other optimizers) train per agent.
+    /// Train agents of the same type as one stacked model (batched matmuls; see <c>Parse.Simulation.Learner</c>).
+    /// Same model code and algorithm as one agent at a time (every model kind, ensemble rule and optimizer); results equal
+    /// the per-agent path up to float rounding. Needs lockstep timing; false trains every agent alone, as the cluster does.
     /// </summary>
     public bool BatchAgents { get; init; } = true;
 }

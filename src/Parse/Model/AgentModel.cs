@@ -2,21 +2,35 @@ using Parse.Config;
 using Parse.Data;
 using Parse.Util;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace Parse.Model;
 
-/// <summary>Output of a forward pass: per-head logits, the ensemble log-probabilities and the slices.</summary>
+/// <summary>Output of a forward pass: per-head logits, the ensemble log-probabilities and the slices, each [A, N, ...].</summary>
 public sealed record AgentOutput(
     IReadOnlyDictionary<string, Tensor> HeadLogits,
     Tensor EnsembleLogProb,
-    IReadOnlyDictionary<string, Slices> Slices);
+    IReadOnlyDictionary<string, Slices> Slices)
+{
+    /// <summary>
+    /// The log-softmax of every head's logits stacked along a new leading dimension ([H, A, N, C], heads in the order
+    /// of <see cref="HeadLogits"/>), when the model computed it (it lets the loss treat all heads in one operation).
+    /// </summary>
+    public Tensor? HeadLogProbs { get; init; }
+}
 
 /// <summary>
-/// One agent's PARSE model: a <see cref="SliceEncoder"/> per held modality, a unique head per modality,
-/// one redundant head, and (for two or more modalities) a fusion of synergistic slices with a synergy head.
-/// Every trainable tensor belongs to exactly one <see cref="ParameterGroup"/>.
+/// The PARSE model of A agents of one type, batched-first: every parameter has a leading agent dimension A and
+/// inputs and outputs are [A, N, ...]; agent k is computed with slice k of every parameter only, so one forward pass
+/// serves A agents (DESIGN.md "Performance direction") and A = 1 is one agent. Per agent: a <see cref="SliceEncoder"/>
+/// per held modality, a unique head per modality, one redundant head, and (for two or more modalities) a fusion of
+/// synergistic slices with a synergy head; or, with <c>model.fission=false</c>, the monolithic model of the DSGD
+/// baselines. Every trainable tensor of every agent belongs to exactly one of the agent's <see cref="ParameterGroup"/>s,
+/// whose tensors are views of the agent's slices (<see cref="GroupsOf"/>).
+/// <para>Every agent's slice starts as a single-agent model would: groups are seeded by their sharing key, so groups
+/// with the same key have the same initial values on every agent, whatever A.</para>
 /// </summary>
 public sealed class AgentModel : Module
 {
@@ -26,81 +40,88 @@ public sealed class AgentModel : Module
     private readonly Fusion? _fusion;
     private readonly Module<Tensor, Tensor>? _synergyHead;
     private readonly ModelConfig _cfg;
-    private readonly List<ParameterGroup> _groups = new();
+    private readonly List<(string Name, GroupRole Role, string? Modality, List<Parameter> Stacked)> _groupSpecs = new();
+    private readonly ParameterGroup[][] _groups;
+    private readonly List<Tensor> _views = new();
+    private readonly IReadOnlyDictionary<string, double>?[] _ensembleWeights;
 
-    /// <param name="modalities">Modalities this agent holds.</param>
+    /// <param name="modalities">Modalities every agent of the model holds.</param>
     /// <param name="specs">Input shape of every modality.</param>
     /// <param name="numClasses">Output classes.</param>
     /// <param name="cfg">Model configuration.</param>
     /// <param name="seed">Experiment seed; groups with the same key get the same initial values on every agent.</param>
-    public AgentModel(IReadOnlyList<string> modalities, IReadOnlyList<ModalitySpec> specs, int numClasses, ModelConfig cfg, int seed)
+    /// <param name="agents">Number of agents A stacked in the model.</param>
+    public AgentModel(IReadOnlyList<string> modalities, IReadOnlyList<ModalitySpec> specs, int numClasses, ModelConfig cfg, int seed, int agents = 1)
         : base(nameof(AgentModel))
     {
+        if (agents < 1) throw new ArgumentOutOfRangeException(nameof(agents), "a model holds at least one agent");
         _cfg = cfg;
+        Agents = agents;
+        _ensembleWeights = new IReadOnlyDictionary<string, double>?[agents];
         Modalities = modalities.OrderBy(m => m, StringComparer.Ordinal).ToList();
         if (Modalities.Count == 0) throw new ConfigException("an agent must hold at least one modality");
         TypeName = AgentTypes.Name(Modalities);
-        bool multi = Modalities.Count >= 2;
-        if (!cfg.Fission)
+        if (!cfg.Fission) BuildMonolithic(specs, numClasses, seed);
+        else
         {
-            BuildMonolithic(specs, numClasses, seed);
-            return;
-        }
-        bool useU = cfg.Heads.Contains("unique"), useR = cfg.Heads.Contains("redundant"), useS = cfg.Heads.Contains("synergy") && multi;
-        if (!useU && !useR && !useS)
-            throw new ConfigException($"model.heads: agents of type '{TypeName}' would have no head (heads: {string.Join(", ", cfg.Heads)})");
-        int dU = cfg.Split[0], dR = cfg.Split[1], dS = cfg.Split[2];
+            bool multi = Modalities.Count >= 2;
+            bool useU = cfg.Heads.Contains("unique"), useR = cfg.Heads.Contains("redundant"), useS = cfg.Heads.Contains("synergy") && multi;
+            if (!useU && !useR && !useS)
+                throw new ConfigException($"model.heads: agents of type '{TypeName}' would have no head (heads: {string.Join(", ", cfg.Heads)})");
+            int dU = cfg.Split[0], dR = cfg.Split[1], dS = cfg.Split[2];
 
-        foreach (var m in Modalities)
-        {
-            var spec = specs.FirstOrDefault(s => s.Name == m) ?? throw new ConfigException($"modality '{m}' is not in the dataset");
-            var ecfg = cfg.Encoders.GetValueOrDefault(m) ?? cfg.Encoders.GetValueOrDefault("default") ?? new EncoderConfig();
-            string prefix = $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape, m)}";
-            var trunk = Seeded(seed, prefix + "/trunk", () => TrunkFactory.Create(ecfg, spec.Shape, m));
-            var enc = new SliceEncoder(trunk, ecfg.Hidden, cfg.Split, useS);
-            // re-seed each projection independently of agent type so keys match across types
-            Reinit(enc.proj_u, seed, prefix + "/proj-u");
-            Reinit(enc.proj_r, seed, prefix + "/proj-r");
-            if (enc.proj_s is not null) Reinit(enc.proj_s, seed, $"{prefix}/proj-s/{TypeName}");
-            _encoders[m] = enc;
-            register_module($"enc_{m}", enc);
-            _groups.Add(new ParameterGroup(prefix + "/trunk", GroupRole.Trunk, m, trunk.parameters().ToList()));
-            _groups.Add(new ParameterGroup(prefix + "/proj-u", GroupRole.Unique, m, enc.proj_u.parameters().ToList()));
-            _groups.Add(new ParameterGroup(prefix + "/proj-r", GroupRole.Redundant, m, enc.proj_r.parameters().ToList()));
-            if (enc.proj_s is not null)
-                _groups.Add(new ParameterGroup($"{prefix}/proj-s/{TypeName}", GroupRole.Synergy, null, enc.proj_s.parameters().ToList()));
-            if (useU)
+            foreach (var m in Modalities)
             {
-                var head = Seeded(seed, $"head/unique/{m}", () => (Module<Tensor, Tensor>)Linear(dU, numClasses));
-                _uniqueHeads[m] = head;
-                register_module($"head_unique_{m}", head);
-                _groups.Add(new ParameterGroup($"head/unique/{m}", GroupRole.Unique, m, head.parameters().ToList()));
+                var (ecfg, shape, prefix) = Encoder(m, specs);
+                var trunk = Trunk(seed, prefix + "/trunk", ecfg, shape, m);
+                // each projection is seeded by its own key, independently of agent type, so keys match across types
+                var projU = Seeded(seed, prefix + "/proj-u", () => StackedLinear.Uniform(agents, ecfg.Hidden, dU));
+                var projR = Seeded(seed, prefix + "/proj-r", () => StackedLinear.Uniform(agents, ecfg.Hidden, dR));
+                var projS = useS ? Seeded(seed, $"{prefix}/proj-s/{TypeName}", () => StackedLinear.Uniform(agents, ecfg.Hidden, dS)) : null;
+                var enc = new SliceEncoder(trunk, projU, projR, projS);
+                _encoders[m] = enc;
+                register_module($"enc_{m}", enc);
+                AddGroup(prefix + "/trunk", GroupRole.Trunk, m, trunk);
+                AddGroup(prefix + "/proj-u", GroupRole.Unique, m, projU);
+                AddGroup(prefix + "/proj-r", GroupRole.Redundant, m, projR);
+                if (projS is not null) AddGroup($"{prefix}/proj-s/{TypeName}", GroupRole.Synergy, null, projS);
+                if (useU)
+                {
+                    var head = Seeded(seed, $"head/unique/{m}", () => (Module<Tensor, Tensor>)new StackedLinear(agents, dU, numClasses));
+                    _uniqueHeads[m] = head;
+                    register_module($"head_unique_{m}", head);
+                    AddGroup($"head/unique/{m}", GroupRole.Unique, m, head);
+                }
+            }
+            if (useR)
+            {
+                _redundantHead = Seeded(seed, "head/redundant", () => (Module<Tensor, Tensor>)new StackedLinear(agents, dR, numClasses));
+                register_module("head_redundant", _redundantHead);
+                AddGroup("head/redundant", GroupRole.Redundant, null, _redundantHead);
+            }
+            if (useS)
+            {
+                string fusionKey = $"fusion/{cfg.Fusion}/{TypeName}";
+                _fusion = Seeded(seed, fusionKey, () => Fusion.Create(cfg.Fusion, Modalities.Count, dS, agents));
+                CheckStacked(_fusion, "model.fusion", $"fusion '{cfg.Fusion}'");
+                Stacked.BroadcastFirstAgent(_fusion);
+                register_module("fusion", _fusion);
+                if (_fusion.parameters().Any()) AddGroup(fusionKey, GroupRole.Synergy, null, _fusion);
+                long fusedWidth = _fusion.OutDim;
+                _synergyHead = Seeded(seed, $"head/synergy/{TypeName}", () => cfg.SynergyHead switch
+                {
+                    "mlp" => (Module<Tensor, Tensor>)Sequential(("fc0", new StackedLinear(agents, fusedWidth, cfg.SynergyHidden)), ("relu", ReLU()),
+                        ("fc1", new StackedLinear(agents, cfg.SynergyHidden, numClasses))),
+                    "linear" => new StackedLinear(agents, fusedWidth, numClasses),
+                    _ => throw new ConfigException($"model.synergy_head: unknown head '{cfg.SynergyHead}' (expected mlp or linear)"),
+                });
+                register_module("head_synergy", _synergyHead);
+                AddGroup($"head/synergy/{TypeName}", GroupRole.Synergy, null, _synergyHead);
             }
         }
-        if (useR)
-        {
-            _redundantHead = Seeded(seed, "head/redundant", () => (Module<Tensor, Tensor>)Linear(dR, numClasses));
-            register_module("head_redundant", _redundantHead);
-            _groups.Add(new ParameterGroup("head/redundant", GroupRole.Redundant, null, _redundantHead.parameters().ToList()));
-        }
-        if (useS)
-        {
-            _fusion = Seeded(seed, $"fusion/{cfg.Fusion}/{TypeName}", () => Fusion.Create(cfg.Fusion, Modalities.Count, dS));
-            register_module("fusion", _fusion);
-            var fusionParams = _fusion.parameters().ToList();
-            if (fusionParams.Count > 0)
-                _groups.Add(new ParameterGroup($"fusion/{cfg.Fusion}/{TypeName}", GroupRole.Synergy, null, fusionParams));
-            _synergyHead = Seeded(seed, $"head/synergy/{TypeName}", () => cfg.SynergyHead switch
-            {
-                "mlp" => (Module<Tensor, Tensor>)Sequential(("fc0", Linear(_fusion.OutDim, cfg.SynergyHidden)), ("relu", ReLU()), ("fc1", Linear(cfg.SynergyHidden, numClasses))),
-                "linear" => Linear(_fusion.OutDim, numClasses),
-                _ => throw new ConfigException($"model.synergy_head: unknown head '{cfg.SynergyHead}' (expected mlp or linear)"),
-            });
-            register_module("head_synergy", _synergyHead);
-            _groups.Add(new ParameterGroup($"head/synergy/{TypeName}", GroupRole.Synergy, null, _synergyHead.parameters().ToList()));
-        }
-        long grouped = _groups.Sum(g => g.Parameters.Count), total = parameters().Count();
+        long grouped = _groupSpecs.Sum(g => g.Stacked.Count), total = parameters().Count();
         if (grouped != total) throw new InvalidOperationException($"internal: {total - grouped} parameters are in no group");
+        _groups = Enumerable.Range(0, agents).Select(MakeGroups).ToArray();
     }
 
     private readonly Dictionary<string, Module<Tensor, Tensor>> _trunks = new();
@@ -117,44 +138,99 @@ public sealed class AgentModel : Module
     {
         foreach (var m in Modalities)
         {
-            var spec = specs.FirstOrDefault(s => s.Name == m) ?? throw new ConfigException($"modality '{m}' is not in the dataset");
-            var ecfg = _cfg.Encoders.GetValueOrDefault(m) ?? _cfg.Encoders.GetValueOrDefault("default") ?? new EncoderConfig();
-            string prefix = $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape, m)}";
-            var trunk = Seeded(seed, prefix + "/trunk", () => TrunkFactory.Create(ecfg, spec.Shape, m));
-            var proj = Seeded(seed, prefix + "/proj", () => (Module<Tensor, Tensor>)Linear(ecfg.Hidden, _cfg.LatentDim));
+            var (ecfg, shape, prefix) = Encoder(m, specs);
+            var trunk = Trunk(seed, prefix + "/trunk", ecfg, shape, m);
+            var proj = Seeded(seed, prefix + "/proj", () => (Module<Tensor, Tensor>)new StackedLinear(Agents, ecfg.Hidden, _cfg.LatentDim));
             _trunks[m] = trunk;
             _embeddings[m] = proj;
             register_module($"trunk_{m}", trunk);
             register_module($"proj_{m}", proj);
-            _groups.Add(new ParameterGroup(prefix + "/trunk", GroupRole.Trunk, m, trunk.parameters().ToList()));
-            _groups.Add(new ParameterGroup(prefix + "/proj", GroupRole.Embedding, m, proj.parameters().ToList()));
+            AddGroup(prefix + "/trunk", GroupRole.Trunk, m, trunk);
+            AddGroup(prefix + "/proj", GroupRole.Embedding, m, proj);
         }
         _taskHead = Seeded(seed, "head/task", () => (Module<Tensor, Tensor>)Sequential(
-            ("fc0", Linear(_cfg.LatentDim, _cfg.SynergyHidden)), ("relu", ReLU()), ("fc1", Linear(_cfg.SynergyHidden, numClasses))));
+            ("fc0", new StackedLinear(Agents, _cfg.LatentDim, _cfg.SynergyHidden)), ("relu", ReLU()), ("fc1", new StackedLinear(Agents, _cfg.SynergyHidden, numClasses))));
         register_module("head_task", _taskHead);
-        _groups.Add(new ParameterGroup("head/task", GroupRole.Task, null, _taskHead.parameters().ToList()));
+        AddGroup("head/task", GroupRole.Task, null, _taskHead);
     }
 
-    /// <summary>Held modalities, sorted.</summary>
+    private (EncoderConfig Config, long[] Shape, string Prefix) Encoder(string m, IReadOnlyList<ModalitySpec> specs)
+    {
+        var spec = specs.FirstOrDefault(s => s.Name == m) ?? throw new ConfigException($"modality '{m}' is not in the dataset");
+        var ecfg = _cfg.Encoders.GetValueOrDefault(m) ?? _cfg.Encoders.GetValueOrDefault("default") ?? new EncoderConfig();
+        return (ecfg, spec.Shape, $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape, m)}");
+    }
+
+    private Module<Tensor, Tensor> Trunk(int seed, string key, EncoderConfig ecfg, long[] shape, string m)
+    {
+        var trunk = Seeded(seed, key, () => TrunkFactory.Create(ecfg, shape, m, Agents));
+        CheckStacked(trunk, $"model.encoders.{m}.kind", $"encoder '{ecfg.Kind}'");
+        Stacked.BroadcastFirstAgent(trunk);
+        return trunk;
+    }
+
+    /// <summary>Every parameter of a component must have the leading agent dimension (batched-first contract).</summary>
+    private void CheckStacked(Module module, string field, string what)
+    {
+        foreach (var (name, p) in module.named_parameters())
+            if (p.dim() < 1 || p.shape[0] != Agents)
+                throw new ConfigException($"{field}: {what} built parameter '{name}' of shape [{string.Join(",", p.shape)}] for {Agents} agent(s); " +
+                                          "components are batched-first: every parameter needs a leading agent dimension (docs/extending.md)");
+    }
+
+    private void AddGroup(string name, GroupRole role, string? modality, Module module) =>
+        _groupSpecs.Add((name, role, modality, module.parameters().ToList()));
+
+    private ParameterGroup[] MakeGroups(int k)
+    {
+        using var noGrad = torch.no_grad();
+        return _groupSpecs.Select(g =>
+        {
+            var views = g.Stacked.Select(p =>
+            {
+                var v = p.detach().select(0, k);
+                v.DetachFromDisposeScope();
+                _views.Add(v);
+                return v;
+            }).ToList();
+            return new ParameterGroup(g.Name, g.Role, g.Modality, views, g.Stacked, k);
+        }).ToArray();
+    }
+
+    /// <summary>Number of agents A stacked in the model.</summary>
+    public int Agents { get; }
+    /// <summary>Modalities every agent holds, sorted.</summary>
     public IReadOnlyList<string> Modalities { get; }
     /// <summary>Agent type name (sorted modalities joined with '+').</summary>
     public string TypeName { get; }
-    /// <summary>All parameter groups; together they cover every trainable tensor exactly once.</summary>
-    public IReadOnlyList<ParameterGroup> Groups => _groups;
-    /// <summary>Names of the heads this model has (e.g. "unique/a", "redundant", "synergy").</summary>
+    /// <summary>Agent <paramref name="agent"/>'s parameter groups; together they cover its slice of every parameter exactly once.</summary>
+    public IReadOnlyList<ParameterGroup> GroupsOf(int agent) => _groups[agent];
+    /// <summary>Names of the heads of every agent (e.g. "unique/a", "redundant", "synergy").</summary>
     public IEnumerable<string> HeadNames => _taskHead is not null ? ["task"] :
         _uniqueHeads.Keys.Select(m => "unique/" + m)
             .Concat(_redundantHead is null ? [] : ["redundant"])
             .Concat(_synergyHead is null ? [] : ["synergy"]);
 
-    /// <summary>
-    /// Per-head weights of the <c>stacked</c> ensemble (head name to weight; null = equal weights). Local state,
-    /// never shared; set by <see cref="Simulation.Agent"/> from its hold-out split.
-    /// </summary>
-    public IReadOnlyDictionary<string, double>? EnsembleWeights { get; set; }
+    /// <summary>A view of agent <paramref name="agent"/> of the model.</summary>
+    public AgentModelView Agent(int agent)
+    {
+        if (agent < 0 || agent >= Agents) throw new ArgumentOutOfRangeException(nameof(agent), $"the model holds {Agents} agent(s)");
+        return new AgentModelView(this, agent);
+    }
 
-    /// <summary>Forward pass on a batch holding (at least) this agent's modalities.</summary>
-    /// <param name="inputs">Modality name to [B, ...] input.</param>
+    /// <summary>
+    /// Agent <paramref name="agent"/>'s head weights for the <c>stacked</c> ensemble (head name to weight; null = the
+    /// plain mean). Local state, never shared; set by the learner from the agent's hold-out split.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? GetEnsembleWeights(int agent) => _ensembleWeights[agent];
+
+    /// <summary>Sets agent <paramref name="agent"/>'s stacked-ensemble head weights (see <see cref="GetEnsembleWeights"/>).</summary>
+    public void SetEnsembleWeights(int agent, IReadOnlyDictionary<string, double>? weights) => _ensembleWeights[agent] = weights;
+
+    /// <summary>
+    /// Forward pass for the agents of the current selection (all A, or those of <see cref="Stacked.Only"/>).
+    /// </summary>
+    /// <param name="inputs">Modality name to [A', N, ...] input (at least the model's modalities).</param>
     /// <param name="dropHeads">Heads to leave out of the ensemble (slice-drop ablations).</param>
     public AgentOutput Forward(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlySet<string>? dropHeads = null)
     {
@@ -163,7 +239,7 @@ public sealed class AgentModel : Module
             var zs = Modalities.Select(m => _embeddings[m].forward(_trunks[m].forward(inputs[m]))).ToArray();
             var z = zs.Length == 1 ? zs[0] : torch.stack(zs, 0).mean([0]);
             var task = _taskHead.forward(z);
-            return new AgentOutput(new Dictionary<string, Tensor> { ["task"] = task }, task.log_softmax(1), new Dictionary<string, Slices>());
+            return new AgentOutput(new Dictionary<string, Tensor> { ["task"] = task }, task.log_softmax(-1), new Dictionary<string, Slices>());
         }
         var slices = new Dictionary<string, Slices>();
         foreach (var m in Modalities) slices[m] = _encoders[m].Encode(inputs[m]);
@@ -173,7 +249,7 @@ public sealed class AgentModel : Module
         {
             if (_cfg.RedundantInput == "each" && Modalities.Count > 1)
             {
-                var lps = Modalities.Select(m => _redundantHead.forward(slices[m].Redundant).log_softmax(1)).ToArray();
+                var lps = Modalities.Select(m => _redundantHead.forward(slices[m].Redundant).log_softmax(-1)).ToArray();
                 logits["redundant"] = torch.stack(lps, 0).mean([0]);
             }
             else
@@ -185,10 +261,24 @@ public sealed class AgentModel : Module
         }
         if (_synergyHead is not null && _fusion is not null)
             logits["synergy"] = _synergyHead.forward(_fusion.Fuse(Modalities.Select(m => slices[m].Synergy!).ToList()));
-        var used = logits.Where(kv => dropHeads is null || !dropHeads.Contains(kv.Key)).Select(kv => (kv.Key, kv.Value.log_softmax(1))).ToList();
+        // every head's log-probabilities in one operation (per-operation overhead dominates models this small)
+        var names = logits.Keys.ToList();
+        var logProbs = names.Count == 1 ? logits[names[0]].log_softmax(-1).unsqueeze(0)
+            : torch.stack(names.Select(h => logits[h]).ToArray(), 0).log_softmax(-1);           // [H, A, N, C]
+        var used = names.Select((h, i) => (h, i)).Where(x => dropHeads is null || !dropHeads.Contains(x.h)).ToList();
         if (used.Count == 0) throw new ConfigException("every head of the ensemble was dropped");
-        var ens = Ensemble.Combine(used, _cfg.Ensemble, EnsembleWeights);
-        return new AgentOutput(logits, ens, slices);
+        var usedLogProbs = used.Count == names.Count ? logProbs
+            : logProbs.index_select(0, torch.tensor(used.Select(x => (long)x.i).ToArray(), dtype: ScalarType.Int64));
+        var weights = _cfg.Ensemble == "stacked" ? Stacked.Selected(Agents).Select(k => _ensembleWeights[k]).ToList() : null;
+        var ens = Ensemble.Combine(used.Select(x => x.h).ToList(), usedLogProbs, _cfg.Ensemble, weights);
+        return new AgentOutput(logits, ens, slices) { HeadLogProbs = logProbs };
+    }
+
+    /// <summary>Disposes the modules and the per-agent views.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) foreach (var v in _views) v.Dispose();
+        base.Dispose(disposing);
     }
 
     // torch's default generator is process-global: models built concurrently (e.g. by tests running in parallel)
@@ -203,21 +293,52 @@ public sealed class AgentModel : Module
             return make();
         }
     }
+}
 
-    private static void Reinit(Module<Tensor, Tensor> linear, int seed, string key)
+/// <summary>
+/// One agent of an <see cref="AgentModel"/>: its parameter groups (views of its slices), heads, stacked-ensemble
+/// weights and a single-agent forward pass.
+/// </summary>
+public sealed class AgentModelView
+{
+    internal AgentModelView(AgentModel model, int index) => (Model, Index) = (model, index);
+
+    /// <summary>The stacked model the agent is part of.</summary>
+    public AgentModel Model { get; }
+    /// <summary>The agent's index in the model's leading agent dimension.</summary>
+    public int Index { get; }
+    /// <summary>The agent's parameter groups; their tensors are views of its slices of the stacked parameters.</summary>
+    public IReadOnlyList<ParameterGroup> Groups => Model.GroupsOf(Index);
+    /// <summary>Held modalities, sorted.</summary>
+    public IReadOnlyList<string> Modalities => Model.Modalities;
+    /// <summary>Agent type name.</summary>
+    public string TypeName => Model.TypeName;
+    /// <summary>Names of the heads (e.g. "unique/a", "redundant", "synergy").</summary>
+    public IEnumerable<string> HeadNames => Model.HeadNames;
+
+    /// <summary>The agent's head weights for the <c>stacked</c> ensemble (null = the plain mean).</summary>
+    public IReadOnlyDictionary<string, double>? EnsembleWeights
     {
-        lock (InitLock) ReinitLocked(linear, seed, key);
+        get => Model.GetEnsembleWeights(Index);
+        set => Model.SetEnsembleWeights(Index, value);
     }
 
-    private static void ReinitLocked(Module<Tensor, Tensor> linear, int seed, string key)
+    /// <summary>The agent's tensors by the stacked model's parameter names (views of its slices; per-agent shapes).</summary>
+    public IReadOnlyDictionary<string, Tensor> State()
     {
-        torch.manual_seed(Seeds.Derive(seed, key));
-        using var _ = torch.no_grad();
-        foreach (var p in linear.parameters())
-        {
-            long fanIn = p.dim() > 1 ? p.shape[1] : linear.parameters().First().shape[1];
-            double bound = 1.0 / Math.Sqrt(fanIn);
-            p.uniform_(-bound, bound);
-        }
+        var byStacked = Groups.SelectMany(g => g.Stacked.Zip(g.Parameters)).ToDictionary(x => (object)x.First, x => x.Second, ReferenceEqualityComparer.Instance);
+        return Model.named_parameters().ToDictionary(x => x.name, x => byStacked[x.parameter], StringComparer.Ordinal);
+    }
+
+    /// <summary>The agent's tensors (views of its slices) in the order of the stacked model's <c>parameters()</c>.</summary>
+    public IEnumerable<Tensor> parameters() => State().Values;
+
+    /// <summary>Forward pass of this agent alone: inputs [N, ...], outputs [N, ...] (the agent's row of the stacked forward).</summary>
+    public AgentOutput Forward(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlySet<string>? dropHeads = null)
+    {
+        using var only = global::Parse.Model.Stacked.Only([Index]);
+        var o = Model.Forward(inputs.ToDictionary(kv => kv.Key, kv => kv.Value.unsqueeze(0)), dropHeads);
+        return new AgentOutput(o.HeadLogits.ToDictionary(kv => kv.Key, kv => kv.Value.squeeze(0)), o.EnsembleLogProb.squeeze(0),
+            o.Slices.ToDictionary(kv => kv.Key, kv => new Slices(kv.Value.Unique.squeeze(0), kv.Value.Redundant.squeeze(0), kv.Value.Synergy?.squeeze(0))));
     }
 }

@@ -8,22 +8,31 @@ namespace Parse.Model;
 /// <param name="Config">The encoder settings of the modality (<c>model.encoders.NAME</c> or <c>model.encoders.default</c>).</param>
 /// <param name="InputShape">Per-sample input shape of the modality, e.g. [16] or [1,28,28].</param>
 /// <param name="Modality">The modality the trunk encodes (for messages; the sharing key holds it already).</param>
-public sealed record EncoderRequest(EncoderConfig Config, long[] InputShape, string Modality)
+/// <param name="Agents">Number of agents A the trunk is built for: every parameter has a leading dimension A.</param>
+public sealed record EncoderRequest(EncoderConfig Config, long[] InputShape, string Modality, int Agents = 1)
 {
     /// <summary>The input shape as text, dimensions joined by 'x' (e.g. <c>1x28x28</c>).</summary>
     public string ShapeText => string.Join('x', InputShape);
 }
 
 /// <summary>
-/// An encoder kind (<c>model.encoders.*.kind</c>): builds the trunk that maps one modality's input [B, ...] to a
-/// hidden vector [B, <see cref="EncoderConfig.Hidden"/>], and names its architecture.
+/// An encoder kind (<c>model.encoders.*.kind</c>): builds the trunk that maps one modality's input to a hidden vector,
+/// for A agents at once, and names its architecture.
 /// </summary>
 /// <remarks>
+/// <para>Trunks are batched-first: built for <see cref="EncoderRequest.Agents"/> = A agents, every parameter has a
+/// leading agent dimension A, the input is [A, N, ...shape] and the output [A, N, <see cref="EncoderConfig.Hidden"/>],
+/// agent k computed with slice k of every parameter only. Read parameters through <see cref="Stacked.Use"/> (the
+/// building blocks <see cref="StackedLinear"/>, <see cref="GemmConv2d"/> and <see cref="GemmConv1d"/> do), so that
+/// forward passes on a subset of the agents work. Draw the initial values of one agent and repeat them
+/// (<see cref="Stacked.Replicate"/>): a slice must not depend on A. The model copies agent 0's slice to every agent
+/// after building the trunk, and rejects a parameter without the leading dimension A.</para>
+/// <para>
 /// The signature is part of every sharing key of the encoder (<c>enc/MODALITY/SIGNATURE/trunk</c>), so agents only
 /// exchange trunks with the same signature, and all agents with the same key start from the same initial values.
 /// It must change whenever the parameter shapes change: start it with the kind and include every setting and the
 /// input shape that the architecture depends on. Without a signature function,
-/// <see cref="DefaultSignature"/> is used.
+/// <see cref="DefaultSignature"/> is used.</para>
 /// </remarks>
 public sealed class EncoderFactory
 {
@@ -31,7 +40,7 @@ public sealed class EncoderFactory
     private readonly Func<EncoderRequest, string> _signature;
 
     /// <summary>Creates an encoder kind from a trunk constructor and, optionally, a signature function.</summary>
-    /// <param name="create">Builds the trunk; its output must be [B, request.Config.Hidden].</param>
+    /// <param name="create">Builds the trunk for request.Agents agents: [A, N, ...shape] to [A, N, request.Config.Hidden].</param>
     /// <param name="signature">Architecture signature; default <see cref="DefaultSignature"/>.</param>
     public EncoderFactory(Func<EncoderRequest, Module<Tensor, Tensor>> create, Func<EncoderRequest, string>? signature = null)
     {

@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Parse.Model;
 
@@ -29,32 +30,57 @@ public enum GroupPart
 }
 
 /// <summary>
-/// A named set of trainable tensors with a sharing key. Two agents may mix a group only if their keys are
-/// equal; the key is the name (modality, architecture signature, slice, modality set) plus the tensor shapes.
+/// A named set of trainable tensors of one agent with a sharing key. Two agents may mix a group only if their keys
+/// are equal; the key is the name (modality, architecture signature, slice, modality set) plus the per-agent tensor
+/// shapes. The tensors are views of the agent's slice of the stacked parameters of its model (batched-first: every
+/// parameter has a leading agent dimension), so writing into them in place (mixing, checkpoint restore) updates the
+/// model directly.
 /// </summary>
 public sealed class ParameterGroup
 {
-    public ParameterGroup(string name, GroupRole role, string? modality, IReadOnlyList<Parameter> parameters)
+    /// <summary>Creates a group of one agent's tensors.</summary>
+    /// <param name="name">Readable name (the key without shapes).</param>
+    /// <param name="role">Part of the model.</param>
+    /// <param name="modality">Modality of encoder and unique groups, else null.</param>
+    /// <param name="parameters">The agent's tensors (per-agent shapes).</param>
+    public ParameterGroup(string name, GroupRole role, string? modality, IReadOnlyList<Tensor> parameters)
+        : this(name, role, modality, parameters, [], 0) { }
+
+    /// <summary>Creates agent <paramref name="agent"/>'s group over stacked parameters ([A, ...] each).</summary>
+    internal ParameterGroup(string name, GroupRole role, string? modality, IReadOnlyList<Tensor> parameters,
+        IReadOnlyList<Parameter> stacked, int agent)
     {
         Name = name;
         Role = role;
         Modality = modality;
         Parameters = parameters;
+        Stacked = stacked;
+        Agent = agent;
         Shapes = parameters.Select(p => p.shape.ToArray()).ToList();
-        Key = name + "|" + string.Join(';', Shapes.Select(s => string.Join('x', s)));
+        Key = KeyOf(name, Shapes);
         NumElements = Shapes.Sum(s => s.Aggregate(1L, (a, b) => a * b));
     }
+
+    /// <summary>The sharing key of a group: <paramref name="name"/>, '|', then the shapes (dimensions joined by 'x', tensors by ';').</summary>
+    public static string KeyOf(string name, IEnumerable<long[]> shapes) => name + "|" + string.Join(';', shapes.Select(s => string.Join('x', s)));
 
     /// <summary>Readable name, e.g. <c>enc/a/mlp-16-h64-l2/trunk</c> or <c>head/synergy/a+b</c>.</summary>
     public string Name { get; }
     /// <summary>Sharing key: name plus shapes.</summary>
     public string Key { get; }
+    /// <summary>Part of the model the group belongs to.</summary>
     public GroupRole Role { get; }
     /// <summary>Encoder or head part (from the name).</summary>
     public GroupPart Part => Name.StartsWith("enc/", StringComparison.Ordinal) ? GroupPart.Encoder : GroupPart.Head;
     /// <summary>Modality for encoder and unique groups; null for redundant head and synergy groups.</summary>
     public string? Modality { get; }
-    public IReadOnlyList<Parameter> Parameters { get; }
+    /// <summary>The agent's tensors: views of its slice of <see cref="Stacked"/> (write in place, under no_grad).</summary>
+    public IReadOnlyList<Tensor> Parameters { get; }
+    /// <summary>The stacked parameters ([A, ...]) the views belong to (empty for a group built from plain tensors).</summary>
+    public IReadOnlyList<Parameter> Stacked { get; }
+    /// <summary>Index of the agent in the leading dimension of <see cref="Stacked"/>.</summary>
+    public int Agent { get; }
+    /// <summary>Per-agent shape of every tensor.</summary>
     public IReadOnlyList<long[]> Shapes { get; }
     /// <summary>Total scalar count.</summary>
     public long NumElements { get; }

@@ -4,30 +4,35 @@ using static TorchSharp.torch.nn;
 
 namespace Parse.Model;
 
-/// <summary>The three slices of one modality's latent (feature fission). <see cref="Synergy"/> is null for unimodal agents.</summary>
+/// <summary>The three slices of one modality's latent (feature fission), each [A, N, d]. <see cref="Synergy"/> is null for unimodal agents.</summary>
 public readonly record struct Slices(Tensor Unique, Tensor Redundant, Tensor? Synergy);
 
 /// <summary>
-/// Encoder h_m for one modality: a trunk plus one linear projection per slice. The synergistic projection
-/// exists only on agents with two or more modalities.
+/// Encoder h_m for one modality, for A agents: a trunk plus one linear projection per slice. The synergistic
+/// projection exists only on agents with two or more modalities.
 /// </summary>
 public sealed class SliceEncoder : Module
 {
+    /// <summary>Input [A, N, ...] to [A, N, hidden].</summary>
     public readonly Module<Tensor, Tensor> trunk;
-    public readonly Module<Tensor, Tensor> proj_u;
-    public readonly Module<Tensor, Tensor> proj_r;
-    public readonly Module<Tensor, Tensor>? proj_s;
+    /// <summary>Unique projection.</summary>
+    public readonly StackedLinear proj_u;
+    /// <summary>Redundant projection.</summary>
+    public readonly StackedLinear proj_r;
+    /// <summary>Synergistic projection (multimodal agents only).</summary>
+    public readonly StackedLinear? proj_s;
 
-    public SliceEncoder(Module<Tensor, Tensor> trunk, int hidden, IReadOnlyList<int> split, bool withSynergy) : base(nameof(SliceEncoder))
+    /// <summary>Assembles the encoder from its (already initialized) parts.</summary>
+    public SliceEncoder(Module<Tensor, Tensor> trunk, StackedLinear projU, StackedLinear projR, StackedLinear? projS) : base(nameof(SliceEncoder))
     {
         this.trunk = trunk;
-        proj_u = Linear(hidden, split[0]);
-        proj_r = Linear(hidden, split[1]);
-        if (withSynergy) proj_s = Linear(hidden, split[2]);
+        proj_u = projU;
+        proj_r = projR;
+        proj_s = projS;
         RegisterComponents();
     }
 
-    /// <summary>Encodes a batch into its slices.</summary>
+    /// <summary>Encodes a batch [A, N, ...] into its slices.</summary>
     public Slices Encode(Tensor x)
     {
         var h = trunk.forward(x);

@@ -14,11 +14,11 @@ public static class TrunkFactory
     private static ComponentRegistry<EncoderFactory> BuiltIns()
     {
         var r = new ComponentRegistry<EncoderFactory>("encoder");
-        r.Register("mlp", new EncoderFactory(q => new MlpTrunk(q.InputShape, q.Config.Hidden, q.Config.Layers),
+        r.Register("mlp", new EncoderFactory(q => new MlpTrunk(q.InputShape, q.Config.Hidden, q.Config.Layers, q.Agents),
             q => $"mlp-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}"), "flatten, then layers x (Linear, ReLU)");
-        r.Register("cnn2d", new EncoderFactory(q => new Cnn2dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers)),
+        r.Register("cnn2d", new EncoderFactory(q => new Cnn2dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers, q.Agents)),
             "2-D CNN for images [C,H,W], [H,W] or square flat vectors");
-        r.Register("cnn1d", new EncoderFactory(q => new Cnn1dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers)),
+        r.Register("cnn1d", new EncoderFactory(q => new Cnn1dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers, q.Agents)),
             "1-D CNN over frames [T,F]");
         return r;
     }
@@ -33,60 +33,60 @@ public static class TrunkFactory
         return Resolve(request).Signature(request);
     }
 
-    /// <summary>Creates the trunk for one modality.</summary>
-    public static Module<Tensor, Tensor> Create(EncoderConfig cfg, long[] inputShape, string modality)
+    /// <summary>Creates the trunk of one modality for <paramref name="agents"/> agents ([A, N, ...shape] -> [A, N, hidden]).</summary>
+    public static Module<Tensor, Tensor> Create(EncoderConfig cfg, long[] inputShape, string modality, int agents = 1)
     {
-        var request = new EncoderRequest(cfg, inputShape, modality);
+        var request = new EncoderRequest(cfg, inputShape, modality, agents);
         return Resolve(request).Create(request);
     }
 
     private static EncoderFactory Resolve(EncoderRequest q) => Registry.Resolve($"model.encoders.{q.Modality}.kind", q.Config.Kind);
 }
 
-/// <summary>Flatten, then <c>layers</c> x (Linear, ReLU).</summary>
+/// <summary>Flatten, then <c>layers</c> x (Linear, ReLU), per agent: [A, N, ...shape] -> [A, N, hidden].</summary>
 public sealed class MlpTrunk : Module<Tensor, Tensor>
 {
     private readonly Module<Tensor, Tensor> net;
 
-    public MlpTrunk(long[] inputShape, int hidden, int layers) : base(nameof(MlpTrunk))
+    /// <summary>Creates the trunk for <paramref name="agents"/> agents.</summary>
+    public MlpTrunk(long[] inputShape, int hidden, int layers, int agents = 1) : base(nameof(MlpTrunk))
     {
         long inDim = inputShape.Aggregate(1L, (a, b) => a * b);
-        var mods = new List<(string, Module<Tensor, Tensor>)> { ("flatten", Flatten()) };
+        var mods = new List<(string, Module<Tensor, Tensor>)>();
         for (int i = 0; i < Math.Max(1, layers); i++)
         {
-            mods.Add(($"fc{i}", Linear(i == 0 ? inDim : hidden, hidden)));
+            mods.Add(($"fc{i}", new StackedLinear(agents, i == 0 ? inDim : hidden, hidden)));
             mods.Add(($"relu{i}", ReLU()));
         }
         net = Sequential(mods);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => net.forward(x);
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x) => net.forward(x.reshape(x.shape[0], x.shape[1], -1));
 }
 
-/// <summary>Small 2-D CNN for images [C,H,W] (a flat input of H*W is read as one channel, square).</summary>
+/// <summary>
+/// Small 2-D CNN for images [C,H,W] (a flat input of H*W is read as one channel, square), per agent:
+/// <c>layers</c> x (3x3 convolution, ReLU, 2x2 max-pool), adaptive average pool to 2x2, Linear, ReLU.
+/// </summary>
 public sealed class Cnn2dTrunk : Module<Tensor, Tensor>
 {
-    private readonly Module<Tensor, Tensor> net;
+    private readonly TorchSharp.Modules.ModuleList<Module<Tensor, Tensor>> convs = new();
+    private readonly Module<Tensor, Tensor> fc;
     private readonly long[] _shape;
 
-    public Cnn2dTrunk(long[] inputShape, int hidden, int channels, int layers) : base(nameof(Cnn2dTrunk))
+    /// <summary>Creates the trunk for <paramref name="agents"/> agents.</summary>
+    public Cnn2dTrunk(long[] inputShape, int hidden, int channels, int layers, int agents = 1) : base(nameof(Cnn2dTrunk))
     {
         _shape = ImageShape(inputShape);
-        var mods = new List<(string, Module<Tensor, Tensor>)>();
         long c = _shape[0];
         for (int i = 0; i < Math.Max(1, layers); i++)
         {
-            mods.Add(($"conv{i}", new GemmConv2d(c, channels, 3, padding: 1)));   // not Conv2d: see GemmConv2d
-            mods.Add(($"relu{i}", ReLU()));
-            mods.Add(($"pool{i}", MaxPool2d(2)));
+            convs.Add(new GemmConv2d(c, channels, 3, padding: 1, agents));   // not Conv2d: see GemmConv2d
             c = channels;
         }
-        mods.Add(("gap", AdaptiveAvgPool2d([2, 2])));
-        mods.Add(("flatten", Flatten()));
-        mods.Add(("fc", Linear(c * 4, hidden)));
-        mods.Add(("relu_fc", ReLU()));
-        net = Sequential(mods);
+        fc = new StackedLinear(agents, c * 4, hidden);
         RegisterComponents();
     }
 
@@ -99,34 +99,51 @@ public sealed class Cnn2dTrunk : Module<Tensor, Tensor>
         throw new ConfigException($"cnn2d encoder needs an image input [C,H,W], [H,W] or a square flat vector; got [{string.Join(",", s)}]");
     }
 
-    public override Tensor forward(Tensor x) => net.forward(x.reshape([x.shape[0], .. _shape]));
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x)
+    {
+        long a = x.shape[0], n = x.shape[1];
+        var h = x.reshape([a, n, .. _shape]);
+        foreach (var conv in convs)
+        {
+            var y = functional.relu(conv.forward(h));                              // [A, N, C, H, W]
+            var pooled = functional.max_pool2d(y.reshape(a * n, y.shape[2], y.shape[3], y.shape[4]), 2);
+            h = pooled.reshape(a, n, pooled.shape[1], pooled.shape[2], pooled.shape[3]);
+        }
+        var gap = functional.adaptive_avg_pool2d(h.reshape(a * n, h.shape[2], h.shape[3], h.shape[4]), [2, 2]);
+        return functional.relu(fc.forward(gap.reshape(a, n, -1)));
+    }
 }
 
-/// <summary>1-D CNN over frames [T,F] (time x features), e.g. log-mel frames or any multichannel series.</summary>
+/// <summary>
+/// 1-D CNN over frames [T,F] (time x features), e.g. log-mel frames or any multichannel series, per agent:
+/// <c>layers</c> x (convolution of width 3 over time with the features as channels, ReLU), mean over time, Linear, ReLU.
+/// </summary>
 public sealed class Cnn1dTrunk : Module<Tensor, Tensor>
 {
-    private readonly Module<Tensor, Tensor> net;
+    private readonly TorchSharp.Modules.ModuleList<Module<Tensor, Tensor>> convs = new();
+    private readonly Module<Tensor, Tensor> fc;
     private readonly long[] _shape;
 
-    public Cnn1dTrunk(long[] inputShape, int hidden, int channels, int layers) : base(nameof(Cnn1dTrunk))
+    /// <summary>Creates the trunk for <paramref name="agents"/> agents.</summary>
+    public Cnn1dTrunk(long[] inputShape, int hidden, int channels, int layers, int agents = 1) : base(nameof(Cnn1dTrunk))
     {
         _shape = inputShape.Length == 2 ? inputShape : [inputShape.Aggregate(1L, (a, b) => a * b), 1];
-        var mods = new List<(string, Module<Tensor, Tensor>)>();
         long c = _shape[1];
         for (int i = 0; i < Math.Max(1, layers); i++)
         {
-            mods.Add(($"conv{i}", Conv1d(c, channels, 3, padding: 1)));
-            mods.Add(($"relu{i}", ReLU()));
+            convs.Add(new GemmConv1d(c, channels, 3, padding: 1, agents));
             c = channels;
         }
-        mods.Add(("gap", AdaptiveAvgPool1d(1)));
-        mods.Add(("flatten", Flatten()));
-        mods.Add(("fc", Linear(c, hidden)));
-        mods.Add(("relu_fc", ReLU()));
-        net = Sequential(mods);
+        fc = new StackedLinear(agents, c, hidden);
         RegisterComponents();
     }
 
-    // [B,T,F] -> [B,F,T] so that features are channels and time is the convolved axis
-    public override Tensor forward(Tensor x) => net.forward(x.reshape(x.shape[0], _shape[0], _shape[1]).transpose(1, 2));
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x)
+    {
+        var h = x.reshape(x.shape[0], x.shape[1], _shape[0], _shape[1]);   // [A, N, T, F]: features are the channels
+        foreach (var conv in convs) h = functional.relu(conv.forward(h));
+        return functional.relu(fc.forward(h.mean([2])));
+    }
 }

@@ -144,7 +144,12 @@ public sealed class AgentCore : IDisposable
     /// <summary>Marks the start of round <c>Round + 1</c> (for round timing).</summary>
     public void StartRound(double now) => _roundStart = now;
 
-    /// <summary>Local training for round <c>Round + 1</c>; returns the mean training loss.</summary>
+    /// <summary>
+    /// Local training for round <c>Round + 1</c>; returns the mean training loss. For an agent that is its learner's only
+    /// member (always on the cluster); a runtime that trains several agents as one learner calls
+    /// <see cref="Learner"/>.<see cref="Agent.Group"/>.<see cref="Simulation.Learner.LocalTrain"/> and reports each
+    /// agent's share with <see cref="TrainedExternally"/>.
+    /// </summary>
     public double Train()
     {
         if (_attack?.SkipsTraining == true) { LastTrainLoss = Tally.LastTrainLoss = 0; return 0; }
@@ -379,34 +384,31 @@ public sealed class AgentCore : IDisposable
         _lastReceived[key] = copy;
     }
 
-    /// <summary>The evaluation half of <see cref="CloseRound"/>: evaluates when round <see cref="Round"/> is scheduled.</summary>
-    public EvalResult? EvaluateIfDue(double now)
+    /// <summary>True when the completed round <see cref="Round"/> is scheduled for evaluation (every <c>eval.every</c> rounds and the last).</summary>
+    public bool EvaluationDue => _test is not null && (Round % Math.Max(1, _cfg.Eval.Every) == 0 || Round == _cfg.Rounds);
+
+    /// <summary>True when the evaluation due now also measures slice-drop (after the last round).</summary>
+    public bool SliceDropDue => EvaluationDue && Round == _cfg.Rounds;
+
+    /// <summary>
+    /// The evaluation half of <see cref="CloseRound"/>: evaluates when round <see cref="Round"/> is scheduled. A runtime
+    /// that evaluated the agent already (e.g. with the other agents of its learner in one batched pass, on the same
+    /// test data) passes the results: the evaluation and, when <see cref="SliceDropDue"/>, the slice-drop accuracies.
+    /// </summary>
+    public EvalResult? EvaluateIfDue(double now, EvalResult? evaluated = null, IReadOnlyDictionary<string, double>? sliceDrop = null)
     {
         int r = Round;
         EvalResult? result = null;
-        if (_test is not null && (r % Math.Max(1, _cfg.Eval.Every) == 0 || r == _cfg.Rounds))
+        if (EvaluationDue)
         {
-            result = Learner.Evaluate(_test);
+            result = evaluated ?? Learner.Evaluate(_test!);
             Tally.FinalAccuracy = result.Accuracy;
             Tally.Metrics.Add(new AgentRoundMetrics(r, Id, Learner.TypeName, result.Accuracy, result.Loss, LastTrainLoss,
                 Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy) { BytesSentByRole = new Dictionary<string, long>(Tally.BytesByRole) });
-            if (r == _cfg.Rounds) Tally.AccuracyWithoutHead = SliceDrop(_test);
+            if (SliceDropDue) Tally.AccuracyWithoutHead = new Dictionary<string, double>(sliceDrop ?? Learner.SliceDrop(_test!));
         }
         Tally.RoundSecondsSum += now - _roundStart;
         Tally.RoundsTimed++;
-        return result;
-    }
-
-    /// <summary>Slice-drop at inference: accuracy with each head kind (unique = all unique heads) left out of the ensemble.</summary>
-    private Dictionary<string, double> SliceDrop(MultimodalData test)
-    {
-        var result = new Dictionary<string, double>();
-        var heads = Learner.Model.HeadNames.ToList();
-        foreach (var kind in heads.Select(h => h.StartsWith("unique/", StringComparison.Ordinal) ? "unique" : h).Distinct())
-        {
-            var drop = heads.Where(h => h == kind || (kind == "unique" && h.StartsWith("unique/", StringComparison.Ordinal))).ToHashSet();
-            if (drop.Count > 0 && drop.Count < heads.Count) result[kind] = Learner.Evaluate(test, drop).Accuracy;
-        }
         return result;
     }
 

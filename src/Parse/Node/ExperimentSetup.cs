@@ -77,8 +77,46 @@ public sealed class ExperimentSetup : IDisposable
     /// <summary>Base-graph neighbours of a learner at the start (none when <see cref="Pooled"/>).</summary>
     public IReadOnlyList<int> BaseNeighbours(int learner) => Pooled ? [] : Topology.At(0).Neighbours(learner).ToList();
 
-    /// <summary>Builds learner <paramref name="id"/>: its model, optimizer and its part of the training data.</summary>
+    /// <summary>
+    /// Builds learner <paramref name="id"/> alone (A = 1): its model, optimizer and its part of the training data. The
+    /// returned agent owns its learner (disposing it disposes both).
+    /// </summary>
     public Agent CreateLearner(int id)
+    {
+        var agent = CreateAgent(id);
+        try { _ = new Learner([agent], Data.Modalities, Config, Data.Train.NumClasses); }
+        catch { agent.Dispose(); throw; }
+        return agent;
+    }
+
+    /// <summary>
+    /// Builds every learner: with <paramref name="batch"/>, the agents with the same type, batch size and steps per
+    /// round train as one stacked model (one <see cref="Learner"/> of several agents, in id order); otherwise each
+    /// agent alone. Learners come in order of their first agent's id.
+    /// </summary>
+    public IReadOnlyList<Learner> CreateLearners(bool batch)
+    {
+        var agents = new List<Agent>();
+        var learners = new List<Learner>();
+        try
+        {
+            for (int id = 0; id < LearnerCount; id++) agents.Add(CreateAgent(id));
+            var groups = batch
+                ? agents.GroupBy(a => (a.TypeName, a.BatchSize, a.StepsPerRound)).Select(g => g.OrderBy(a => a.Id).ToList()).OrderBy(g => g[0].Id).ToList()
+                : agents.Select(a => new List<Agent> { a }).ToList();
+            foreach (var g in groups) learners.Add(new Learner(g, Data.Modalities, Config, Data.Train.NumClasses));
+            return learners;
+        }
+        catch
+        {
+            foreach (var a in agents) a.Dispose();
+            foreach (var l in learners) l.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Learner <paramref name="id"/>'s data and batch sequence, not yet in a learner.</summary>
+    private Agent CreateAgent(int id)
     {
         if (id < 0 || id >= LearnerCount)
             throw new ConfigException($"agent {id}: the experiment has {LearnerCount} {(Pooled ? "pooled learners (one per agent type)" : "agents")} (ids 0..{LearnerCount - 1})");
@@ -88,8 +126,8 @@ public sealed class ExperimentSetup : IDisposable
             string type = LearnerTypes[id];
             var mods = AgentTypes.Parse(type);
             var pooled = _parts.SelectMany(p => p).Order().ToArray();
-            return new Agent(id, mods, Data.Train.Subset(pooled, mods), Data.Modalities, cfg, Data.Train.NumClasses,
-                Seeds.Derive(cfg.Seed, "centralized", type), stepsMultiplier: Population.Count(p => AgentTypes.Name(p) == type));
+            return new Agent(id, mods, Data.Train.Subset(pooled, mods), cfg, Seeds.Derive(cfg.Seed, "centralized", type),
+                stepsMultiplier: Population.Count(p => AgentTypes.Name(p) == type));
         }
         var train = Data.Train.Subset(_parts[id], Population[id]);
         if (Attacks.For(id) is { PoisonsData: true } attack)
@@ -98,7 +136,7 @@ public sealed class ExperimentSetup : IDisposable
             train.Dispose();
             train = poisoned;
         }
-        return new Agent(id, Population[id], train, Data.Modalities, cfg, Data.Train.NumClasses, Seeds.Derive(cfg.Seed, "agent", id));
+        return new Agent(id, Population[id], train, cfg, Seeds.Derive(cfg.Seed, "agent", id));
     }
 
     /// <summary>Bayes ceiling of a learner's type, when the dataset knows it.</summary>

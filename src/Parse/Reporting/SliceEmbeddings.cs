@@ -20,7 +20,7 @@ public static class SliceEmbeddings
         var written = new List<string>();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        agent.Model.eval();
+        agent.Group.Model.eval();
         var inputs = agent.Modalities.ToDictionary(m => m, m => test.Views[m].narrow(0, 0, n));
         var output = agent.Model.Forward(inputs);
         int[] labels = test.Labels.Take((int)n).ToArray();

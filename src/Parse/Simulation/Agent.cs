@@ -3,7 +3,6 @@ using Parse.Data;
 using Parse.Model;
 using Parse.Util;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Parse.Simulation;
 
@@ -11,34 +10,34 @@ namespace Parse.Simulation;
 public sealed record EvalResult(double Accuracy, double Loss, IReadOnlyDictionary<string, double> HeadAccuracy);
 
 /// <summary>
-/// One agent: its data, model and optimizer, and the local step. The same class is used by every runtime;
-/// only who calls <see cref="LocalTrain"/> and how payloads travel differ.
+/// One agent: its training data and batch sequence (its own random stream), its hold-out split for the
+/// <c>stacked</c> ensemble, and its slice of a <see cref="Simulation.Learner"/>'s stacked model (<see cref="Model"/>).
+/// The same class is used by every runtime: on the cluster and with <c>sim.batch_agents=false</c> every agent is
+/// the only member of its learner (A = 1); in the simulator with batching on, the agents of one type train together.
 /// </summary>
 public sealed class Agent : IDisposable
 {
-    private readonly optim.Optimizer? _optimizer;
-    private readonly Training.FlatAdam? _flatAdam;
     private readonly Random _rng;
-    private readonly LossConfig _loss;
-    private int[] _order;
+    private readonly int[] _order;
     private int _cursor;
+    private Learner? _group;
+    private bool _disposed;
 
-    public Agent(int id, IReadOnlyList<string> modalities, MultimodalData train, IReadOnlyList<ModalitySpec> specs,
-        ExperimentConfig cfg, int numClasses, int seed, int stepsMultiplier = 1)
+    /// <summary>Prepares an agent's data; it learns once a <see cref="Simulation.Learner"/> takes it in.</summary>
+    /// <param name="id">Agent id (position on the base graph).</param>
+    /// <param name="modalities">Modalities it holds.</param>
+    /// <param name="train">Its local training data (owned from here on).</param>
+    /// <param name="cfg">The experiment.</param>
+    /// <param name="seed">Seed of its batch sequence and hold-out split.</param>
+    /// <param name="stepsMultiplier">Local steps per round as a multiple of the configured ones (pooled learners).</param>
+    public Agent(int id, IReadOnlyList<string> modalities, MultimodalData train, ExperimentConfig cfg, int seed, int stepsMultiplier = 1)
     {
         Id = id;
-        Model = new AgentModel(modalities, specs, numClasses, cfg.Model, cfg.Seed);
+        Modalities = modalities.OrderBy(m => m, StringComparer.Ordinal).ToList();
+        if (Modalities.Count == 0) throw new ConfigException("an agent must hold at least one modality");
+        TypeName = AgentTypes.Name(Modalities);
         (Train, Holdout) = cfg.Model.Ensemble == "stacked" ? SplitHoldout(train, cfg.Model.EnsembleHoldout, seed) : (train, null);
-        _loss = cfg.Loss;
         var t = cfg.Train;
-        var ps = Model.parameters();
-        switch (t.Optimizer)
-        {
-            case "adam": _flatAdam = new Training.FlatAdam(ps, t.Lr, weightDecay: t.WeightDecay); break;
-            case "adam-torch": _optimizer = optim.Adam(ps, lr: t.Lr, weight_decay: t.WeightDecay); break;
-            case "sgd": _optimizer = optim.SGD(ps, learningRate: t.Lr, momentum: t.Momentum, weight_decay: t.WeightDecay); break;
-            default: throw new ConfigException($"train.optimizer: unknown optimizer '{t.Optimizer}' (expected adam, adam-torch or sgd)");
-        }
         _rng = new Random(seed);
         _order = Enumerable.Range(0, Train.Count).ToArray();
         _cursor = _order.Length;
@@ -46,11 +45,26 @@ public sealed class Agent : IDisposable
         StepsPerRound = stepsMultiplier * (t.LocalEpochs is { } e ? Math.Max(1, (int)Math.Ceiling(e * Train.Count / BatchSize)) : t.LocalSteps);
     }
 
+    /// <summary>Agent id (= position on the base graph).</summary>
     public int Id { get; }
-    public AgentModel Model { get; }
-    public MultimodalData Train { get; }
+    /// <summary>The learner that trains this agent (alone or with others of its type).</summary>
+    public Learner Group => _group ?? throw new InvalidOperationException($"agent {Id} belongs to no learner yet");
+    /// <summary>Index of the agent in its learner (and in the leading dimension of the stacked model).</summary>
+    public int Index { get; private set; }
+    /// <summary>The agent's view of the stacked model: parameter groups, heads, ensemble weights.</summary>
+    public AgentModelView Model { get; private set; } = null!;
+    /// <summary>Local training data (without the hold-out split).</summary>
+    public MultimodalData Train { get; private set; }
     /// <summary>Local samples held out from training to fit the <c>stacked</c> ensemble (null otherwise).</summary>
     public MultimodalData? Holdout { get; }
+    /// <summary>Agent type name.</summary>
+    public string TypeName { get; }
+    /// <summary>Held modalities, sorted.</summary>
+    public IReadOnlyList<string> Modalities { get; }
+    /// <summary>Samples per local step.</summary>
+    public int BatchSize { get; }
+    /// <summary>Local steps per round.</summary>
+    public int StepsPerRound { get; }
 
     /// <summary>Fewest local samples for which a hold-out split is made (smaller agents keep equal head weights).</summary>
     public const int MinSamplesForHoldout = 16;
@@ -67,58 +81,19 @@ public sealed class Agent : IDisposable
         return (train, holdout);
     }
 
-    /// <summary>
-    /// Fits the <c>stacked</c> ensemble's head weights on the hold-out split (<see cref="StackedWeights.Fit"/>);
-    /// the heads themselves are not touched. No-op without a hold-out split.
-    /// </summary>
-    public void FitEnsembleWeights(IReadOnlySet<string>? dropHeads = null)
+    /// <summary>Called by the learner that takes the agent in; <paramref name="train"/> replaces the training data when given.</summary>
+    internal void Attach(Learner group, int index, MultimodalData? train)
     {
-        if (Holdout is null) return;
-        using var scope = torch.NewDisposeScope();
-        Model.eval();
-        string[] names;
-        Tensor lp;
-        using (torch.no_grad())
+        if (_group is not null) throw new InvalidOperationException($"agent {Id} already belongs to a learner");
+        _group = group;
+        Index = index;
+        Model = group.Model.Agent(index);
+        if (train is not null)
         {
-            var inputs = Modalities.ToDictionary(m => m, m => Holdout.Views[m]);
-            var output = Model.Forward(inputs, dropHeads);
-            names = output.HeadLogits.Keys.Where(k => dropHeads is null || !dropHeads.Contains(k)).ToArray();
-            lp = torch.stack(names.Select(k => output.HeadLogits[k].log_softmax(1)).ToArray(), 0).detach();
+            Train.Dispose();
+            Train = train;
         }
-        if (names.Length <= 1) { Model.EnsembleWeights = null; return; }
-        var fitted = StackedWeights.Fit(lp.to_type(ScalarType.Float64).data<double>().ToArray(), names.Length, (int)lp.shape[1], (int)lp.shape[2], Holdout.Labels);
-        Model.EnsembleWeights = names.Select((k, i) => (k, fitted[i])).ToDictionary(x => x.k, x => x.Item2);
     }
-    public string TypeName => Model.TypeName;
-    public IReadOnlyList<string> Modalities => Model.Modalities;
-    public int BatchSize { get; }
-    public int StepsPerRound { get; }
-
-    /// <summary>Runs one round of local optimization; returns the mean training loss.</summary>
-    public double LocalTrain()
-    {
-        Model.train();
-        double total = 0;
-        for (int s = 0; s < StepsPerRound; s++)
-        {
-            using var scope = torch.NewDisposeScope();
-            var idx = NextBatch();
-            var inputs = Modalities.ToDictionary(m => m, m => Train.Views[m].index_select(0, idx));
-            var labels = Train.LabelTensor.index_select(0, idx);
-            if (_flatAdam is not null) _flatAdam.ZeroGrad(); else _optimizer!.zero_grad();
-            var output = Model.Forward(inputs);
-            var loss = Losses.Total(output, labels, _loss);
-            loss.backward();
-            if (_flatAdam is not null) _flatAdam.Step(); else _optimizer!.step();
-            double l = loss.item<float>();
-            if (!double.IsFinite(l))
-                throw new InvalidOperationException($"agent {Id} ({TypeName}): training loss became {l}; lower train.lr or check the data");
-            total += l;
-        }
-        return total / StepsPerRound;
-    }
-
-    private Tensor NextBatch() => torch.tensor(NextBatchIndices(), dtype: ScalarType.Int64);
 
     /// <summary>Indices (into <see cref="Train"/>) of the next training batch: epochs of a shuffled order.</summary>
     public long[] NextBatchIndices()
@@ -128,7 +103,7 @@ public sealed class Agent : IDisposable
         {
             if (_cursor >= _order.Length)
             {
-                Util.RandomExtensions.Shuffle(_rng, _order);
+                RandomExtensions.Shuffle(_rng, _order);
                 _cursor = 0;
             }
             batch[i] = _order[_cursor++];
@@ -137,67 +112,38 @@ public sealed class Agent : IDisposable
     }
 
     /// <summary>
+    /// Runs one round of local optimization; returns the mean training loss. Only for an agent that is its learner's
+    /// only member: a learner of several agents trains them together (<see cref="Learner.LocalTrain"/>).
+    /// </summary>
+    public double LocalTrain()
+    {
+        if (Group.Agents.Count != 1)
+            throw new InvalidOperationException($"agent {Id} trains together with {Group.Agents.Count - 1} other agent(s); train its learner");
+        return Group.LocalTrain()[0];
+    }
+
+    /// <summary>Fits the <c>stacked</c> ensemble's head weights on the hold-out split (see <see cref="Learner.FitEnsembleWeights"/>).</summary>
+    public void FitEnsembleWeights(IReadOnlySet<string>? dropHeads = null) => Group.FitEnsembleWeights(dropHeads, [Index]);
+
+    /// <summary>
     /// Gradient of the training loss on a fixed probe batch (the first <paramref name="probe"/> local samples),
     /// flattened per parameter group key. Does not change parameters, optimizer state or the batch sequence.
     /// </summary>
-    public Dictionary<string, float[]> ProbeGradients(int probe = 64)
-    {
-        Model.train();
-        using var scope = torch.NewDisposeScope();
-        long n = Math.Min(probe, Train.Count);
-        var inputs = Modalities.ToDictionary(m => m, m => Train.Views[m].narrow(0, 0, n));
-        var labels = Train.LabelTensor.narrow(0, 0, n);
-        foreach (var p in Model.parameters()) p.grad = null;
-        Losses.Total(Model.Forward(inputs), labels, _loss).backward();
-        var result = new Dictionary<string, float[]>();
-        foreach (var g in Model.Groups)
-        {
-            var parts = g.Parameters.Select(p => p.grad is { } gr ? gr.reshape(-1) : torch.zeros(p.numel())).ToArray();
-            result[g.Key] = torch.cat(parts, 0).data<float>().ToArray();
-        }
-        foreach (var p in Model.parameters()) p.grad = null;
-        return result;
-    }
+    public Dictionary<string, float[]> ProbeGradients(int probe = 64) => Group.ProbeGradients(probe, [Index])[0];
 
     /// <summary>Accuracy on <paramref name="test"/> using only this agent's modalities.</summary>
-    public EvalResult Evaluate(MultimodalData test, IReadOnlySet<string>? dropHeads = null, int chunk = 1024)
-    {
-        // the stacked ensemble is refitted for the heads in use; the full-ensemble weights are restored afterwards
-        var kept = Model.EnsembleWeights;
-        FitEnsembleWeights(dropHeads);
-        try { return EvaluateWithCurrentWeights(test, dropHeads, chunk); }
-        finally { if (dropHeads is { Count: > 0 }) Model.EnsembleWeights = kept; }
-    }
+    public EvalResult Evaluate(MultimodalData test, IReadOnlySet<string>? dropHeads = null) => Group.Evaluate(test, dropHeads, [Index])[0];
 
-    private EvalResult EvaluateWithCurrentWeights(MultimodalData test, IReadOnlySet<string>? dropHeads, int chunk)
-    {
-        Model.eval();
-        using var noGrad = torch.no_grad();
-        long correct = 0;
-        double lossSum = 0;
-        var headCorrect = new Dictionary<string, long>();
-        for (int start = 0; start < test.Count; start += chunk)
-        {
-            using var scope = torch.NewDisposeScope();
-            long len = Math.Min(chunk, test.Count - start);
-            var inputs = Modalities.ToDictionary(m => m, m => test.Views[m].narrow(0, start, len));
-            var labels = test.LabelTensor.narrow(0, start, len);
-            var output = Model.Forward(inputs, dropHeads);
-            correct += output.EnsembleLogProb.argmax(1).eq(labels).sum().item<long>();
-            lossSum += nn.functional.nll_loss(output.EnsembleLogProb, labels, reduction: nn.Reduction.Sum).item<float>();
-            foreach (var (name, logits) in output.HeadLogits)
-                headCorrect[name] = headCorrect.GetValueOrDefault(name) + logits.argmax(1).eq(labels).sum().item<long>();
-        }
-        return new EvalResult((double)correct / test.Count, lossSum / test.Count,
-            headCorrect.ToDictionary(kv => kv.Key, kv => (double)kv.Value / test.Count));
-    }
+    /// <summary>Slice-drop at inference: accuracy with each head kind left out (see <see cref="Learner.SliceDrop"/>).</summary>
+    public Dictionary<string, double> SliceDrop(MultimodalData test) => Group.SliceDrop(test, [Index])[0];
 
+    /// <summary>Disposes the agent's data and releases its learner (disposed with its last agent).</summary>
     public void Dispose()
     {
-        _optimizer?.Dispose();
-        _flatAdam?.Dispose();
-        Model.Dispose();
+        if (_disposed) return;
+        _disposed = true;
         Train.Dispose();
         Holdout?.Dispose();
+        _group?.Release();
     }
 }

@@ -11,7 +11,15 @@ public static class GradientConflict
     /// <summary>Per-key cosine and the size-weighted mean over keys (NaN if no key is shared across the two populations).</summary>
     public static (double Mean, IReadOnlyDictionary<string, double> ByKey) Measure(IReadOnlyList<Agent> agents)
     {
-        var grads = agents.Select(a => (a.Modalities.Count > 1, a.ProbeGradients())).ToList();
+        // agents of one learner are probed together (one backward pass per probe size)
+        var probed = new Dictionary<Agent, Dictionary<string, float[]>>();
+        foreach (var group in agents.GroupBy(a => a.Group))
+        {
+            var members = group.OrderBy(a => a.Index).ToList();
+            var g = group.Key.ProbeGradients(agents: members.Select(a => a.Index).ToList());
+            for (int i = 0; i < members.Count; i++) probed[members[i]] = g[i];
+        }
+        var grads = agents.Select(a => (a.Modalities.Count > 1, probed[a])).ToList();
         var keys = grads.SelectMany(g => g.Item2.Keys).Distinct().OrderBy(k => k, StringComparer.Ordinal);
         var byKey = new Dictionary<string, double>();
         double weighted = 0, weight = 0;

@@ -26,7 +26,7 @@ public sealed class Simulator : IDisposable
     private readonly ExperimentConfig _cfg;
     private readonly ExperimentSetup _setup;
     private readonly TimingModel _timing;
-    private readonly List<AgentBatch> _batches = [];
+    private readonly IReadOnlyList<Learner> _learners;
     private readonly List<AgentCore> _cores;
     private readonly Dictionary<string, Overlay> _overlayCache = new();
     private readonly ConcurrentDictionary<int, Lazy<Dictionary<string, Overlay>>> _overlaysByRound = new();
@@ -39,14 +39,14 @@ public sealed class Simulator : IDisposable
         _cfg = cfg;
         _setup = ExperimentSetup.Build(cfg, baseDir);
         _timing = new TimingModel(cfg.Timing, _setup.LearnerCount, cfg.Seed, baseDir);
+        // agents of one type train as one stacked model only if they start every local round at the same virtual time
+        _learners = _setup.CreateLearners(cfg.Sim.BatchAgents && cfg.Timing.Lockstep);
+        Agents = _learners.SelectMany(l => l.Agents).OrderBy(a => a.Id).ToList();
         // mixers and payload pipelines may keep per-agent state (error feedback, CHOCO public copies): one per agent
-        _cores = Enumerable.Range(0, _setup.LearnerCount).Select(i =>
-            new AgentCore(_setup.CreateLearner(i), cfg, new View(this, i), _setup.Data.Test, _setup.Strategy, MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), _setup.Attacks)).ToList();
-        Agents = _cores.Select(c => c.Learner).ToList();
+        _cores = Agents.Select(a => new AgentCore(a, cfg, new View(this, a.Id), _setup.Data.Test, _setup.Strategy,
+            MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), _setup.Attacks)).ToList();
         try { if (!_setup.Topology.TimeVarying) MixerRequirements.Check(cfg, OverlaysAt(0)); }
         catch { Dispose(); throw; }
-        // batches need every member to start its local round at the same virtual time: only in lockstep
-        if (cfg.Sim.BatchAgents && cfg.Timing.Lockstep) _batches = AgentBatch.Plan(Agents, cfg).Batches;
     }
 
     /// <summary>The agents' cores, indexed by id.</summary>
@@ -55,8 +55,11 @@ public sealed class Simulator : IDisposable
     /// <summary>The learners (model, data, optimizer), indexed by id (= position on the base graph).</summary>
     public IReadOnlyList<Agent> Agents { get; }
 
-    /// <summary>The batches of agents trained as one stacked model (empty unless <c>sim.batch_agents</c> and lockstep timing).</summary>
-    public IReadOnlyList<AgentBatch> Batches => _batches;
+    /// <summary>The learners: one per agent, or with <c>sim.batch_agents</c> and lockstep timing one per group of agents of one type.</summary>
+    public IReadOnlyList<Learner> Learners => _learners;
+
+    /// <summary>The learners of two or more agents, trained as one stacked model (empty unless <c>sim.batch_agents</c> and lockstep timing).</summary>
+    public IReadOnlyList<Learner> Batches => _learners.Where(l => l.Agents.Count > 1).ToList();
 
     /// <summary>The dataset in use.</summary>
     public DatasetBundle Data => _setup.Data;
@@ -226,8 +229,7 @@ public sealed class Simulator : IDisposable
                         ForEachUnit(par, cores.Select(c => (Action)(() => c.Mix(now, atDeadline[c.Id]))).ToList());
                         exchangeSeconds += sw.Elapsed.TotalSeconds;
                         sw.Restart();
-                        var evaluated = new EvalResult?[cores.Count];
-                        ForEachUnit(par, cores.Select((c, k) => (Action)(() => evaluated[k] = c.EvaluateIfDue(now))).ToList());
+                        ForEachUnit(par, EvaluationUnits(cores, now));
                         evalSeconds += sw.Elapsed.TotalSeconds;
                         foreach (var c in cores)
                         {
@@ -307,30 +309,59 @@ public sealed class Simulator : IDisposable
         return OverlayMap(c.Round - 1).Values.Where(o => o.Graph.N > c.Id).SelectMany(o => o.Graph.Neighbours(c.Id)).Distinct().Order();
     }
 
-    /// <summary>Local training of the agents that begin a round now: whole batches as one stacked model, the rest alone.</summary>
+    /// <summary>Local training of the agents that begin a round now: each learner (one agent or a stacked group) in one call.</summary>
     private void Begin(IReadOnlyList<AgentCore> cores, double now, int par)
     {
         foreach (var c in cores) c.StartRound(now);
         var starting = cores.Select(c => c.Id).ToHashSet();
         var units = new List<Action>();
-        var batched = new HashSet<int>();
         // costliest training units first, self-scheduled over the workers
-        foreach (var b in _batches.OrderByDescending(b => b.Agents.Count * (b.Agents[0].Modalities.Count + 1)))
+        foreach (var l in _learners.OrderByDescending(l => l.Agents.Count * (l.Modalities.Count + 1)))
         {
-            int present = b.Agents.Count(a => starting.Contains(a.Id));
+            int present = l.Agents.Count(a => starting.Contains(a.Id));
             if (present == 0) continue;
-            if (present != b.Agents.Count) throw new InvalidOperationException("internal: a batch of agents left lockstep");
-            foreach (var a in b.Agents) batched.Add(a.Id);
+            if (present != l.Agents.Count) throw new InvalidOperationException("internal: a group of agents trained as one model left lockstep");
             units.Add(() =>
             {
                 var t = Stopwatch.StartNew();
-                var losses = b.LocalTrain();
+                var losses = l.LocalTrain();
                 double share = t.Elapsed.TotalSeconds / losses.Length;
-                for (int k = 0; k < losses.Length; k++) _cores[b.Agents[k].Id].TrainedExternally(losses[k], share);
+                for (int k = 0; k < losses.Length; k++) _cores[l.Agents[k].Id].TrainedExternally(losses[k], share);
             });
         }
-        foreach (var c in cores.Where(c => !batched.Contains(c.Id))) units.Add(() => c.Train());
         ForEachUnit(par, units);
+    }
+
+    /// <summary>Most agents of a learner evaluated in one unit (larger parts were slower per agent: activations leave the cache).</summary>
+    private const int EvalPart = 32;
+
+    /// <summary>
+    /// Evaluation of the agents that close a round now: the agents of a learner that all close now and are due are
+    /// evaluated in batched passes over parts of up to <see cref="EvalPart"/> agents; every other agent on its own.
+    /// Costliest units first.
+    /// </summary>
+    private List<Action> EvaluationUnits(IReadOnlyList<AgentCore> cores, double now)
+    {
+        var units = new List<(double Cost, Action Run)>();
+        var closing = cores.Select(c => c.Id).ToHashSet();
+        foreach (var group in cores.GroupBy(c => c.Learner.Group))
+        {
+            var l = group.Key;
+            double cost = l.Modalities.Count + 1;
+            var members = l.Agents.Select(a => _cores[a.Id]).ToList();
+            if (l.Agents.Count > 1 && members.All(c => closing.Contains(c.Id) && c.EvaluationDue))
+            {
+                foreach (var part in Enumerable.Range(0, members.Count).Chunk(EvalPart))
+                    units.Add((cost * part.Length, () =>
+                    {
+                        var results = l.Evaluate(_setup.Data.Test, agents: part);
+                        var drops = members[0].SliceDropDue ? l.SliceDrop(_setup.Data.Test, part) : null;
+                        for (int i = 0; i < part.Length; i++) members[part[i]].EvaluateIfDue(now, results[i], drops?[i]);
+                    }));
+            }
+            else units.AddRange(group.Select(c => (cost, (Action)(() => c.EvaluateIfDue(now)))));
+        }
+        return units.OrderByDescending(u => u.Cost).Select(u => u.Run).ToList();
     }
 
     /// <summary>Once every agent has completed <paramref name="round"/>: gradient conflict (when evaluated) and progress.</summary>
@@ -372,11 +403,11 @@ public sealed class Simulator : IDisposable
         }
     }
 
-    /// <summary>Disposes batches, agents and data.</summary>
+    /// <summary>Disposes agents, learners and data.</summary>
     public void Dispose()
     {
-        foreach (var b in _batches) b.Dispose();
         foreach (var c in _cores) c.Dispose();
+        foreach (var l in _learners) l.Dispose();
         _setup.Dispose();
     }
 }

@@ -13,7 +13,7 @@ namespace Parse.Federation.Mixing;
 /// </summary>
 public sealed class ChocoMixer(double gamma) : IMixer
 {
-    private Func<IReadOnlyList<Parameter>, IReadOnlyList<Tensor>?>? _self;
+    private Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>?>? _self;
 
     /// <inheritdoc />
     public string Name => "choco";
@@ -22,14 +22,14 @@ public sealed class ChocoMixer(double gamma) : IMixer
     public double Gamma => gamma;
 
     /// <summary>Connects the mixer to its agent's public copies (done by the payload pipeline when the core binds it).</summary>
-    public void Attach(Func<IReadOnlyList<Parameter>, IReadOnlyList<Tensor>?> selfCopy)
+    public void Attach(Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>?> selfCopy)
     {
         if (_self is not null) throw new InvalidOperationException("a choco mixer belongs to one agent: create one per agent");
         _self = selfCopy;
     }
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received)
+    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
         var self = _self?.Invoke(own)

@@ -1,4 +1,3 @@
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Parse.Util;
 
@@ -22,10 +21,10 @@ public interface IMixer
     string Name { get; }
 
     /// <summary>Mixes <paramref name="received"/> (in ascending sender order) into <paramref name="own"/>.</summary>
-    /// <param name="own">The agent's parameters of the group, updated in place.</param>
+    /// <param name="own">The agent's tensors of the group (views of its slice of the stacked parameters), updated in place.</param>
     /// <param name="ownDegree">The agent's degree on the group's overlay this round (live neighbours).</param>
     /// <param name="received">Accepted neighbour values; neighbours whose payload was refused or missing are absent.</param>
-    void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received);
+    void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received);
 }
 
 /// <summary>
@@ -39,7 +38,7 @@ public sealed class MetropolisMixer : IMixer
     public string Name => "metropolis";
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received)
+    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
         double self = 1;

@@ -12,7 +12,7 @@ namespace Parse.Federation.Mixing;
 internal static class Candidates
 {
     /// <summary>[n, numel] stack: row 0 is the agent's own values, then one row per received contribution.</summary>
-    public static Tensor Stack(IReadOnlyList<Parameter> own, IReadOnlyList<Contribution> received)
+    public static Tensor Stack(IReadOnlyList<Tensor> own, IReadOnlyList<Contribution> received)
     {
         var rows = new List<Tensor> { torch.cat(own.Select(p => p.detach().reshape(-1)).ToArray(), 0) };
         foreach (var c in received) rows.Add(torch.cat(c.Values.Select(v => v.reshape(-1)).ToArray(), 0));
@@ -20,7 +20,7 @@ internal static class Candidates
     }
 
     /// <summary>Copies the flat vector <paramref name="flat"/> into the group's tensors.</summary>
-    public static void WriteBack(IReadOnlyList<Parameter> own, Tensor flat)
+    public static void WriteBack(IReadOnlyList<Tensor> own, Tensor flat)
     {
         long offset = 0;
         foreach (var p in own)
@@ -46,7 +46,7 @@ public sealed class TrimmedMeanMixer(int trim) : IMixer
     public int Trim => trim;
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received)
+    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
         var x = Candidates.Stack(own, received);
@@ -68,7 +68,7 @@ public sealed class MedianMixer : IMixer
     public string Name => "median";
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received)
+    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
         var x = Candidates.Stack(own, received);
@@ -105,7 +105,7 @@ public sealed class KrumMixer(int f, bool multi) : IMixer
     }
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received)
+    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
         var x = Candidates.Stack(own, received);
@@ -131,7 +131,7 @@ public sealed class ClippedGossipMixer(double? clip) : IMixer
     public string Name => "clipped-gossip";
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Parameter> own, int ownDegree, IReadOnlyList<Contribution> received)
+    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
         var x = Candidates.Stack(own, received);
