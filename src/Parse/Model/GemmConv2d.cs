@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Parse.Util;
 using static TorchSharp.torch.nn;
 
 namespace Parse.Model;
@@ -44,7 +45,7 @@ public sealed class GemmConv2d : Module<Tensor, Tensor>
         long ckk = c * _kernel * _kernel;
         var cols = functional.unfold(x.reshape(a * n, c, h, w), _kernel, padding: _padding);    // [A*N, C*k*k, H*W]
         cols = cols.reshape(a, n, ckk, h * w).permute(0, 2, 1, 3).reshape(a, ckk, n * h * w);   // [A, C*k*k, N*H*W]
-        var y = torch.bmm(Stacked.Use(weight).reshape(a, _out, ckk), cols) + Stacked.Use(bias).unsqueeze(2);   // [A, out, N*H*W]
+        var y = torch.bmm(Stacked.Use(weight).reshape(a, _out, ckk), cols).Plus(Stacked.Use(bias).unsqueeze(2));   // [A, out, N*H*W]
         return y.reshape(a, _out, n, h, w).transpose(1, 2);
     }
 }
@@ -81,7 +82,7 @@ public sealed class GemmConv1d : Module<Tensor, Tensor>
         long a = x.shape[0], n = x.shape[1], t = x.shape[2], c = x.shape[3];
         var padded = functional.pad(x, [0, 0, _padding, _padding]);                  // [A, N, T+2p, C]
         var cols = padded.unfold(2, _kernel, 1).reshape(a, n * t, c * _kernel);     // [A, N*T, C*k] (channel-major, as Conv1d's weight)
-        var y = torch.bmm(cols, Stacked.Use(weight).reshape(a, _out, c * _kernel).transpose(1, 2)) + Stacked.Use(bias).unsqueeze(1);
+        var y = torch.bmm(cols, Stacked.Use(weight).reshape(a, _out, c * _kernel).transpose(1, 2)).Plus(Stacked.Use(bias).unsqueeze(1));
         return y.reshape(a, n, t, _out);
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Parse.Util;
 
 namespace Parse.Model;
 
@@ -140,9 +141,9 @@ public sealed class StackedLinear : nn.Module<Tensor, Tensor>
         var w = Stacked.Use(weight);
         var b = Stacked.Use(bias);
         long a = x.shape[0];
-        if (x.dim() == 3) return torch.bmm(x, w.transpose(1, 2)) + b.unsqueeze(1);
+        if (x.dim() == 3) return torch.bmm(x, w.transpose(1, 2)).Plus(b.unsqueeze(1));
         long[] outShape = [.. x.shape[..^1], OutFeatures];
-        var y = torch.bmm(x.reshape(a, -1, InFeatures), w.transpose(1, 2)) + b.unsqueeze(1);
+        var y = torch.bmm(x.reshape(a, -1, InFeatures), w.transpose(1, 2)).Plus(b.unsqueeze(1));
         return y.reshape(outShape);
     }
 }
