@@ -35,10 +35,7 @@ public static class RunMerger
         var (types, finalAcc) = plan is null
             ? (reports.Select(r => r.Type).ToList(), reports.Select(r => r.FinalAccuracy).ToList())
             : plan.ExpandToAgents(reports.Select(r => r.FinalAccuracy).ToList());
-        var dropped = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
-        foreach (var head in reports.SelectMany(r => r.AccuracyWithoutHead.Keys).Distinct())
-            dropped[head] = reports.Where(r => r.AccuracyWithoutHead.ContainsKey(head)).GroupBy(r => r.Type)
-                .OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Average(r => r.AccuracyWithoutHead[head]));
+        var dropped = SimulationResult.SliceDropByType(reports.Select(r => (r.Type, (IReadOnlyDictionary<string, double>)r.AccuracyWithoutHead)));
         long mixed = reports.Sum(r => r.Mixed);
         var byRole = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var rejected = new SortedDictionary<string, long>(StringComparer.Ordinal);

@@ -56,6 +56,21 @@ public sealed class SimulationResult
     /// <summary>Privacy spent by each agent with protected groups (agent type, epsilon at <c>privacy.delta</c>); empty when privacy is off.</summary>
     public IReadOnlyList<(string Type, double Epsilon)> PrivacyEpsilon { get; init; } = [];
 
+    /// <summary>
+    /// Slice-drop per head kind and agent type, from each agent's (type, accuracy without each head kind): the mean over
+    /// the agents of a type that have that head. Both runtimes merge their agents' tallies with it.
+    /// </summary>
+    public static SortedDictionary<string, IReadOnlyDictionary<string, double>> SliceDropByType(
+        IEnumerable<(string Type, IReadOnlyDictionary<string, double> AccuracyWithoutHead)> agents)
+    {
+        var list = agents.ToList();
+        var dropped = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
+        foreach (var head in list.SelectMany(a => a.AccuracyWithoutHead.Keys).Distinct())
+            dropped[head] = list.Where(a => a.AccuracyWithoutHead.ContainsKey(head)).GroupBy(a => a.Type)
+                .OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Average(a => a.AccuracyWithoutHead[head]));
+        return dropped;
+    }
+
     /// <summary>Ids of the agents that ran an attack (<c>attack.*</c>); excluded from the per-type accuracies.</summary>
     public IReadOnlyList<int> Attackers { get; init; } = [];
 

@@ -266,10 +266,7 @@ public sealed class Simulator : IDisposable
             foreach (var (to, v) in c.Tally.BytesSentTo) Counters.Add(byLink, (c.Id, to), v);
             foreach (var (k, v) in c.Tally.Rejected) Counters.Add(rejected, k, v);
         }
-        var dropped = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
-        foreach (var head in _cores.SelectMany(c => c.Tally.AccuracyWithoutHead.Keys).Distinct())
-            dropped[head] = _cores.Where(c => c.Tally.AccuracyWithoutHead.ContainsKey(head)).GroupBy(c => c.Learner.TypeName)
-                .OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Average(c => c.Tally.AccuracyWithoutHead[head]));
+        var dropped = SimulationResult.SliceDropByType(_cores.Select(c => (c.Learner.TypeName, (IReadOnlyDictionary<string, double>)c.Tally.AccuracyWithoutHead)));
         return new SimulationResult
         {
             Metrics = tallies.SelectMany(x => x.Metrics).OrderBy(m => m.Round).ThenBy(m => m.Agent).ToList(),
