@@ -134,3 +134,21 @@ public class RobustMixingTests
         Assert.Contains("mixing.trim", e.Message);
     }
 }
+
+public class FreeRiderTests
+{
+    [Fact]
+    public void A_free_rider_never_trains_batched_or_not_and_keeps_sending_its_initial_values()
+    {
+        foreach (var batch in new[] { "true", "false" })
+        {
+            var cfg = TestConfigs.Load("attack.kind=free-rider", "attack.fraction=0.25", $"sim.batch_agents={batch}", "rounds=2");
+            using var sim = new Simulator(cfg, ".");
+            var riders = Parse.Federation.Attacks.AttackPlan.Of(cfg, 12).Attackers;
+            var r = sim.Run();
+            foreach (int i in riders) Assert.Equal(0, sim.Cores[i].Tally.AgentSteps);
+            Assert.All(Enumerable.Range(0, 12).Where(i => !riders.Contains(i)), i => Assert.True(sim.Cores[i].Tally.AgentSteps > 0));
+            Assert.Equal(riders, r.Attackers);
+        }
+    }
+}

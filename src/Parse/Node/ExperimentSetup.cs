@@ -102,7 +102,9 @@ public sealed class ExperimentSetup : IDisposable
         {
             for (int id = 0; id < LearnerCount; id++) agents.Add(CreateAgent(id));
             var groups = batch
-                ? agents.GroupBy(a => (a.TypeName, a.BatchSize, a.StepsPerRound)).Select(g => g.OrderBy(a => a.Id).ToList()).OrderBy(g => g[0].Id).ToList()
+                // an attacker that does no local training (a free rider) cannot share a stacked learner: it trains alone
+                ? agents.GroupBy(a => (a.TypeName, a.BatchSize, a.StepsPerRound, Alone: Attacks.For(a.Id)?.SkipsTraining == true ? a.Id : -1))
+                    .Select(g => g.OrderBy(a => a.Id).ToList()).OrderBy(g => g[0].Id).ToList()
                 : agents.Select(a => new List<Agent> { a }).ToList();
             foreach (var g in groups) learners.Add(new Learner(g, Data.Modalities, Config, Data.Train.NumClasses));
             return learners;

@@ -318,6 +318,8 @@ public sealed class Simulator : IDisposable
             int present = l.Agents.Count(a => starting.Contains(a.Id));
             if (present == 0) continue;
             if (present != l.Agents.Count) throw new InvalidOperationException("internal: a group of agents trained as one model left lockstep");
+            // an agent alone trains through its core (which also knows when not to train, e.g. a free rider)
+            if (l.Agents.Count == 1) { var core = _cores[l.Agents[0].Id]; units.Add(() => core.Train()); continue; }
             units.Add(() =>
             {
                 var t = Stopwatch.StartNew();
