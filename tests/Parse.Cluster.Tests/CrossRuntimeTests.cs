@@ -42,6 +42,7 @@ public sealed class CrossRuntimeTests : IDisposable
         { "centralized", ["strategy=centralized"] },
         { "dsgd-hybrid-monolithic", ["strategy=dsgd-hybrid", "model.fission=false"] },
         { "natural-partition", ["@sites"] },
+        { "median-vs-sign-flip-attackers", ["mixing.rule=median", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
         { "choco-qsgd-lz4", ["payload.processors=[qsgd,choco,lz4]", "mixing.rule=choco"] },
         { "top-k-ef-float16-privacy", ["payload.processors=[top-k,error-feedback,float16]", "privacy.clip=1", "privacy.roles=[synergy]"] },
     };
