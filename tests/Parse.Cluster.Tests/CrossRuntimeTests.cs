@@ -43,6 +43,9 @@ public sealed class CrossRuntimeTests : IDisposable
         { "dsgd-hybrid-monolithic", ["strategy=dsgd-hybrid", "model.fission=false"] },
         { "natural-partition", ["@sites"] },
         { "median-vs-sign-flip-attackers", ["mixing.rule=median", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
+        // attackers that lie in overlay discovery (keys they lack, fabricated repair chains) but send honest payloads:
+        // checked against the config, discovery gives the simulator's overlays, so every accuracy matches
+        { "discovery-liars", ["attack.discovery=true", "attack.fraction=0.34"] },
         { "choco-qsgd-lz4", ["payload.processors=[qsgd,choco,lz4]", "mixing.rule=choco"] },
         { "top-k-ef-float16-privacy", ["payload.processors=[top-k,error-feedback,float16]", "privacy.clip=1", "privacy.roles=[synergy]"] },
     };
@@ -91,6 +94,12 @@ public sealed class CrossRuntimeTests : IDisposable
         if (cfg.Payload.Processors.Count > 0) Assert.Equal(expected.BytesSentTotal, s["bytes_sent_total"]!.GetValue<long>());
         if (cfg.Privacy.Clip > 0)
             Assert.Equal(RunWriter.Summary(cfg, expected)["privacy"]!.ToJsonString(), s["privacy"]!.ToJsonString());
+        if (cfg.Attack.Discovery)
+        {
+            var cluster = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "cluster.json")))!;
+            Assert.True(cluster["discovery_lies_refused"]!.GetValue<int>() > 0, "the honest agents must have refused the liars' announcements");
+            Assert.Equal(0, cluster["deadline_rounds"]!.GetValue<int>());
+        }
         // slice-drop is measured by the core, so the cluster run reports it too
         if (cfg.Model.Fission) Assert.NotEmpty(s["accuracy_without_head"]!.AsObject());
     }

@@ -84,4 +84,66 @@ public class ProtocolTests
             Assert.True(holders.Count == 0 || expected.IsConnected);
         }
     }
+
+    /// <summary>
+    /// Lying discovery peers (attack.discovery): they announce keys their type does not hold and send repair reports
+    /// naming each other as holders. Without a policy the lies add links; with the config's expected overlays as the
+    /// policy, every honest agent ends with exactly the overlays OverlayBuilder gives and counts the lies it refused.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Lying_discovery_peers_add_links_only_without_the_config_policy(bool checkAgainstConfig)
+    {
+        const int n = 18;
+        var g = TopologyFactory.ChordalRing(n, 5);
+        var rng = new Random(7);
+        var keys = new[] { "x", "y", "z" };
+        var own = Enumerable.Range(0, n).Select(_ => keys.Where(_ => rng.NextDouble() < 0.4).Append("all").ToArray()).ToArray();
+        var liars = new HashSet<int> { 2, 9, 14 };
+        var holdersOf = keys.Append("all").ToDictionary(k => k, k => (IReadOnlySet<int>)Enumerable.Range(0, n).Where(i => own[i].Contains(k)).ToHashSet());
+        var expected = holdersOf.ToDictionary(kv => kv.Key, kv => OverlayBuilder.Build(kv.Key, g, kv.Value, repair: true).Overlay);
+        var policy = new DiscoveryPolicy(
+            j => j >= 0 && j < n ? own[j].ToHashSet() : null,
+            (k, a) => expected.TryGetValue(k, out var o) && o.Members.Contains(a) ? o.Neighbours(a) : []);
+        var agents = Enumerable.Range(0, n).Select(i => new OverlayDiscovery(i, own[i], g.Neighbours(i), repair: true, checkAgainstConfig ? policy : null)).ToArray();
+        var queue = new List<Action>();
+        void Post(int from, IReadOnlyList<(int To, string Key, int Comp, int[] Holders, bool Settled)> outbox)
+        {
+            foreach (var m in outbox) queue.Add(() => Post(m.To, agents[m.To].OnFlood(from, m.Key, m.Comp, m.Holders, m.Settled)));
+        }
+        for (int i = 0; i < n; i++)
+            foreach (int j in g.Neighbours(i))
+            {
+                int a = i, b = j;
+                if (!liars.Contains(a)) { queue.Add(() => Post(b, agents[b].OnNeighbourKeys(a, own[a]))); continue; }
+                // a liar announces every key of the experiment and claims, for each key it lacks, a chain of its fellow liars
+                queue.Add(() => Post(b, agents[b].OnNeighbourKeys(a, keys.Append("all"))));
+                foreach (var k in keys.Where(k => !own[a].Contains(k)))
+                    queue.Add(() => Post(b, agents[b].OnFlood(a, k, 0, liars.Where(l => l != a).Append(b).Order().ToArray(), true)));
+            }
+        while (queue.Count > 0)
+        {
+            int k = rng.Next(queue.Count);
+            var act = queue[k];
+            queue.RemoveAt(k);
+            act();
+        }
+        int wrong = 0;
+        foreach (var (key, holders) in holdersOf)
+            foreach (int i in holders.Where(i => !liars.Contains(i)))
+                if (!expected[key].Neighbours(i).Order().SequenceEqual(agents[i].OverlayNeighbours(key))) wrong++;
+        int refused = agents.Where((_, i) => !liars.Contains(i)).Sum(a => a.LiesRefused);
+        if (checkAgainstConfig)
+        {
+            Assert.Equal(0, wrong);
+            Assert.True(refused > 0, "the honest agents must have noticed the lies");
+            Assert.Contains(agents.SelectMany(a => a.LieLog), l => l.Contains("which its type does not hold"));
+        }
+        else
+        {
+            Assert.True(wrong > 0, "without the policy the lies must change some honest agent's overlay (else this test shows nothing)");
+            Assert.Equal(0, refused);
+        }
+    }
 }

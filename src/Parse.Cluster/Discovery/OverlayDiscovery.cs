@@ -1,6 +1,26 @@
 namespace Parse.Cluster.Discovery;
 
 /// <summary>
+/// What overlay discovery may believe, from the experiment config every node holds (see
+/// <see cref="Parse.Node.ExpectedOverlays"/>): the keys each agent's type holds, and which links each key's overlay has.
+/// </summary>
+/// <remarks>
+/// With a policy, an agent's overlay neighbours are its base neighbours whose announced keys (cut to what their type
+/// holds) include the key, plus the repair links of the config's overlay: a lie can neither add a link nor, by a false
+/// component id, remove one. The repair flood still runs, and what it reports is checked and its lies counted.
+/// </remarks>
+/// <param name="ExpectedKeys">Keys agent j holds by its type (null: unknown agent, nothing is believed).</param>
+/// <param name="Neighbours">An agent's neighbours on the config's overlay of a key (empty when it does not hold it).</param>
+public sealed record DiscoveryPolicy(Func<int, IReadOnlySet<string>?> ExpectedKeys, Func<string, int, IReadOnlyCollection<int>> Neighbours)
+{
+    /// <summary>True if the config's overlay of <paramref name="key"/> links <paramref name="a"/> and <paramref name="b"/>.</summary>
+    public bool Links(string key, int a, int b) => Neighbours(key, a).Contains(b);
+
+    /// <summary>The policy of an experiment's expected overlays.</summary>
+    public static DiscoveryPolicy Of(Parse.Node.ExpectedOverlays expected) => new(expected.KeysOf, expected.NeighboursOf);
+}
+
+/// <summary>
 /// One agent's side of overlay discovery, driven by messages only. The agent knows its own sharing keys and its
 /// base-graph neighbours; it learns each neighbour's keys by handshake (<see cref="OnNeighbourKeys"/>) and runs
 /// the connectivity-repair flood of <see cref="Parse.Federation.Overlays.OverlayBuilder"/> asynchronously: as a
@@ -15,6 +35,9 @@ public sealed class OverlayDiscovery
     private readonly HashSet<string> _own;
     private readonly IReadOnlyList<int> _neighbours;
     private readonly bool _repair;
+    private readonly DiscoveryPolicy? _policy;
+    private readonly HashSet<string> _lies = new(StringComparer.Ordinal);
+    private readonly List<string> _lieLog = new();
     private readonly Dictionary<int, HashSet<string>> _keysOf = new();
     private readonly HashSet<int> _settledNeighbours = new();
     // non-holder state per key
@@ -23,8 +46,14 @@ public sealed class OverlayDiscovery
     private readonly Dictionary<string, Dictionary<int, (int Comp, int[] Holders)>> _reports = new(StringComparer.Ordinal);
 
     /// <summary>Creates the state of agent <paramref name="self"/>.</summary>
-    public OverlayDiscovery(int self, IEnumerable<string> ownKeys, IEnumerable<int> baseNeighbours, bool repair)
+    /// <param name="self">This agent's id.</param>
+    /// <param name="ownKeys">Keys this agent shares.</param>
+    /// <param name="baseNeighbours">Its base-graph neighbours.</param>
+    /// <param name="repair">Run the connectivity repair (<c>overlay.repair</c>).</param>
+    /// <param name="policy">What may be believed (null: every announcement and report is taken as sent).</param>
+    public OverlayDiscovery(int self, IEnumerable<string> ownKeys, IEnumerable<int> baseNeighbours, bool repair, DiscoveryPolicy? policy = null)
     {
+        _policy = policy;
         _self = self;
         _own = new HashSet<string>(ownKeys, StringComparer.Ordinal);
         _neighbours = baseNeighbours.Distinct().Order().ToList();
@@ -48,6 +77,18 @@ public sealed class OverlayDiscovery
     /// <summary>Number of state changes so far (to detect quiescence).</summary>
     public int Changes { get; private set; }
 
+    /// <summary>Distinct lies refused so far: keys announced that the sender's type does not hold, holders claimed that do
+    /// not hold the key, and repair links the config does not imply.</summary>
+    public int LiesRefused => _lies.Count;
+
+    /// <summary>The first lies refused, in words (at most 20).</summary>
+    public IReadOnlyList<string> LieLog => _lieLog;
+
+    private void Lie(string id, string text)
+    {
+        if (_lies.Add(id) && _lieLog.Count < 20) _lieLog.Add(text);
+    }
+
     /// <summary>Keys a neighbour announced, if known.</summary>
     public IReadOnlySet<string>? KeysOf(int neighbour) => _keysOf.GetValueOrDefault(neighbour);
 
@@ -59,6 +100,15 @@ public sealed class OverlayDiscovery
         bool first = !_keysOf.ContainsKey(neighbour);
         bool wasAll = AllNeighboursKnown;
         var set = new HashSet<string>(keys, StringComparer.Ordinal);
+        if (_policy is not null)
+        {
+            var expected = _policy.ExpectedKeys(neighbour) ?? new HashSet<string>();
+            foreach (var k in set.Where(k => !expected.Contains(k)).ToList())
+            {
+                Lie($"keys:{neighbour}:{k}", $"agent {neighbour} announced key '{k.Split('|')[0]}', which its type does not hold");
+                set.Remove(k);
+            }
+        }
         if (!first && set.SetEquals(_keysOf[neighbour])) return outbox;
         _keysOf[neighbour] = set;
         Changes++;
@@ -88,6 +138,18 @@ public sealed class OverlayDiscovery
         var outbox = new List<(int, string, int, int[], bool)>();
         if (!_repair || !_neighbours.Contains(from)) return outbox;
         if (settled && _settledNeighbours.Add(from)) Changes++;
+        if (_policy is not null)
+        {
+            var claimed = holders.Where(h => _policy.ExpectedKeys(h)?.Contains(key) != true).ToList();
+            if (claimed.Count > 0 || comp < 0)
+            {
+                foreach (int h in claimed)
+                    Lie($"holder:{from}:{key}:{h}", $"agent {from} reported agent {h} as a holder of '{key.Split('|')[0]}', which its type does not hold");
+                if (comp < 0) Lie($"comp:{from}:{key}", $"agent {from} reported component {comp} for '{key.Split('|')[0]}'");
+                holders = holders.Where(h => !claimed.Contains(h)).ToArray();
+                if (comp < 0) return outbox;
+            }
+        }
         if (_own.Contains(key))
         {
             if (!_reports.TryGetValue(key, out var r)) _reports[key] = r = new Dictionary<int, (int, int[])>();
@@ -134,6 +196,9 @@ public sealed class OverlayDiscovery
         if (!_own.Contains(key)) return result;
         foreach (int n in _neighbours)
             if (_keysOf.TryGetValue(n, out var ks) && ks.Contains(key)) result.Add(n);
+        if (_policy is not null && _repair)
+            foreach (int n in _policy.Neighbours(key, _self))
+                if (!_neighbours.Contains(n)) result.Add(n);   // the config's repair links
         if (!_repair || !_reports.TryGetValue(key, out var reports)) return result;
         var seen = new HashSet<int>();
         foreach (var (from, (comp, holders)) in reports.OrderBy(kv => kv.Key))
@@ -143,10 +208,16 @@ public sealed class OverlayDiscovery
             var chain = holders.Order().ToList();
             int pos = chain.IndexOf(_self);
             if (pos < 0) continue;
-            if (pos > 0) result.Add(chain[pos - 1]);
-            if (pos + 1 < chain.Count) result.Add(chain[pos + 1]);
+            if (pos > 0) AddBridge(key, chain[pos - 1], from, result);
+            if (pos + 1 < chain.Count) AddBridge(key, chain[pos + 1], from, result);
         }
         return result;
+    }
+
+    private void AddBridge(string key, int peer, int reporter, SortedSet<int> result)
+    {
+        if (_policy is null) { result.Add(peer); return; }
+        if (!_policy.Links(key, _self, peer)) Lie($"link:{key}:{peer}", $"agent {reporter}'s repair report would link agent {_self} to agent {peer} on '{key.Split('|')[0]}', which the config's overlay does not");
     }
 
     /// <summary>Overlay neighbours that are not base-graph neighbours (links added by the repair).</summary>

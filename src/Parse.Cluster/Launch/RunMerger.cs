@@ -107,6 +107,7 @@ public static class RunMerger
                 ["deadline_rounds"] = r.DeadlineRounds, ["max_staleness"] = r.MaxStaleness, ["mean_staleness"] = Math.Round(r.MeanStaleness, 4),
                 ["mean_round_seconds"] = Math.Round(r.MeanRoundSeconds, 4), ["mean_wait_seconds"] = Math.Round(r.MeanWaitSeconds, 4),
                 ["bytes_sent"] = r.BytesSent, ["rejected"] = rej, ["rejected_from"] = rejFrom,
+                ["discovery_lies_refused"] = r.DiscoveryLiesRefused,
                 ["events"] = new JsonArray(r.Events.Select(e => (JsonNode)e).ToArray()),
             });
         }
@@ -120,6 +121,7 @@ public static class RunMerger
             ["bytes_sent_per_round"] = Math.Round(reports.Sum(r => r.BytesSent) / (double)rounds, 1),
             ["missing_payloads"] = reports.Sum(r => r.Missing),
             ["deadline_rounds"] = reports.Sum(r => r.DeadlineRounds),
+            ["discovery_lies_refused"] = reports.Sum(r => r.DiscoveryLiesRefused),
             ["agents"] = agents,
         };
     }

@@ -42,6 +42,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private bool _training, _done, _failed, _settled, _allAdmitted;
     private double _discoveryStart, _lastChangeAt;
     private int _lastChanges = -1;
+    private int _lastAnnounced = -1;
     private Dictionary<string, int[]> _finalOverlays = new(), _finalBridges = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -52,7 +53,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _k = setup.Config.Cluster;
         _id = setup.Core.Id;
         _core = setup.Core;
-        _discovery = new OverlayDiscovery(_id, _core.SharedKeys, setup.BaseNeighbours, setup.Config.Overlay.Repair);
+        _discovery = new OverlayDiscovery(_id, _core.SharedKeys, setup.BaseNeighbours, setup.Config.Overlay.Repair, setup.Discovery);
         setup.Overlays.Discovery = _discovery;
         _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j);
         _core.Log = setup.Log;
@@ -133,7 +134,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 _core.Tally.Events.Add($"round {_core.Round}: agent {j} readmitted");
             }
             if (_discovery.Neighbours.Contains(j) && _helloSent.Add(j))
-                Tell(j, new KeyHello(_id, j, _core.SharedKeys.ToArray(), Reply: false));
+                Tell(j, new KeyHello(_id, j, Announced(), Reply: false));
         }
         if (_done) WriteReport();
         var replay = _early.Where(e => m.Agents.Contains(FromOf(e.Msg)) && e.From == m.Address).ToList();
@@ -177,8 +178,35 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private void OnHello(KeyHello m)
     {
         Send(_discovery.OnNeighbourKeys(m.From, m.Keys));
-        if (_helloSent.Add(m.From) || !m.Reply) Tell(m.From, new KeyHello(_id, m.From, _core.SharedKeys.ToArray(), Reply: true));
+        if (_helloSent.Add(m.From) || !m.Reply) Tell(m.From, new KeyHello(_id, m.From, Announced(), Reply: true));
+        if (_core.LiesInDiscovery) Lie();
         if (_done) Tell(m.From, new Finished(_id, m.From));
+    }
+
+    /// <summary>The keys this agent announces: its own, or (a discovery liar, <c>attack.discovery</c>) every key it has heard of.</summary>
+    private string[] Announced()
+    {
+        if (!_core.LiesInDiscovery) return _core.SharedKeys.ToArray();
+        var keys = new SortedSet<string>(_core.SharedKeys, StringComparer.Ordinal);
+        foreach (int n in _discovery.Neighbours) if (_discovery.KeysOf(n) is { } ks) keys.UnionWith(ks);
+        return keys.ToArray();
+    }
+
+    /// <summary>
+    /// A discovery liar's messages after each hello: its grown key list to every neighbour, and for every key it
+    /// does not hold a repair report naming the other attackers as holders (to pull its neighbours into links with them).
+    /// </summary>
+    private void Lie()
+    {
+        var announced = Announced();
+        if (announced.Length == _lastAnnounced) return;
+        _lastAnnounced = announced.Length;
+        foreach (int n in _discovery.Neighbours.Where(_where.ContainsKey))
+        {
+            Tell(n, new KeyHello(_id, n, announced, Reply: true));
+            foreach (var key in announced.Where(k => !_core.SharedKeys.Contains(k)))
+                Tell(n, new FloodState(_id, n, key, 0, _core.Attackers.Where(a => a != _id).Append(n).Order().ToArray(), true));
+        }
     }
 
     private void OnFinishedPeer(int j)
@@ -325,7 +353,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             TrainSeconds = t.TrainSeconds, AgentSteps = t.AgentSteps, Samples = t.Samples,
             OverlayNeighbours = _finalOverlays,
             Bridges = _finalBridges,
-            Events = t.Events,
+            Events = t.Events.Concat(_discovery.LieLog.Select(l => "discovery lie refused: " + l)).ToList(),
+            DiscoveryLiesRefused = _discovery.LiesRefused,
             AccuracyWithoutHead = t.AccuracyWithoutHead,
             PrivacyEpsilon = t.PrivacyEpsilon,
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,

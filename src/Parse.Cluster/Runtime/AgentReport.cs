@@ -41,6 +41,9 @@ public sealed record AgentReport
     public required Dictionary<string, int[]> Bridges { get; init; }
     /// <summary>Membership events seen: "round R: agent J dropped|readmitted|finished".</summary>
     public required List<string> Events { get; init; }
+    /// <summary>Distinct overlay-discovery lies this agent refused (keys a neighbour's type does not hold, fabricated
+    /// holders, repair links the config does not imply).</summary>
+    public int DiscoveryLiesRefused { get; init; }
     public required long PeakWorkingSetBytes { get; init; }
     /// <summary>Final accuracy with one head kind left out of the ensemble (slice-drop), by head kind.</summary>
     public Dictionary<string, double> AccuracyWithoutHead { get; init; } = new();

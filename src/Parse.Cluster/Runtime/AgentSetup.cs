@@ -28,4 +28,5 @@ public sealed record AgentSetup(
     Action<AgentReport> OnFinished,
     Action<int> OnSettled,
     Action<string> OnFailed,
-    Action<string> Log);
+    Action<string> Log,
+    Parse.Cluster.Discovery.DiscoveryPolicy? Discovery = null);

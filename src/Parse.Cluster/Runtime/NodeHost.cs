@@ -58,6 +58,9 @@ public static class NodeHost
         using var setup = ExperimentSetup.Build(cfg, baseDir);
         if (setup.Topology.TimeVarying && !setup.Pooled)
             throw new ConfigException($"topology.kind: '{cfg.Topology.Kind}' changes every round; the cluster runtime supports static topologies only");
+        // what discovery may believe: the overlays this config implies (a peer announcing keys its type lacks, or a
+        // repair report adding a link the config does not have, is refused)
+        var discoveryPolicy = setup.Pooled ? null : DiscoveryPolicy.Of(new ExpectedOverlays(setup).Warm());
         var agents = new List<AgentCore>();
         var views = new Dictionary<int, DiscoveredOverlays>();
         foreach (int i in o.Agents.Distinct().Order())
@@ -109,7 +112,8 @@ public static class NodeHost
                     },
                     id => { settled[id] = true; if (settled.Count == agents.Count) allSettled.TrySetResult(); },
                     why => Fail(why, 1),
-                    Log);
+                    Log,
+                    discoveryPolicy);
                 refs.Add(system.ActorOf(Props.Create(() => new AgentActor(agentSetup)).WithDispatcher("parse-agent-dispatcher"), AgentActorName(a.Id)));
             }
             Action<string> logLine = Log;

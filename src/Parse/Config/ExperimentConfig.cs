@@ -278,6 +278,10 @@ public sealed record AttackConfig
     public string Placement { get; init; } = "random";
     /// <summary>Roles of the groups attacked (trunk, unique, redundant, synergy, embedding, task); empty = every shared group. slice-targeted needs at least one.</summary>
     public List<string> Roles { get; init; } = [];
+    /// <summary>On the cluster, the attackers also lie in overlay discovery: they announce every key their neighbours hold
+    /// (to join overlays their type has no part in, so their neighbours wait for them) and send repair reports naming
+    /// the other attackers as holders (to add links to them). Works with <c>kind: none</c> (lies only).</summary>
+    public bool Discovery { get; init; }
 }
 
 /// <summary>Evaluation schedule.</summary>

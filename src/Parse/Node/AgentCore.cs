@@ -93,6 +93,12 @@ public sealed class AgentCore : IDisposable
         }
     }
 
+    /// <summary>True if this agent lies in overlay discovery (<c>attack.discovery</c>; only the cluster runs discovery).</summary>
+    public bool LiesInDiscovery => _attacks?.LiesInDiscovery(Id) == true;
+
+    /// <summary>The ids of every attacking agent (colluding attackers know each other).</summary>
+    public IReadOnlyList<int> Attackers => _attacks?.Attackers ?? [];
+
     /// <summary>True if this agent runs an attack (<c>attack.*</c>).</summary>
     public bool IsAttacker => _attack is not null;
 

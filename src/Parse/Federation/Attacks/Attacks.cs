@@ -158,6 +158,9 @@ public sealed class AttackPlan
     /// <summary>True if agent <paramref name="id"/> attacks.</summary>
     public bool IsAttacker(int id) => _attackers.Contains(id);
 
+    /// <summary>True if agent <paramref name="id"/> lies in overlay discovery (<c>attack.discovery</c>, cluster only).</summary>
+    public bool LiesInDiscovery(int id) => Config.Discovery && IsAttacker(id);
+
     /// <summary>True if groups of <paramref name="role"/> are attacked.</summary>
     public bool Targets(GroupRole role) => _roles is null || _roles.Contains(role);
 
@@ -165,7 +168,7 @@ public sealed class AttackPlan
     public static AttackPlan Of(ExperimentConfig cfg, int agents)
     {
         var a = cfg.Attack;
-        if (a.Kind == "none" || a.Fraction <= 0) return new AttackPlan(a, [], null);
+        if ((a.Kind == "none" && !a.Discovery) || a.Fraction <= 0) return new AttackPlan(a, [], null);
         int count = (int)Math.Round(a.Fraction * agents);
         IEnumerable<int> ids;
         if (a.Placement == "spread")
@@ -181,7 +184,7 @@ public sealed class AttackPlan
     }
 
     /// <summary>The attack agent <paramref name="id"/> runs, or null for an honest agent.</summary>
-    public IAttack? For(int id) => IsAttacker(id) ? AttackRegistry.Registry.Resolve("attack.kind", Config.Kind)(Config) : null;
+    public IAttack? For(int id) => IsAttacker(id) && Config.Kind != "none" ? AttackRegistry.Registry.Resolve("attack.kind", Config.Kind)(Config) : null;
 }
 
 /// <summary>Attacks by <c>attack.kind</c>; see <see cref="Components.Attacks"/> to add your own.</summary>
