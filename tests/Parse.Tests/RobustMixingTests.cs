@@ -25,6 +25,37 @@ public class RobustMixingTests
         Assert.Equal([3f, 11f, 0f], Values(own));
     }
 
+    /// <summary>
+    /// The median and trimmed mean sort candidates by a network of element-wise min/max (fast for a few candidates) and
+    /// fall back to torch.sort above 12: both must equal a reference computed with torch.sort, for every candidate count
+    /// (odd and even), with ties, on groups of two tensors.
+    /// </summary>
+    [Fact]
+    public void Median_and_trimmed_mean_equal_a_sort_reference_for_every_candidate_count()
+    {
+        var rng = new Random(3);
+        for (int n = 1; n <= 15; n++)
+        {
+            // values on a coarse grid so that ties occur
+            float[] Draw(int len) => Enumerable.Range(0, len).Select(_ => (float)rng.Next(-4, 5)).ToArray();
+            var rows = Enumerable.Range(0, n).Select(_ => (W: Draw(6), B: Draw(3))).ToList();
+            var flat = torch.tensor(rows.SelectMany(r => r.W.Concat(r.B)).ToArray()).reshape(n, 9);
+            var sorted = flat.sort(0).Values;
+            var median = sorted[(n - 1) / 2].data<float>().ToArray();
+            int t = Math.Min(1, (n - 1) / 2);
+            var trimmed = sorted.narrow(0, t, n - 2 * t).mean([0]).data<float>().ToArray();
+            foreach (var (mixer, expected) in new (IMixer, float[])[] { (new MedianMixer(), median), (new TrimmedMeanMixer(1), trimmed) })
+            {
+                var own = new List<Parameter> { new(torch.tensor(rows[0].W).reshape(2, 3), requires_grad: false), new(torch.tensor(rows[0].B), requires_grad: false) };
+                var received = rows.Skip(1).Select((r, k) => new Contribution(k + 1, 2, [torch.tensor(r.W).reshape(2, 3), torch.tensor(r.B)], 0)).ToList();
+                if (received.Count == 0) continue;   // nothing to mix with
+                using (torch.no_grad()) mixer.Mix(own, n - 1, received);
+                var got = own[0].data<float>().ToArray().Concat(own[1].data<float>().ToArray()).ToArray();
+                for (int i = 0; i < 9; i++) Assert.True(Math.Abs(expected[i] - got[i]) < 1e-5, $"{mixer.Name}, n = {n}, coordinate {i}: {got[i]} vs {expected[i]}");
+            }
+        }
+    }
+
     [Fact]
     public void Trimmed_mean_drops_the_extremes_of_each_coordinate()
     {

@@ -19,6 +19,17 @@ internal static class Candidates
         return torch.stack(rows.ToArray(), 0);
     }
 
+    /// <summary>One flat vector per candidate: the agent's own values first, then one per received contribution.</summary>
+    public static List<Tensor> Rows(IReadOnlyList<Tensor> own, IReadOnlyList<Contribution> received)
+    {
+        var rows = new List<Tensor>(received.Count + 1) { Flat(own) };
+        foreach (var c in received) rows.Add(Flat(c.Values));
+        return rows;
+    }
+
+    private static Tensor Flat(IReadOnlyList<Tensor> values) =>
+        values.Count == 1 ? values[0].detach().reshape(-1) : torch.cat(values.Select(v => v.detach().reshape(-1)).ToArray(), 0);
+
     /// <summary>Copies the flat vector <paramref name="flat"/> into the group's tensors.</summary>
     public static void WriteBack(IReadOnlyList<Tensor> own, Tensor flat)
     {
@@ -29,6 +40,40 @@ internal static class Candidates
             p.copy_(flat.narrow(0, offset, n).view(p.shape));
             offset += n;
         }
+    }
+}
+
+/// <summary>
+/// Coordinate-wise sorting of a few candidate vectors by a sorting network of element-wise minimum and maximum
+/// (odd-even transposition: n rounds of compare-exchanges between neighbouring rows). For the handful of candidates
+/// of an overlay neighbourhood this is a few vectorised passes over the values, where a sort along the candidate
+/// dimension sorts every coordinate separately; it is what keeps the robust rules within a small factor of
+/// Metropolis-Hastings (docs/robustness.md).
+/// </summary>
+internal static class SortingNetwork
+{
+    /// <summary>Candidate counts up to this are sorted by the network; more by <c>torch.sort</c>.</summary>
+    public const int MaxRows = 12;
+
+    /// <summary>The rows sorted coordinate-wise (row k holds the k-th smallest value of every coordinate).</summary>
+    public static Tensor[] Sort(IReadOnlyList<Tensor> rows)
+    {
+        var r = rows.ToArray();
+        int n = r.Length;
+        if (n > MaxRows)
+        {
+            var sorted = torch.stack(r, 0).sort(0).Values;
+            return Enumerable.Range(0, n).Select(k => sorted[k]).ToArray();
+        }
+        for (int round = 0; round < n; round++)
+            for (int i = round % 2; i + 1 < n; i += 2)
+            {
+                var lo = torch.minimum(r[i], r[i + 1]);
+                var hi = torch.maximum(r[i], r[i + 1]);
+                r[i] = lo;
+                r[i + 1] = hi;
+            }
+        return r;
     }
 }
 
@@ -49,12 +94,13 @@ public sealed class TrimmedMeanMixer(int trim) : IMixer
     public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
-        var x = Candidates.Stack(own, received);
-        long n = x.shape[0];
+        var sorted = SortingNetwork.Sort(Candidates.Rows(own, received));
+        int n = sorted.Length;
         // with fewer candidates than the rule needs (neighbours missing this round), trim as much as still leaves one
-        long t = Math.Min(trim, (n - 1) / 2);
-        var sorted = x.sort(0).Values;
-        Candidates.WriteBack(own, sorted.narrow(0, t, n - 2 * t).mean([0]));
+        int t = Math.Min(trim, (n - 1) / 2);
+        var sum = sorted[t].clone();
+        for (int k = t + 1; k < n - t; k++) sum.add_(sorted[k], ScalarOps.One);
+        Candidates.WriteBack(own, sum.Over(n - 2 * t));
     }
 }
 
@@ -71,9 +117,8 @@ public sealed class MedianMixer : IMixer
     public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
         if (received.Count == 0) return;
-        var x = Candidates.Stack(own, received);
-        long n = x.shape[0];
-        Candidates.WriteBack(own, x.sort(0).Values[(n - 1) / 2]);
+        var sorted = SortingNetwork.Sort(Candidates.Rows(own, received));
+        Candidates.WriteBack(own, sorted[(sorted.Length - 1) / 2]);
     }
 }
 
