@@ -135,14 +135,15 @@ public static class RunWriter
         var links = new StringBuilder("run,strategy,seed,from,to,bytes\n");
         foreach (var ((a, b), v) in r.BytesByLink.OrderBy(kv => kv.Key)) links.Append(Inv, $"{key},{a},{b},{v}\n");
         System.IO.File.WriteAllText(dir.File("links.csv"), links.ToString());
-        var conflict = new StringBuilder("round,key,cosine\n");
+        var conflict = new StringBuilder("run,strategy,seed,round,key,cosine\n");
         foreach (var (round, mean, byKey) in r.Conflict)
         {
-            if (!double.IsNaN(mean)) conflict.Append(Inv, $"{round},ALL,{mean:F6}\n");
-            foreach (var (k, v) in byKey) conflict.Append(Inv, $"{round},{k.Split('|')[0]},{v:F6}\n");
+            if (!double.IsNaN(mean)) conflict.Append(Inv, $"{key},{round},ALL,{mean:F6}\n");
+            foreach (var (k, v) in byKey) conflict.Append(Inv, $"{key},{round},{CsvField(k.Split('|')[0])},{v:F6}\n");
         }
         System.IO.File.WriteAllText(dir.File("conflict.csv"), conflict.ToString());
         AccuracyPlots(dir.StagingPath, cfg, r);
+        TensorBoardLog.WriteAll(dir.StagingPath, r);
         var summary = Summary(cfg, r);
         CommunicationReport.PlotAccuracyVsBytes(dir.File("accuracy_vs_bytes.png"), cfg, r);
         System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r));
