@@ -128,14 +128,18 @@ namespace Parse.Build
         [Microsoft.Build.Framework.Required]
         public string Directory { get; set; } = "";
 
+        /// <summary>Patch whatever the build machine's libstdc++ (set for files that ship in a package and run elsewhere).</summary>
+        public bool Always { get; set; }
+
         /// <inheritdoc />
         public override bool Execute()
         {
             const string version = "GLIBCXX_3.4.32";
-            if (!System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Linux) || !System.IO.Directory.Exists(Directory)) return true;
+            if (!System.IO.Directory.Exists(Directory)) return true;
+            if (!Always && !System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Linux)) return true;
             string[] files = System.IO.Directory.GetFiles(Directory, "libLibTorchSharp.so", SearchOption.AllDirectories);
             if (files.Length == 0) return true;
-            if (ElfVersionNeedPatcher.SystemLibStdCxxHas(version))
+            if (!Always && ElfVersionNeedPatcher.SystemLibStdCxxHas(version))
             {
                 Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Low, "system libstdc++ provides " + version + "; TorchSharp left as shipped");
                 return true;
@@ -144,7 +148,7 @@ namespace Parse.Build
             {
                 int n = ElfVersionNeedPatcher.PatchFile(f, version);
                 if (n > 0)
-                    Log.LogMessage(Microsoft.Build.Framework.MessageImportance.High, "parse: marked " + version + " weak in " + f + " (system libstdc++ lacks it)");
+                    Log.LogMessage(Microsoft.Build.Framework.MessageImportance.High, "parse: marked " + version + " weak in " + f + (Always ? "" : " (system libstdc++ lacks it)"));
             }
             return true;
         }

@@ -13,7 +13,7 @@ public static class Program
     {
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        var root = new RootCommand("PARSE for .NET: multimodal decentralized federated learning with PID-guided partial alignment.");
+        var root = CreateRoot();
         root.Subcommands.Add(Commands.Run());
         root.Subcommands.Add(Commands.Perf());
         root.Subcommands.Add(Commands.Overlays());
@@ -23,6 +23,18 @@ public static class Program
         root.Subcommands.Add(ClusterCommands.Node());
         root.Subcommands.Add(ClusterCommands.Launch());
         return root.Parse(args).Invoke();
+    }
+
+    /// <summary>
+    /// The root command, named <c>parse</c> whatever the host (a RootCommand would take its name from the entry
+    /// assembly, Parse.Cli), with --help and --version.
+    /// </summary>
+    internal static Command CreateRoot()
+    {
+        var root = new Command("parse", "PARSE for .NET: multimodal decentralized federated learning with PID-guided partial alignment.");
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
+        return root;
     }
 }
 

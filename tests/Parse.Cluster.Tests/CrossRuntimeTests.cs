@@ -102,5 +102,16 @@ public sealed class CrossRuntimeTests : IDisposable
         }
         // slice-drop is measured by the core, so the cluster run reports it too
         if (cfg.Model.Fission) Assert.NotEmpty(s["accuracy_without_head"]!.AsObject());
+        // TensorBoard events and report.html come from the same writer: the launched run's accuracy curves are the simulator's
+        string simRun = Path.Combine(_dir, "tb-" + name);
+        TensorBoardLog.WriteAll(simRun, expected);
+        static List<Parse.Tests.TfEventReader.Scalar> Points(string run) =>
+            Parse.Tests.TfEventReader.Scalars(Path.Combine(run, TensorBoardLog.DirectoryName)).OrderBy(p => p.Tag, StringComparer.Ordinal).ThenBy(p => p.Step).ToList();
+        var launchedPoints = Points(outDir);
+        var simulatedPoints = Points(simRun);
+        Assert.Equal(simulatedPoints.Select(p => (p.Tag, p.Step)), launchedPoints.Select(p => (p.Tag, p.Step)));
+        foreach (var (sp, lp) in simulatedPoints.Zip(launchedPoints).Where(x => x.First.Tag.StartsWith("accuracy/", StringComparison.Ordinal)))
+            Assert.Equal(sp.Value, lp.Value, 1e-5);
+        Assert.True(File.Exists(Path.Combine(outDir, "report.html")));
     }
 }

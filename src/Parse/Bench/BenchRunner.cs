@@ -109,7 +109,7 @@ public static class BenchRunner
         md.AppendLine("Mean over links that carried traffic and over seeds; each group's share of all bytes sent times the mean per link. " +
                       "\"max link\" is the busiest link (bytes per round). On time-varying graphs (random gossip) a link is used in few rounds, " +
                       "so \"per agent-round\" (all bytes / rounds / agents) is the comparable figure. KiB = 1,024 bytes.").AppendLine();
-        md.AppendLine("| " + string.Join(" | ", groupAxes) + " | " + string.Join(" | ", roles) + " | total | max link | per agent-round |");
+        md.AppendLine("| " + string.Join(" | ", groupAxes.Select(RunWriter.MdCell)) + " | " + string.Join(" | ", roles.Select(RunWriter.MdCell)) + " | total | max link | per agent-round |");
         md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count)) + string.Concat(Enumerable.Repeat("---:|", roles.Count + 3)));
         foreach (var (first, cells) in rows)
         {
@@ -127,7 +127,7 @@ public static class BenchRunner
             double perAgentRound = cells.Average(s => (s["bytes_sent_total"]?.GetValue<long>() ?? 0) /
                 (double)Math.Max(1, (s["rounds"]?.GetValue<int>() ?? 1) * (s["agents"]?.GetValue<int>() ?? 1)));
             static string K(double bytes) => bytes == 0 ? "0" : (bytes / 1024).ToString("F1", Inv) + " KiB";
-            md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => first.Get(a))) + " | " + string.Join(" | ", byRole.Select(K)) +
+            md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => RunWriter.MdCell(first.Get(a)))) + " | " + string.Join(" | ", byRole.Select(K)) +
                           $" | {K(all)} | {K(max)} | {K(perAgentRound)} |");
             csvOut.AppendLine(string.Join(",", groupAxes.Select(a => first.Get(a))) + "," + string.Join(",", byRole.Select(x => x.ToString("F1", Inv))) +
                               $",{all.ToString("F1", Inv)},{max.ToString("F1", Inv)},{perAgentRound.ToString("F1", Inv)}");
@@ -171,7 +171,7 @@ public static class BenchRunner
         md.AppendLine(Inv, $"Base experiment `{Path.GetFileName(grid.BasePath)}`; fixed overrides: {(grid.Set.Count == 0 ? "none" : string.Join(", ", grid.Set.Select(s => $"`{s}`")))}.");
         md.AppendLine(Inv, $"{summaries.Count} of {cells.Count} cells finished. Accuracy: mean ± std over seeds of the per-type mean over agents.");
         md.AppendLine();
-        md.AppendLine("| " + string.Join(" | ", groupAxes) + " | seeds | " + string.Join(" | ", types) + " | overall | MiB sent | grad. conflict | agents gaining vs baseline | worst agent gain |");
+        md.AppendLine("| " + string.Join(" | ", groupAxes.Select(RunWriter.MdCell)) + " | seeds | " + string.Join(" | ", types.Select(RunWriter.MdCell)) + " | overall | MiB sent | grad. conflict | agents gaining vs baseline | worst agent gain |");
         md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count + 1)) + string.Concat(Enumerable.Repeat("---:|", types.Count + 5)));
         csv.AppendLine(string.Join(",", groupAxes) + ",seeds," + string.Join(",", types.SelectMany(t => new[] { t + "_mean", t + "_std" })) + ",overall_mean,overall_std,mib_sent,conflict_mean,agents_gaining,agents_total,worst_gain");
         foreach (var g in rows)
@@ -219,7 +219,7 @@ public static class BenchRunner
                 }
             string gainMd = total == 0 ? "–" : $"{gaining}/{total}";
             string worstMd = total == 0 ? "–" : worst.ToString("+0.000;-0.000", Inv);
-            md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => first.Get(a))) + $" | {members.Count} | " + string.Join(" | ", cellsMd) +
+            md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => RunWriter.MdCell(first.Get(a)))) + $" | {members.Count} | " + string.Join(" | ", cellsMd) +
                           $" | {overall} | {mib:F1} | {conflictMd} | {gainMd} | {worstMd} |");
             csv.AppendLine(string.Join(",", groupAxes.Select(a => first.Get(a))) + $",{members.Count}," + string.Join(",", cellsCsv) +
                            $",{om.ToString("F4", Inv)},{osd.ToString("F4", Inv)},{mib.ToString("F2", Inv)},{(double.IsNaN(cm) ? "" : cm.ToString("F4", Inv))},{gaining},{total},{(total == 0 ? "" : worst.ToString("F4", Inv))}");
@@ -229,6 +229,7 @@ public static class BenchRunner
         AtomicFile.WriteAllText(Path.Combine(outDir, "communication.csv"), commCsv);
         WritePlots(grid, outDir, rows.Select(g => (string.Join(" ", groupAxes.Select(a => g.First().Get(a))), g.ToList())).ToList(), types, md);
         AtomicFile.WriteAllText(Path.Combine(outDir, "results.md"), md.ToString());
+        HtmlReport.Write(Path.Combine(outDir, "results.md"), Path.Combine(outDir, "report.html"), $"Bench: {grid.Name}");
         AtomicFile.WriteAllText(Path.Combine(outDir, "results.csv"), csv.ToString());
         return md.ToString();
     }

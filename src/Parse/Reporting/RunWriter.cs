@@ -135,19 +135,32 @@ public static class RunWriter
         var links = new StringBuilder("run,strategy,seed,from,to,bytes\n");
         foreach (var ((a, b), v) in r.BytesByLink.OrderBy(kv => kv.Key)) links.Append(Inv, $"{key},{a},{b},{v}\n");
         System.IO.File.WriteAllText(dir.File("links.csv"), links.ToString());
-        var conflict = new StringBuilder("round,key,cosine\n");
+        var conflict = new StringBuilder("run,strategy,seed,round,key,cosine\n");
         foreach (var (round, mean, byKey) in r.Conflict)
         {
-            if (!double.IsNaN(mean)) conflict.Append(Inv, $"{round},ALL,{mean:F6}\n");
-            foreach (var (k, v) in byKey) conflict.Append(Inv, $"{round},{k.Split('|')[0]},{v:F6}\n");
+            if (!double.IsNaN(mean)) conflict.Append(Inv, $"{key},{round},ALL,{mean:F6}\n");
+            foreach (var (k, v) in byKey) conflict.Append(Inv, $"{key},{round},{CsvField(k.Split('|')[0])},{v:F6}\n");
         }
         System.IO.File.WriteAllText(dir.File("conflict.csv"), conflict.ToString());
         AccuracyPlots(dir.StagingPath, cfg, r);
+        TensorBoardLog.WriteAll(dir.StagingPath, r);
         var summary = Summary(cfg, r);
         CommunicationReport.PlotAccuracyVsBytes(dir.File("accuracy_vs_bytes.png"), cfg, r);
-        System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r));
+        System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r) + Figures(dir.StagingPath));
+        HtmlReport.Write(dir.File("report.md"), dir.File("report.html"), $"Run report: {cfg.Name}");
         // summary.json last: its presence marks a complete run
         System.IO.File.WriteAllText(dir.File("summary.json"), summary.ToJsonString(RunJson.Indented));
+    }
+
+    /// <summary>The report's figures section: the accuracy PNGs present in <paramref name="dir"/> (per agent type, then accuracy vs bytes).</summary>
+    public static string Figures(string dir)
+    {
+        var pngs = Directory.GetFiles(dir, "accuracy_*.png").Select(Path.GetFileName).OfType<string>()
+            .OrderBy(f => f == "accuracy_vs_bytes.png").ThenBy(f => f, StringComparer.Ordinal).ToList();
+        if (pngs.Count == 0) return "";
+        var sb = new StringBuilder("\n## Figures\n\n");
+        foreach (var f in pngs) sb.Append(Inv, $"![{Path.GetFileNameWithoutExtension(f).Replace('_', ' ')}]({f})\n\n");
+        return sb.ToString();
     }
 
     /// <summary>File name of the accuracy-vs-round figure of an agent type: <c>accuracy_TYPE.png</c> (non-alphanumerics as '_').</summary>

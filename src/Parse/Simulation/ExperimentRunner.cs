@@ -28,7 +28,8 @@ public static class ExperimentRunner
             try
             {
                 SimulationResult result;
-                using (var live = new LiveMetrics(dir, cfg, round => sim.Cores.SelectMany(c => c.Tally.Metrics.Where(m => m.Round == round)), progress))
+                using (var live = new LiveMetrics(dir, cfg, round => sim.Cores.SelectMany(c => c.Tally.Metrics.Where(m => m.Round == round)), progress,
+                           sim.Attackers))
                     result = host is null ? sim.Run(live, ct) : host(() => sim.Run(live, ct));
                 RunWriter.Write(dir, cfg, result);
                 if (cfg.Eval.Embeddings) SliceEmbeddings.Write(dir.StagingPath, sim, cfg.Eval.EmbeddingSamples, cfg.Eval.Tsne, cfg.Seed);

@@ -64,6 +64,9 @@ public sealed class Simulator : IDisposable
     /// <summary>The dataset in use.</summary>
     public DatasetBundle Data => _setup.Data;
 
+    /// <summary>Ids of the agents that run an attack (<c>attack.*</c>).</summary>
+    public IReadOnlyList<int> Attackers => _setup.Attacks.Attackers;
+
     /// <summary>
     /// Called for every payload delivered over a link (sender, receiver, payload as sent), before validation.
     /// Lets tests and tools inspect exactly what crosses the wire. Calls come one at a time (under a lock).
