@@ -61,7 +61,8 @@ public static class DataValidator
         }
         if (anyTest && views.Values.Any(v => v.File is null))
             Check(d.TestFile is not null, "data.test_file: required because views have test files and some views are column groups of data.file");
-        if (d.Partition.Kind == "natural")
+        if (d.Partition.Kind == "natural" && d.AgentColumn is null)
             Check(d.GroupColumn is not null, "data.group_column: required for data.partition.kind 'natural' with multiview-csv");
+        OnboardingValidator.Validate(d, Full, anyTest, errors);
     }
 }
