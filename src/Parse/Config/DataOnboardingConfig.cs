@@ -29,6 +29,9 @@ public sealed partial record ViewConfig
     /// <summary>Per-sample shape of the view, e.g. [1, 28, 28] (images, encoder cnn2d) or [48, 32] (frames x features,
     /// cnn1d); the product must equal the number of columns. Default: a flat vector (CSV) or the array's trailing dimensions (NPY).</summary>
     public List<long>? Shape { get; init; }
+    /// <summary>Feature columns by position instead of by name: [first, last], 0-based, inclusive (e.g. files whose
+    /// header repeats a name). Not together with <see cref="Columns"/>.</summary>
+    public List<int>? ColumnRange { get; init; }
     /// <summary>Array name inside an NPZ view file (default: its only array).</summary>
     public string? Array { get; init; }
 }

@@ -49,7 +49,7 @@ public static class DataValidator
             string f = $"data.views.{name}";
             Check(name.Length > 0 && !name.Contains('+') && !name.Contains('/') && !name.Contains('|'), $"{f}: view names must not contain '+', '/' or '|'");
             Check(v.File is not null || d.File is not null, $"{f}.file: required when data.file is not set");
-            Check(v.File is not null || v.Columns is { Count: > 0 }, $"{f}.columns: required for a column group of data.file");
+            Check(v.File is not null || v.Columns is { Count: > 0 } || v.ColumnRange is not null, $"{f}.columns: required for a column group of data.file");
             Check(v.Columns is null || v.Columns.Count > 0, $"{f}.columns: must not be empty");
             Check(v.Columns is null || v.Columns.Distinct().Count() == v.Columns.Count, $"{f}.columns: duplicate column names");
             Exists($"{f}.file", v.File);

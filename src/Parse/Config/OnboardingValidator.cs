@@ -43,6 +43,10 @@ internal static class OnboardingValidator
                         ? $"{f}.columns: '{col}' is the label column (data.label_column); a feature must not be the label (label leakage)"
                         : $"{f}.columns: '{col}' is {key}; it cannot also be a feature");
             bool array = v.File is not null && Npy.IsArrayFile(v.File);
+            Check(v.ColumnRange is null || v.ColumnRange is [>= 0, var hi] && hi >= v.ColumnRange[0],
+                $"{f}.column_range: must be [first, last], 0-based positions with first <= last (got [{string.Join(", ", v.ColumnRange ?? [])}])");
+            Check(v.ColumnRange is null || v.Columns is null, $"{f}: set columns or column_range, not both");
+            Check(v.ColumnRange is null || !array, $"{f}.column_range: {v.File} is an array file; its features are the array's trailing dimensions");
             Check(!array || v.Columns is null, $"{f}.columns: {v.File} is an array file; its features are the array's trailing dimensions (drop columns)");
             Check(v.Array is null || v.File?.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) == true, $"{f}.array: only applies to an .npz view file");
             Check(v.Shape is null || v.Shape.Count > 0 && v.Shape.All(x => x >= 1), $"{f}.shape: every dimension must be >= 1 (got [{string.Join(", ", v.Shape ?? [])}])");

@@ -79,6 +79,7 @@ public static class MultiviewCsv
             TableRequest Request(string path, List<(string View, int Modality)> vs, bool isArray, bool anchor) => new(path)
             {
                 Views = vs.Select(v => (v.View, views[v.View].Columns, views[v.View].Array)).ToList(),
+                Ranges = vs.Select(v => views[v.View].ColumnRange).ToList(),
                 KeyColumns = keyColumns,
                 Label = isArray && vs.Count > 0 ? null : cfg.LabelColumn,
                 LabelRequired = anchor,

@@ -71,13 +71,8 @@ internal static class CsvSource
     {
         var names = new string[row.ColCount];
         for (int i = 0; i < names.Length; i++) names[i] = row[i].ToString().Trim();
-        var seen = new Dictionary<string, int>();
         for (int i = 0; i < names.Length; i++)
-        {
             if (names[i].Length == 0) throw new ConfigException($"{path}: line {row.LineNumberFrom}, column {i + 1}: empty column name in the header");
-            if (!seen.TryAdd(names[i], i))
-                throw new ConfigException($"{path}: line {row.LineNumberFrom}: duplicate column '{names[i]}' in the header (columns {seen[names[i]] + 1} and {i + 1})");
-        }
         return names;
     }
 
@@ -118,7 +113,7 @@ internal static class CsvSource
             {
                 if (q.Header) header = Names(row, path);
                 else header = Enumerable.Range(0, row.ColCount).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
-                (cols, colNames) = Resolve(q, header);
+                (cols, colNames) = Resolve(q, header, row.LineNumberFrom);
                 views = cols.Select(c => new GrowBuffer<float>(lineHint * Math.Max(1, c.Length))).ToArray();
                 stats = cols.Select(c => new ColumnStats(c.Length)).ToArray();
                 scratch = cols.Select(c => new float[c.Length]).ToArray();
@@ -212,19 +207,45 @@ internal static class CsvSource
     private static string Preview(string[] header) =>
         header.Length <= 12 ? string.Join(", ", header) : string.Join(", ", header.Take(12)) + $", ... ({header.Length} in all)";
 
-    private static (int[][] Cols, string[][] Names) Resolve(TableRequest q, string[] header)
+    /// <summary>
+    /// Column indices of every requested view. A header that repeats a name is refused when the name is used (as a
+    /// feature by name, by default, or as a label/group/key/agent column); views that select columns by position
+    /// (<c>column_range</c>) may read such files.
+    /// </summary>
+    private static (int[][] Cols, string[][] Names) Resolve(TableRequest q, string[] header, int headerLine)
     {
         var cols = new int[q.Views.Count][];
         var names = new string[q.Views.Count][];
+        var first = new Dictionary<string, int>();
+        var dups = new Dictionary<string, (int A, int B)>();
+        for (int i = 0; i < header.Length; i++)
+            if (!first.TryAdd(header[i], i)) dups.TryAdd(header[i], (first[header[i]], i));
+        void Refuse(string name) => throw new ConfigException(
+            $"{q.Path}: line {headerLine}: duplicate column '{name}' in the header (columns {dups[name].A + 1} and {dups[name].B + 1}); " +
+            "rename one, or select the features by position (views.NAME.column_range)");
+        foreach (var k in new[] { q.Label, q.Group, q.Id, q.Agent })
+            if (k is not null && dups.ContainsKey(k)) Refuse(k);
         for (int v = 0; v < q.Views.Count; v++)
         {
             var (view, columns, _) = q.Views[v];
+            var range = v < q.Ranges.Count ? q.Ranges[v] : null;
+            if (range is [int lo, int hi])
+            {
+                if (lo < 0 || hi < lo || hi >= header.Length)
+                    throw new ConfigException($"data.views.{view}.column_range: [{lo}, {hi}] is outside the {header.Length} columns (0..{header.Length - 1}) of {q.Path}");
+                cols[v] = Enumerable.Range(lo, hi - lo + 1).ToArray();
+                names[v] = cols[v].Select(i => $"{header[i]} (column {i + 1})").ToArray();
+                continue;
+            }
+            if (columns is not null)
+                foreach (var c in columns) if (dups.ContainsKey(c)) Refuse(c);
             if (columns is not null)
                 cols[v] = columns.Select(c => Array.IndexOf(header, c) is var i and >= 0 ? i
                     : throw new ConfigException($"data.views.{view}.columns: unknown column '{c}' in {q.Path} (columns: {Preview(header)})")).ToArray();
             else
             {
                 cols[v] = Enumerable.Range(0, header.Length).Where(i => !q.KeyColumns.Contains(header[i])).ToArray();
+                foreach (int i in cols[v]) if (dups.ContainsKey(header[i])) Refuse(header[i]);
                 if (cols[v].Length == 0) throw new ConfigException($"data.views.{view}: {q.Path} has no feature columns besides the label/group/id/agent columns");
             }
             names[v] = cols[v].Select(i => header[i]).ToArray();

@@ -30,6 +30,8 @@ internal sealed record TableRequest(string Path)
 {
     /// <summary>Views read from this file: name, explicit feature columns (null = every column that is not a key column), NPZ array.</summary>
     public List<(string Name, List<string>? Columns, string? Array)> Views { get; init; } = [];
+    /// <summary>Per view (same order as <see cref="Views"/>): positional column range [first, last], or null.</summary>
+    public List<List<int>?> Ranges { get; init; } = [];
     /// <summary>Column names that are never features by default (label, group, id, agent).</summary>
     public HashSet<string> KeyColumns { get; init; } = [];
     /// <summary>Label column to read when present (null: none).</summary>
