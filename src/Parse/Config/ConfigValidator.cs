@@ -48,6 +48,7 @@ public static class ConfigValidator
         Check(c.Data.Partition.Kind != "natural" || c.Data.Name != "synthetic-pid",
             "data.partition.kind: 'natural' needs a dataset with groups (av-mnist: speaker; multiview-csv: data.group_column); synthetic-pid has none");
         Check(c.Data.Partition.Alpha > 0, $"data.partition.alpha: must be > 0 (got {c.Data.Partition.Alpha})");
+        PartitionValidator.Validate(c.Data.Partition, errors);
 
         OneOf("agents.placement", c.Agents.Placement, ["interleaved", "blocked", "random"]);
         try { AgentPopulation.Build(c.Agents, c.Data.Modalities, c.Seed); }

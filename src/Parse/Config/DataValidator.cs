@@ -49,7 +49,7 @@ public static class DataValidator
             string f = $"data.views.{name}";
             Check(name.Length > 0 && !name.Contains('+') && !name.Contains('/') && !name.Contains('|'), $"{f}: view names must not contain '+', '/' or '|'");
             Check(v.File is not null || d.File is not null, $"{f}.file: required when data.file is not set");
-            Check(v.File is not null || v.Columns is { Count: > 0 }, $"{f}.columns: required for a column group of data.file");
+            Check(v.File is not null || v.Columns is { Count: > 0 } || v.ColumnRange is not null, $"{f}.columns: required for a column group of data.file");
             Check(v.Columns is null || v.Columns.Count > 0, $"{f}.columns: must not be empty");
             Check(v.Columns is null || v.Columns.Distinct().Count() == v.Columns.Count, $"{f}.columns: duplicate column names");
             Exists($"{f}.file", v.File);
@@ -61,7 +61,8 @@ public static class DataValidator
         }
         if (anyTest && views.Values.Any(v => v.File is null))
             Check(d.TestFile is not null, "data.test_file: required because views have test files and some views are column groups of data.file");
-        if (d.Partition.Kind == "natural")
+        if (d.Partition.Kind == "natural" && d.AgentColumn is null)
             Check(d.GroupColumn is not null, "data.group_column: required for data.partition.kind 'natural' with multiview-csv");
+        OnboardingValidator.Validate(d, Full, anyTest, errors);
     }
 }

@@ -42,7 +42,7 @@ public sealed record ExperimentConfig
 }
 
 /// <summary>Dataset selection and generation parameters.</summary>
-public sealed record DataConfig
+public sealed partial record DataConfig
 {
     /// <summary>Dataset name: synthetic-pid, av-mnist, multiview-csv, or a name registered in <see cref="Components.Datasets"/>.</summary>
     public string Name { get; init; } = "synthetic-pid";
@@ -117,7 +117,7 @@ public sealed record DataConfig
 }
 
 /// <summary>One view of a multiview-csv dataset.</summary>
-public sealed record ViewConfig
+public sealed partial record ViewConfig
 {
     /// <summary>CSV of this view (relative to the config's directory); default: <c>data.file</c>.</summary>
     public string? File { get; init; }
@@ -128,7 +128,7 @@ public sealed record ViewConfig
 }
 
 /// <summary>How the training pool is split among agents.</summary>
-public sealed record PartitionConfig
+public sealed partial record PartitionConfig
 {
     /// <summary>iid, dirichlet or natural (by the dataset's groups, e.g. speaker).</summary>
     public string Kind { get; init; } = "iid";

@@ -14,7 +14,7 @@ public static class DatasetRegistry
         r.Register("synthetic-pid", q => new SyntheticPid(q.Config).Generate(q.AgentCount * q.Config.SamplesPerAgent, q.Seed),
             "generated redundant/unique/synergistic label bits with a closed-form ceiling");
         r.Register("av-mnist", q => AvMnist.Load(q.Config, q.BaseDir, q.Seed, q.Log), "MNIST digits paired with spoken digits (log-mel)");
-        r.Register("multiview-csv", q => MultiviewCsv.Load(q.Config, q.BaseDir, q.Seed), "any tabular multi-view data from CSV files");
+        r.Register("multiview-csv", q => MultiviewCsv.Load(q.Config, q.BaseDir, q.Seed, q.AgentCount, q.HostedAgents), "any tabular multi-view data from CSV files");
         return r;
     }
 
@@ -22,6 +22,7 @@ public static class DatasetRegistry
     public static IReadOnlyList<string> Names => Registry.Names;
 
     /// <summary>Loads or generates the dataset for <paramref name="agentCount"/> agents; relative paths resolve against <paramref name="baseDir"/> (the config's directory).</summary>
-    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir) =>
-        Registry.Resolve("data.name", cfg.Name)(new DatasetRequest(cfg, agentCount, seed, baseDir));
+    /// <param name="hostedAgents">Agents this process hosts (null: all); see <see cref="DatasetRequest.HostedAgents"/>.</param>
+    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir, IReadOnlySet<int>? hostedAgents = null) =>
+        Registry.Resolve("data.name", cfg.Name)(new DatasetRequest(cfg, agentCount, seed, baseDir) { HostedAgents = hostedAgents });
 }

@@ -11,4 +11,8 @@ public sealed record DatasetRequest(DataConfig Config, int AgentCount, int Seed,
 {
     /// <summary>Where to report progress such as downloads or cache builds (default: standard error).</summary>
     public TextWriter Log { get; init; } = Console.Error;
+
+    /// <summary>The agents this process hosts (a cluster node), or null for all (the simulator). A dataset that assigns
+    /// rows to agents itself (<see cref="DatasetBundle.Partition"/>) may load only these agents' training rows.</summary>
+    public IReadOnlySet<int>? HostedAgents { get; init; }
 }

@@ -78,6 +78,9 @@ public sealed class DatasetBundle : IDisposable
     public Func<IReadOnlyCollection<string>, double>? Ceiling { get; init; }
     /// <summary>Optional natural group per training sample (e.g. speaker), for the natural partitioner.</summary>
     public string[]? Groups { get; init; }
+    /// <summary>Training rows of every agent, when the data set assigns them itself (multiview-csv <c>data.agent_column</c>);
+    /// agents this process does not host may have none. Null: the experiment's partitioner splits the pool.</summary>
+    public int[][]? Partition { get; init; }
 
     public void Dispose() { Train.Dispose(); Test.Dispose(); }
 }

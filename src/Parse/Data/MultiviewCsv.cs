@@ -1,5 +1,6 @@
 using System.Globalization;
 using Parse.Config;
+using Parse.Data.Tabular;
 using Parse.Util;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,92 +8,218 @@ using static TorchSharp.torch;
 namespace Parse.Data;
 
 /// <summary>
-/// multiview-csv: bring-your-own multimodal data from CSV files. Each view (modality) is either a column group of
-/// <c>data.file</c> or its own file (<c>views.NAME.file</c>); rows of different files are matched by position.
-/// The label column (and the optional group column) is taken from <c>data.file</c> if set, else from the first view
-/// file (in <c>data.modalities</c> order) that has it. The test set is <c>data.test_file</c> / <c>views.NAME.test_file</c>
-/// or a seed-derived <c>data.test_fraction</c> of the rows. Missing cells (empty, NA, NaN, null, ?) follow
-/// <c>data.missing</c>: error, mean (training column mean) or zero (the raw value 0). Every column is then
-/// standardized with training mean and std. Classes are the sorted distinct training labels (numerically if all
-/// labels are numbers).
+/// multiview-csv: bring-your-own multimodal data from CSV (and NPY/NPZ) files. Each view (modality) is either a column
+/// group of <c>data.file</c> or its own file (<c>views.NAME.file</c>: a CSV, an .npy array, or an array of an .npz
+/// archive). Rows of different files are matched by position, or by key with <c>data.id_column</c>.
+/// <para>The labels come from <c>data.label_file</c> if set, else from <c>data.file</c> if it has the label column, else
+/// from the first view file (in <c>data.modalities</c> order) that has it; every other file that also has the label
+/// column must agree with it row by row. The test set is <c>data.test_file</c> / <c>views.NAME.test_file</c> (with
+/// <c>data.test_label_file</c>) or a seed-derived <c>data.test_fraction</c> of the rows. Missing cells (empty, NA, NaN,
+/// null, ?) follow <c>data.missing</c>: error, mean (training column mean) or zero (the raw value 0); a column with no
+/// value at all in the training rows is refused. Every column is then standardized with training mean and std. Classes
+/// are the sorted distinct training labels (numerically if all labels are numbers).</para>
+/// <para>With <c>data.agent_column</c> the training rows carry their agent: the partition is that column, and a process
+/// that hosts only some agents (a cluster node) keeps only their rows; statistics are still computed over every
+/// training row while reading, so all processes standardize alike.</para>
 /// </summary>
 public static class MultiviewCsv
 {
-    private static readonly HashSet<string> MissingTokens = new(StringComparer.OrdinalIgnoreCase) { "", "na", "nan", "null", "?", "n/a" };
-
-    private sealed record Part(float[][] Views, string[] Labels, string[]? Groups, int Rows);
+    private sealed record Part(float[][] Views, string[] Labels, string[]? Groups, int Rows, int[]? Agents, long[][] Shapes,
+        string[][] Columns, ColumnStats[] Stats, SourceTable Anchor);
 
     /// <summary>Loads the dataset described by <paramref name="cfg"/>; relative paths resolve against <paramref name="baseDir"/>.</summary>
-    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed)
+    /// <param name="cfg">The data section.</param>
+    /// <param name="baseDir">Directory of the config file.</param>
+    /// <param name="seed">Experiment seed (split and subsets).</param>
+    /// <param name="agentCount">Number of agents (needed with <c>data.agent_column</c>).</param>
+    /// <param name="hostedAgents">With <c>data.agent_column</c>: keep only these agents' training rows (null: all).</param>
+    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, int agentCount = 0, IReadOnlySet<int>? hostedAgents = null)
     {
         var views = cfg.Views ?? throw new ConfigException("data.views: multiview-csv needs at least one view");
         var names = cfg.Modalities;
         string Full(string f) => Path.GetFullPath(f, Path.GetFullPath(baseDir));
-        var cache = new Dictionary<string, CsvTable>();
-        CsvTable Table(string f) => cache.TryGetValue(Full(f), out var t) ? t : cache[Full(f)] = CsvTable.Read(Full(f));
+        char? separator = CsvSource.ParseSeparator(cfg.Separator);
+        var keyColumns = new[] { cfg.LabelColumn, cfg.GroupColumn, cfg.IdColumn, cfg.AgentColumn }.OfType<string>().ToHashSet();
+        bool agentMode = cfg.AgentColumn is not null;
+        if (agentMode && agentCount < 1) throw new ConfigException("data.agent_column: the number of agents is unknown");
 
-        Part ReadPart(Func<string, string?> viewFile, string? mainFile)
+        Part ReadPart(Func<string, string?> viewFile, string? mainFile, string? labelFile, bool train)
         {
-            var main = mainFile is null ? null : Table(mainFile);
-            var tables = names.Select(n => viewFile(n) is { } f ? Table(f) : main!).ToList();
-            var labelTable = main is not null && main.IndexOf(cfg.LabelColumn) >= 0 ? main
-                : tables.FirstOrDefault(t => t.IndexOf(cfg.LabelColumn) >= 0)
-                  ?? throw new ConfigException($"data.label_column: column '{cfg.LabelColumn}' not found in {string.Join(", ", tables.Select(t => t.Path).Distinct())}");
-            CsvTable? groupTable = null;
-            if (cfg.GroupColumn is { } gc)
-                groupTable = (main is not null && main.IndexOf(gc) >= 0 ? main : tables.FirstOrDefault(t => t.IndexOf(gc) >= 0))
-                             ?? throw new ConfigException($"data.group_column: column '{gc}' not found in {string.Join(", ", tables.Select(t => t.Path).Distinct())}");
-            int rows = labelTable.Rows.Count;
-            if (rows == 0) throw new ConfigException($"{labelTable.Path}: no data rows");
-            for (int v = 0; v < names.Count; v++)
-                if (tables[v].Rows.Count != rows)
-                    throw new ConfigException($"data.views.{names[v]}: {tables[v].Path} has {tables[v].Rows.Count} data rows but {labelTable.Path} has {rows} " +
-                                              "(rows of different files are matched by position)");
-            var data = new float[names.Count][];
-            for (int v = 0; v < names.Count; v++)
+            // sources: CSV files by path (several views may share one), array files by path + array (one view each)
+            var sources = new List<(string Key, string Path, bool Array, List<(string View, int Modality)> Views)>();
+            for (int m = 0; m < names.Count; m++)
             {
-                var t = tables[v];
-                var cols = Columns(views[names[v]], t, cfg, names[v]);
-                var buf = new float[rows * cols.Length];
+                string path = Full(viewFile(names[m]) ?? mainFile ?? throw new ConfigException($"data.views.{names[m]}.file: required when data.file is not set"));
+                bool isArray = Npy.IsArrayFile(path);
+                string key = isArray ? path + "\n" + views[names[m]].Array : path;
+                var s = sources.FirstOrDefault(x => x.Key == key);
+                if (s.Key is null) sources.Add(s = (key, path, isArray, []));
+                s.Views.Add((names[m], m));
+            }
+            var headers = new Dictionary<string, string[]>();
+            string[] Header(string path) => headers.TryGetValue(path, out var h) ? h : headers[path] = CsvSource.ReadHeader(path, separator, cfg.Header);
+            bool HasLabel(string path) => !Npy.IsArrayFile(path) && Header(path).Contains(cfg.LabelColumn);
+
+            // the label source (anchor): label file, data.file, or the first view file with the label column
+            string anchorKey;
+            string? anchorLabelOnly = null;
+            if (labelFile is not null)
+            {
+                string lf = Full(labelFile);
+                var s = sources.FirstOrDefault(x => x.Path == lf && !x.Array);
+                if (s.Key is not null) anchorKey = s.Key;
+                else { anchorKey = lf; anchorLabelOnly = lf; }
+            }
+            else if (mainFile is not null && HasLabel(Full(mainFile))) anchorKey = Full(mainFile);
+            else
+                anchorKey = sources.FirstOrDefault(x => !x.Array && HasLabel(x.Path)).Key
+                    ?? throw new ConfigException($"data.label_column: column '{cfg.LabelColumn}' not found in {string.Join(", ", sources.Select(x => x.Path).Distinct())}" +
+                                                 " (labels in a file of their own: set data.label_file)");
+
+            TableRequest Request(string path, List<(string View, int Modality)> vs, bool isArray, bool anchor) => new(path)
+            {
+                Views = vs.Select(v => (v.View, views[v.View].Columns, views[v.View].Array)).ToList(),
+                Ranges = vs.Select(v => views[v.View].ColumnRange).ToList(),
+                KeyColumns = keyColumns,
+                Label = isArray && vs.Count > 0 ? null : cfg.LabelColumn,
+                LabelRequired = anchor,
+                Group = cfg.GroupColumn,
+                Id = isArray ? null : cfg.IdColumn,
+                Agent = anchor && train ? cfg.AgentColumn : null,
+                AgentCount = agentCount,
+                Missing = cfg.Missing,
+                Separator = separator,
+                Header = cfg.Header,
+                LabelArray = cfg.LabelArray,
+            };
+            SourceTable ReadTable(TableRequest q) => Npy.IsArrayFile(q.Path) ? ArraySource.Read(q) : CsvSource.Read(q);
+
+            // 1. the anchor, keeping only the hosted agents' rows
+            var anchorSource = sources.FirstOrDefault(x => x.Key == anchorKey);
+            Func<int, string?, int, bool>? hostedFilter = agentMode && train && hostedAgents is not null ? (_, _, agent) => hostedAgents.Contains(agent) : null;
+            var anchorReq = Request(anchorSource.Key is null ? anchorLabelOnly! : anchorSource.Path, anchorSource.Views ?? [],
+                Npy.IsArrayFile(anchorLabelOnly ?? anchorSource.Path), anchor: true) with { Keep = hostedFilter };
+            var anchorTable = ReadTable(anchorReq);
+            var tables = new List<(SourceTable Table, List<(string View, int Modality)> Views, int[]? Perm)>();
+            if (anchorSource.Key is not null) tables.Add((anchorTable, anchorSource.Views, null));
+
+            // 2. the other sources, aligned with the anchor's kept rows by position or by key
+            Dictionary<string, int>? anchorKeys = null;
+            if (cfg.IdColumn is not null && anchorTable.AllIds is { } allIds)
+            {
+                anchorKeys = new Dictionary<string, int>(allIds.Length);
+                for (int i = 0; i < allIds.Length; i++)
+                    if (!anchorKeys.TryAdd(allIds[i], i))
+                        throw new ConfigException($"{anchorTable.Path}: rows {anchorKeys[allIds[i]] + 1} and {i + 1}, column '{cfg.IdColumn}': duplicate key '{allIds[i]}' (data.id_column)");
+            }
+            var keptKeys = anchorTable.Ids?.ToHashSet();
+            foreach (var s in sources.Where(x => x.Key != anchorKey))
+            {
+                bool byKey = anchorKeys is not null && !s.Array;
+                Func<int, string?, int, bool>? keep = byKey ? (keptKeys!.Count == anchorKeys!.Count ? null : (_, id, _) => keptKeys.Contains(id!))
+                    : anchorTable.KeptMask is { } mask ? (pos, _, _) => pos < mask.Length && mask[pos] : null;
+                var t = ReadTable(Request(s.Path, s.Views, s.Array, anchor: false) with { Keep = keep });
+                int[]? perm = null;
+                if (!byKey)
+                {
+                    if (t.TotalRows != anchorTable.TotalRows)
+                        throw new ConfigException($"data.views.{s.Views[0].View}: {t.Path} has {t.TotalRows} data rows but {anchorTable.Path} has {anchorTable.TotalRows} " +
+                                                  (cfg.IdColumn is null ? "(rows of different files are matched by position; set data.id_column to join them by key)" : "(array files are matched by position)"));
+                }
+                else
+                {
+                    var own = new Dictionary<string, int>(t.AllIds!.Length);
+                    for (int i = 0; i < t.AllIds.Length; i++)
+                    {
+                        if (!own.TryAdd(t.AllIds[i], i))
+                            throw new ConfigException($"{t.Path}: rows {own[t.AllIds[i]] + 1} and {i + 1}, column '{cfg.IdColumn}': duplicate key '{t.AllIds[i]}' (data.id_column)");
+                        if (!anchorKeys!.ContainsKey(t.AllIds[i]))
+                            throw new ConfigException($"{t.Path}: row {i + 1}, column '{cfg.IdColumn}': key '{t.AllIds[i]}' has no row in {anchorTable.Path} (data.id_column joins the files by key)");
+                    }
+                    foreach (var (k, i) in anchorKeys!)
+                        if (!own.ContainsKey(k))
+                            throw new ConfigException($"data.views.{s.Views[0].View}: key '{k}' ({anchorTable.Path}, row {i + 1}, column '{cfg.IdColumn}') has no row in {t.Path} " +
+                                                      "(data.id_column: every view needs every key)");
+                    var keptAt = new Dictionary<string, int>(t.Rows);
+                    for (int i = 0; i < t.Rows; i++) keptAt[t.Ids![i]] = i;
+                    perm = anchorTable.Ids!.Select(k => keptAt[k]).ToArray();
+                }
+                tables.Add((t, s.Views, perm));
+            }
+
+            // 3. labels must agree wherever a file repeats them
+            int rows = anchorTable.Rows;
+            var labels = anchorTable.Labels!;
+            foreach (var (t, _, perm) in tables)
+            {
+                if (ReferenceEquals(t, anchorTable) || t.Labels is null) continue;
                 for (int r = 0; r < rows; r++)
-                    for (int c = 0; c < cols.Length; c++)
-                        buf[r * cols.Length + c] = Cell(t, r, cols[c], cfg.Missing);
-                data[v] = buf;
+                {
+                    int o = perm?[r] ?? r;
+                    if (!string.Equals(t.Labels[o], labels[r], StringComparison.Ordinal))
+                        throw new ConfigException($"{t.Where(o)}, column '{cfg.LabelColumn}': label '{t.Labels[o]}' disagrees with '{labels[r]}' in {anchorTable.Where(r)} " +
+                                                  "(the files must describe the same samples in the same order" + (cfg.IdColumn is null ? "; set data.id_column to join them by key)" : ")"));
+                }
             }
-            int li = labelTable.IndexOf(cfg.LabelColumn);
-            var labels = labelTable.Rows.Select((row, r) => row[li].Trim() is { Length: > 0 } s ? s
-                : throw new ConfigException($"{labelTable.Path}: row {r + 1} (line {labelTable.Lines[r]}), column '{cfg.LabelColumn}': missing label")).ToArray();
+
+            // 4. views in modality order
+            var data = new float[names.Count][];
+            var shapes = new long[names.Count][];
+            var columns = new string[names.Count][];
+            var stats = new ColumnStats[names.Count];
+            foreach (var (t, vs, perm) in tables)
+                for (int k = 0; k < vs.Count; k++)
+                {
+                    int m = vs[k].Modality;
+                    var v = t.Views[k];
+                    int width = checked((int)t.Shapes[k].Aggregate(1L, (a, b) => a * b));
+                    if (perm is not null)
+                    {
+                        var o = new float[(long)rows * width];
+                        for (int r = 0; r < rows; r++) Array.Copy(v, (long)perm[r] * width, o, (long)r * width, width);
+                        v = o;
+                    }
+                    data[m] = v;
+                    shapes[m] = Shape(views[names[m]], t.Shapes[k], width, names[m], t.Path);
+                    columns[m] = t.ColumnNames[k];
+                    stats[m] = t.Stats[k];
+                }
             string[]? groups = null;
-            if (groupTable is not null)
-            {
-                int gi = groupTable.IndexOf(cfg.GroupColumn!);
-                groups = groupTable.Rows.Select(row => row[gi].Trim()).ToArray();
-            }
-            return new Part(data, labels, groups, rows);
+            foreach (var (t, _, perm) in tables.Prepend((anchorTable, [], null)))
+                if (t.Groups is not null) { groups = perm is null ? t.Groups : perm.Select(i => t.Groups[i]).ToArray(); break; }
+            if (cfg.GroupColumn is not null && groups is null)
+                throw new ConfigException($"data.group_column: column '{cfg.GroupColumn}' not found in {string.Join(", ", tables.Select(t => t.Table.Path).Prepend(anchorTable.Path).Distinct())}");
+            return new Part(data, labels, groups, rows, anchorTable.Agents, shapes, columns, stats, anchorTable);
         }
 
         Part train, test;
         bool ownTestFiles = names.Any(n => views[n].TestFile is not null);
         if (cfg.TestFile is not null || ownTestFiles)
         {
-            train = ReadPart(n => views[n].File, cfg.File);
-            test = ReadPart(n => views[n].File is null ? null : views[n].TestFile, cfg.TestFile ?? cfg.File);
+            train = ReadPart(n => views[n].File, cfg.File, cfg.LabelFile, train: true);
+            test = ReadPart(n => views[n].File is null ? null : views[n].TestFile, cfg.TestFile ?? cfg.File, cfg.TestLabelFile, train: false);
         }
         else
         {
-            var all = ReadPart(n => views[n].File, cfg.File);
+            if (agentMode) throw new ConfigException("data.agent_column: needs a test file (data.test_file or views.NAME.test_file); every training row belongs to an agent");
+            var all = ReadPart(n => views[n].File, cfg.File, cfg.LabelFile, train: true);
             var idx = Enumerable.Range(0, all.Rows).ToArray();
             new Random(Seeds.Derive(seed, "multiview-csv-split")).Shuffle(idx);
             int nTest = Math.Max(1, (int)Math.Round(cfg.TestFraction * all.Rows));
             if (nTest >= all.Rows) throw new ConfigException($"data.test_fraction: {cfg.TestFraction} of {all.Rows} rows leaves no training rows");
-            train = Take(all, idx.Skip(nTest).Order().ToArray());
-            test = Take(all, idx.Take(nTest).Order().ToArray());
+            var trainRows = idx.Skip(nTest).Order().ToArray();
+            var testRows = idx.Take(nTest).Order().ToArray();
+            test = Take(all, testRows);
+            train = Take(all, trainRows);
         }
-        train = Limit(train, cfg.MaxTrain, seed, "train");
-        test = Limit(test, cfg.MaxTest, seed, "test");
+        if (!agentMode)
+        {
+            train = Limit(train, cfg.MaxTrain, seed, "train");
+            test = Limit(test, cfg.MaxTest, seed, "test");
+        }
 
-        // classes from training labels
-        var distinct = train.Labels.Distinct().ToList();
+        // classes from training labels (in agent mode: from every agent's rows, kept or not: the same on every process)
+        var distinct = (agentMode ? (IEnumerable<string>)(train.Anchor.LabelValues ?? train.Labels.ToHashSet()) : train.Labels).Distinct().ToList();
         bool numeric = distinct.All(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out _));
         var classes = numeric ? distinct.OrderBy(s => double.Parse(s, CultureInfo.InvariantCulture)).ToList() : distinct.Order(StringComparer.Ordinal).ToList();
         if (classes.Count < 2) throw new ConfigException($"data.label_column: '{cfg.LabelColumn}' has {classes.Count} distinct value(s) in the training rows; at least 2 classes are needed");
@@ -101,18 +228,28 @@ public static class MultiviewCsv
             : throw new ConfigException($"data.label_column: {split} row {r + 1} has label '{l}', which never occurs in the training rows")).ToArray();
         var trainY = Encode(train, "training");
         var testY = Encode(test, "test");
+        int[][]? partition = agentMode ? AgentPartition(train, agentCount, hostedAgents, cfg.AgentColumn!) : null;
 
         var specs = new List<ModalitySpec>();
         var trV = new Dictionary<string, Tensor>();
         var teV = new Dictionary<string, Tensor>();
-        for (int v = 0; v < names.Count; v++)
+        try
         {
-            int cols = train.Views[v].Length / train.Rows;
-            Impute(train.Views[v], test.Views[v], cols, cfg.Missing);
-            AvMnist.StandardizeColumns(train.Views[v], test.Views[v], cols);
-            specs.Add(new ModalitySpec(names[v], [cols]));
-            trV[names[v]] = torch.tensor(train.Views[v], [train.Rows, cols]);
-            teV[names[v]] = torch.tensor(test.Views[v], [test.Rows, cols]);
+            for (int v = 0; v < names.Count; v++)
+            {
+                int cols = checked((int)train.Shapes[v].Aggregate(1L, (a, b) => a * b));
+                var (mean, std) = agentMode ? Moments(train.Stats[v], train.Columns[v], train.Anchor.Path, names[v]) : Moments(train.Views[v], cols, train.Columns[v], names[v]);
+                Normalize(train.Views[v], mean, std, cfg.Missing);
+                Normalize(test.Views[v], mean, std, cfg.Missing);
+                specs.Add(new ModalitySpec(names[v], train.Shapes[v]));
+                trV[names[v]] = torch.tensor(train.Views[v], [train.Rows, .. train.Shapes[v]]);
+                teV[names[v]] = torch.tensor(test.Views[v], [test.Rows, .. train.Shapes[v]]);
+            }
+        }
+        catch
+        {
+            foreach (var t in trV.Values.Concat(teV.Values)) t.Dispose();
+            throw;
         }
         return new DatasetBundle
         {
@@ -120,54 +257,88 @@ public static class MultiviewCsv
             Test = new MultimodalData(teV, testY, classes.Count),
             Modalities = specs,
             Groups = train.Groups,
+            Partition = partition,
         };
     }
 
-    private static int[] Columns(ViewConfig v, CsvTable t, DataConfig cfg, string view)
+    private static long[] Shape(ViewConfig v, long[] found, int width, string view, string path)
     {
-        if (v.Columns is { } cols)
-            return cols.Select(c => t.IndexOf(c) is var i and >= 0 ? i
-                : throw new ConfigException($"data.views.{view}.columns: unknown column '{c}' in {t.Path} (columns: {string.Join(", ", t.Header)})")).ToArray();
-        var all = Enumerable.Range(0, t.Header.Length).Where(i => t.Header[i] != cfg.LabelColumn && t.Header[i] != cfg.GroupColumn).ToArray();
-        if (all.Length == 0) throw new ConfigException($"data.views.{view}: {t.Path} has no feature columns besides the label/group columns");
-        return all;
+        if (v.Shape is not { } s) return found;
+        long product = s.Aggregate(1L, (a, b) => a * b);
+        if (s.Count == 0 || s.Any(d => d < 1) || product != width)
+            throw new ConfigException($"data.views.{view}.shape: [{string.Join(", ", s)}] holds {product} values per sample but {path} gives {width} " +
+                                      $"({(Npy.IsArrayFile(path) ? $"array sample shape [{string.Join(", ", found)}]" : "feature columns")})");
+        return s.ToArray();
     }
 
-    private static float Cell(CsvTable t, int r, int c, string missing)
+    /// <summary>Agent of every training row -> the rows of each agent; every hosted agent needs at least one row.</summary>
+    private static int[][] AgentPartition(Part train, int agents, IReadOnlySet<int>? hosted, string column)
     {
-        string s = t.Rows[r][c].Trim();
-        if (MissingTokens.Contains(s))
+        var lists = Enumerable.Range(0, agents).Select(_ => new List<int>()).ToArray();
+        var agentOf = train.Agents!;
+        for (int r = 0; r < train.Rows; r++) lists[agentOf[r]].Add(r);
+        for (int a = 0; a < agents; a++)
+            if ((hosted is null || hosted.Contains(a)) && lists[a].Count == 0)
+                throw new ConfigException($"data.agent_column: agent {a} has no rows in {train.Anchor.Path} (column '{column}'; the experiment has {agents} agents, 0..{agents - 1})");
+        return lists.Select(l => l.ToArray()).ToArray();
+    }
+
+    private static (double[] Mean, double[] Std) Moments(float[] train, int cols, string[] names, string view)
+    {
+        var s = new ColumnStats(cols);
+        for (long i = 0; i < train.Length; i += cols) s.Add(train.AsSpan((int)i, cols));
+        return Moments(s, names, null, view);
+    }
+
+    private static (double[] Mean, double[] Std) Moments(ColumnStats s, string[] names, string? path, string view)
+    {
+        int cols = s.Count.Length;
+        var mean = new double[cols];
+        var std = new double[cols];
+        for (int c = 0; c < cols; c++)
         {
-            if (missing == "error")
-                throw new ConfigException($"{t.Path}: row {r + 1} (line {t.Lines[r]}), column '{t.Header[c]}': missing value " +
-                                          "(data.missing is 'error'; set it to 'mean' or 'zero' to fill missing values)");
-            return float.NaN;
+            if (s.Count[c] == 0)
+                throw new ConfigException($"data.views.{view}: column '{names[c]}'{(path is null ? "" : $" of {path}")} has no value in any training row (all missing); " +
+                                          "drop it from views.NAME.columns");
+            mean[c] = s.Sum[c] / s.Count[c];
+            std[c] = Math.Sqrt(Math.Max(s.SumSq[c] / s.Count[c] - mean[c] * mean[c], 0));
+            if (std[c] < 1e-8) std[c] = 1;
         }
-        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float x) || !float.IsFinite(x))
-            throw new ConfigException($"{t.Path}: row {r + 1} (line {t.Lines[r]}), column '{t.Header[c]}': '{t.Rows[r][c]}' is not a number");
-        return x;
+        return (mean, std);
     }
 
-    private static void Impute(float[] train, float[] test, int cols, string policy)
+    /// <summary>Fills missing values (NaN: the mean, or a raw 0) and standardizes each column in place.</summary>
+    private static void Normalize(float[] a, double[] mean, double[] std, string missing)
     {
-        var sum = new double[cols];
-        var n = new long[cols];
-        for (int i = 0; i < train.Length; i++) if (!float.IsNaN(train[i])) { sum[i % cols] += train[i]; n[i % cols]++; }
-        foreach (var a in new[] { train, test })
-            for (int i = 0; i < a.Length; i++)
-                if (float.IsNaN(a[i])) a[i] = policy == "mean" && n[i % cols] > 0 ? (float)(sum[i % cols] / n[i % cols]) : 0f;
+        int cols = mean.Length;
+        var m = mean.Select(x => (float)x).ToArray();
+        var inv = std.Select(x => (float)(1 / x)).ToArray();
+        for (long i = 0; i < a.Length; i += cols)
+        {
+            var row = a.AsSpan((int)i, cols);
+            for (int c = 0; c < cols; c++)
+            {
+                float x = row[c];
+                if (float.IsNaN(x)) x = missing == "mean" ? m[c] : 0f;
+                row[c] = (x - m[c]) * inv[c];
+            }
+        }
     }
 
     private static Part Take(Part p, int[] rows)
     {
-        var views = p.Views.Select(v =>
+        var views = p.Views.Select((v, k) =>
         {
-            int cols = v.Length / p.Rows;
-            var o = new float[rows.Length * cols];
-            for (int i = 0; i < rows.Length; i++) Array.Copy(v, rows[i] * cols, o, i * cols, cols);
+            int cols = checked((int)p.Shapes[k].Aggregate(1L, (a, b) => a * b));
+            var o = new float[(long)rows.Length * cols];
+            for (int i = 0; i < rows.Length; i++) Array.Copy(v, (long)rows[i] * cols, o, (long)i * cols, cols);
             return o;
         }).ToArray();
-        return new Part(views, rows.Select(r => p.Labels[r]).ToArray(), p.Groups is null ? null : rows.Select(r => p.Groups[r]).ToArray(), rows.Length);
+        return p with
+        {
+            Views = views, Labels = rows.Select(r => p.Labels[r]).ToArray(), Groups = p.Groups is null ? null : rows.Select(r => p.Groups[r]).ToArray(),
+            Rows = rows.Length, Agents = p.Agents is null ? null : rows.Select(r => p.Agents[r]).ToArray(),
+        };
     }
 
     private static Part Limit(Part p, int? max, int seed, string split)

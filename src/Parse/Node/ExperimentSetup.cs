@@ -36,18 +36,25 @@ public sealed class ExperimentSetup : IDisposable
     public Federation.Attacks.AttackPlan Attacks { get; }
 
     /// <summary>Loads the data and derives population, topology and partition. Bad input throws <see cref="ConfigException"/>.</summary>
-    public static ExperimentSetup Build(ExperimentConfig cfg, string baseDir)
+    /// <param name="cfg">The experiment.</param>
+    /// <param name="baseDir">Directory of the config file.</param>
+    /// <param name="hostedAgents">The agents this process will create (a cluster node), or null for all: a data set that
+    /// assigns rows to agents itself then loads only their rows.</param>
+    public static ExperimentSetup Build(ExperimentConfig cfg, string baseDir, IReadOnlySet<int>? hostedAgents = null)
     {
         var strategy = StrategyRegistry.Create(cfg.Strategy, cfg);
         var plan = LearnerPlan.Of(cfg);
         var population = plan.Population;
         var topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
-        var data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir);
+        var data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir, plan.Pooled ? null : hostedAgents);
         try
         {
             data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
             data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
-            var parts = Partitioner.Split(data.Train.Labels, data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed, data.Groups);
+            var parts = data.Partition ?? Partitioner.Split(data.Train.Labels, data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed, data.Groups,
+                poolKey: cfg.Data.Name == "synthetic-pid" ? "data.samples_per_agent" : null);
+            if (parts.Length != population.Count)
+                throw new ConfigException($"data.name: '{cfg.Data.Name}' assigned rows to {parts.Length} agents but the experiment has {population.Count}");
             return new ExperimentSetup(cfg, plan, topology, data, parts, strategy);
         }
         catch
