@@ -39,6 +39,7 @@ public sealed class CrossRuntimeTests : IDisposable
     {
         { "parse", [] },
         { "harmony", ["strategy=harmony"] },
+        { "parse-ablations", ["ablate=[no-infonce,no-shared-redundant-head,no-slice-scopes]"] },
         { "centralized", ["strategy=centralized"] },
         { "dsgd-hybrid-monolithic", ["strategy=dsgd-hybrid", "model.fission=false"] },
         { "natural-partition", ["@sites"] },

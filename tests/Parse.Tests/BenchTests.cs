@@ -65,6 +65,14 @@ public class BenchTests : IDisposable
         double parts = head.Where(h => h.StartsWith("bytes_") && h is not ("bytes_total" or "bytes_per_agent_round")).Sum(h => Col("parse", h));
         Assert.Equal(Col("parse", "bytes_total"), parts, Col("parse", "bytes_total") * 1e-3);
         Assert.Contains("## Communication", md);
+        // paired differences to local: one row per method and type (parse, dsgd-task x 3 types), 2 pairs each
+        Assert.Contains("## Paired differences to `method=local`", md);
+        var paired = File.ReadAllLines(Path.Combine(outDir, "paired.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(6, paired.Count);
+        Assert.All(paired, r => Assert.Equal("2", r[3]));
+        Assert.All(paired, r => Assert.True(double.Parse(r[6], System.Globalization.CultureInfo.InvariantCulture) <= double.Parse(r[7], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Contains("## Bytes to reach a target accuracy", md);
+        Assert.True(File.ReadAllLines(Path.Combine(outDir, "bytes_to_target.csv")).Length > 1);
         foreach (var png in new[] { "accuracy_a.png", "accuracy_a_b.png", "gradient_conflict.png", "bytes_per_link.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(outDir, png));

@@ -85,8 +85,10 @@ public class HarmonyAndCentralizedTests
         }
         foreach (int r in new[] { 3, 4 })
         {
+            // stage 2: only the fusion part (frozen encoders are no longer exchanged)
             Assert.Contains(byRound[r], n => n.StartsWith("head/synergy/"));
             Assert.Contains(byRound[r], n => n.Contains("/proj-s/"));
+            Assert.DoesNotContain(byRound[r], n => n.EndsWith("/trunk") || n.StartsWith("head/unique/") || n.EndsWith("/proj-r"));
         }
         Assert.DoesNotContain(byRound.Values.SelectMany(v => v), n => n == "head/redundant");
     }

@@ -225,6 +225,9 @@ public static class BenchRunner
                            $",{om.ToString("F4", Inv)},{osd.ToString("F4", Inv)},{mib.ToString("F2", Inv)},{(double.IsNaN(cm) ? "" : cm.ToString("F4", Inv))},{gaining},{total},{(total == 0 ? "" : worst.ToString("F4", Inv))}");
         }
         if (grid.Baseline is { } b) md.AppendLine().AppendLine(Inv, $"Gains are per agent against the cell with {b.Axis}={b.Value} and otherwise equal coordinates (same seed).");
+        var (pairedCsv, targetCsv) = BenchStatistics.Write(grid, outDir, cells, summaries, groupAxes, types, md);
+        AtomicFile.WriteAllText(Path.Combine(outDir, "paired.csv"), pairedCsv);
+        AtomicFile.WriteAllText(Path.Combine(outDir, "bytes_to_target.csv"), targetCsv);
         WriteCommunication(groupAxes, rows.Select(g => (g.First(), g.Select(c => summaries[c.Id]).ToList())).ToList(), md, csv: out string commCsv);
         AtomicFile.WriteAllText(Path.Combine(outDir, "communication.csv"), commCsv);
         WritePlots(grid, outDir, rows.Select(g => (string.Join(" ", groupAxes.Select(a => g.First().Get(a))), g.ToList())).ToList(), types, md);

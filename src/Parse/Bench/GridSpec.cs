@@ -85,6 +85,16 @@ public sealed class GridSpec
         if (root["baseline"] is JsonObject bl)
             baseline = (bl["axis"]?.ToString() ?? throw new ConfigException($"{path}: baseline.axis is required"),
                         bl["value"]?.ToString() ?? throw new ConfigException($"{path}: baseline.value is required"));
+        else if (root["baseline"] is JsonValue named)
+        {
+            // "baseline: local": the value of that name on the one axis that has it
+            string v = named.ToString();
+            var holders = axes.Where(a => a.Name != "seed" && a.Values.Any(x => x.Name == v)).ToList();
+            if (holders.Count != 1)
+                throw new ConfigException($"{path}: baseline '{v}' must name a value of exactly one axis (found on {holders.Count}); " +
+                                          "or write baseline: {{ axis: AXIS, value: VALUE }}");
+            baseline = (holders[0].Name, v);
+        }
         else
             foreach (var a in axes)
                 foreach (var v in a.Values)

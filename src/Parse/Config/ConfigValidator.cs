@@ -21,6 +21,8 @@ public static class ConfigValidator
         Check(c.Rounds >= 1, $"rounds: must be >= 1 (got {c.Rounds})");
         Check(c.Harmony.Stage1Fraction is >= 0 and <= 1, $"harmony.stage1_fraction: must be in [0,1] (got {c.Harmony.Stage1Fraction})");
         Check(c.Strategy != "harmony" || c.Model.Fission, "strategy: harmony runs on the three-slice model; set model.fission=true");
+        foreach (var a in c.Ablate) OneOf("ablate", a, Ablations.Names);
+        Check(c.Ablate.Count == 0 || (c.Strategy == "parse" && c.Model.Fission), "ablate: the ablations are of PARSE (strategy parse, model.fission true)");
         OneOf("data.name", c.Data.Name, Components.Datasets.Names);
         Check(c.Data.Modalities.Count >= 1, "data.modalities: at least one modality is needed");
         Check(c.Data.Modalities.Distinct().Count() == c.Data.Modalities.Count, "data.modalities: names must be unique");

@@ -30,6 +30,8 @@ public sealed record ExperimentConfig
     public PrivacyConfig Privacy { get; init; } = new();
     /// <summary>Options of the harmony strategy.</summary>
     public HarmonyConfig Harmony { get; init; } = new();
+    /// <summary>Same-architecture ablations of PARSE (<see cref="Ablations.Names"/>); empty = none.</summary>
+    public List<string> Ablate { get; init; } = [];
     public EvalConfig Eval { get; init; } = new();
     public SimConfig Sim { get; init; } = new();
     /// <summary>Round timing shared by both runtimes: deadline and staleness; the simulator's virtual clock models.</summary>

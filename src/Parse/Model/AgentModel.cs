@@ -51,7 +51,9 @@ public sealed class AgentModel : Module
     /// <param name="cfg">Model configuration.</param>
     /// <param name="seed">Experiment seed; groups with the same key get the same initial values on every agent.</param>
     /// <param name="agents">Number of agents A stacked in the model.</param>
-    public AgentModel(IReadOnlyList<string> modalities, IReadOnlyList<ModalitySpec> specs, int numClasses, ModelConfig cfg, int seed, int agents = 1)
+    /// <param name="sliceScopes">False: the synergistic projection is keyed by its modality only (ablation <c>no-slice-scopes</c>).</param>
+    public AgentModel(IReadOnlyList<string> modalities, IReadOnlyList<ModalitySpec> specs, int numClasses, ModelConfig cfg, int seed, int agents = 1,
+        bool sliceScopes = true)
         : base(nameof(AgentModel))
     {
         if (agents < 1) throw new ArgumentOutOfRangeException(nameof(agents), "a model holds at least one agent");
@@ -77,14 +79,15 @@ public sealed class AgentModel : Module
                 // each projection is seeded by its own key, independently of agent type, so keys match across types
                 var projU = Seeded(seed, prefix + "/proj-u", () => StackedLinear.Uniform(agents, ecfg.Hidden, dU));
                 var projR = Seeded(seed, prefix + "/proj-r", () => StackedLinear.Uniform(agents, ecfg.Hidden, dR));
-                var projS = useS ? Seeded(seed, $"{prefix}/proj-s/{TypeName}", () => StackedLinear.Uniform(agents, ecfg.Hidden, dS)) : null;
+                string projSKey = sliceScopes ? $"{prefix}/proj-s/{TypeName}" : $"{prefix}/proj-s";
+                var projS = useS ? Seeded(seed, projSKey, () => StackedLinear.Uniform(agents, ecfg.Hidden, dS)) : null;
                 var enc = new SliceEncoder(trunk, projU, projR, projS);
                 _encoders[m] = enc;
                 register_module($"enc_{m}", enc);
                 AddGroup(prefix + "/trunk", GroupRole.Trunk, m, trunk);
                 AddGroup(prefix + "/proj-u", GroupRole.Unique, m, projU);
                 AddGroup(prefix + "/proj-r", GroupRole.Redundant, m, projR);
-                if (projS is not null) AddGroup($"{prefix}/proj-s/{TypeName}", GroupRole.Synergy, null, projS);
+                if (projS is not null) AddGroup(projSKey, GroupRole.Synergy, null, projS);
                 if (useU)
                 {
                     var head = Seeded(seed, $"head/unique/{m}", () => (Module<Tensor, Tensor>)new StackedLinear(agents, dU, numClasses));

@@ -160,7 +160,7 @@ public sealed class AgentCore : IDisposable
     {
         if (_attack?.SkipsTraining == true) { LastTrainLoss = Tally.LastTrainLoss = 0; return 0; }
         var t = System.Diagnostics.Stopwatch.StartNew();
-        double loss = Learner.LocalTrain();
+        double loss = Learner.LocalTrain(Round);
         TrainedExternally(loss, t.Elapsed.TotalSeconds);
         return loss;
     }

@@ -115,11 +115,12 @@ public sealed class Agent : IDisposable
     /// Runs one round of local optimization; returns the mean training loss. Only for an agent that is its learner's
     /// only member: a learner of several agents trains them together (<see cref="Learner.LocalTrain"/>).
     /// </summary>
-    public double LocalTrain()
+    /// <param name="round">0-based round (lets the strategy freeze groups, see <see cref="Learner.LocalTrain"/>); -1: none.</param>
+    public double LocalTrain(int round = -1)
     {
         if (Group.Agents.Count != 1)
             throw new InvalidOperationException($"agent {Id} trains together with {Group.Agents.Count - 1} other agent(s); train its learner");
-        return Group.LocalTrain()[0];
+        return Group.LocalTrain(round)[0];
     }
 
     /// <summary>Fits the <c>stacked</c> ensemble's head weights on the hold-out split (see <see cref="Learner.FitEnsembleWeights"/>).</summary>

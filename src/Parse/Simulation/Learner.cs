@@ -20,6 +20,7 @@ public sealed class Learner : IDisposable
 {
     private readonly Agent[] _agents;
     private readonly LossConfig _loss;
+    private readonly Federation.Sharing.ISharingStrategy _strategy;
     private readonly optim.Optimizer? _optimizer;
     private readonly Training.FlatAdam? _flatAdam;
     private readonly Dictionary<string, Tensor> _views = new();
@@ -52,8 +53,10 @@ public sealed class Learner : IDisposable
             if (a.TypeName != first.TypeName || a.BatchSize != first.BatchSize || a.StepsPerRound != first.StepsPerRound)
                 throw new ArgumentException($"agents {first.Id} and {a.Id} differ in type, batch size or steps per round; they cannot train as one model", nameof(agents));
         _agents = agents.ToArray();
-        _loss = cfg.Loss;
-        Model = new AgentModel(first.Modalities, specs, numClasses, cfg.Model, cfg.Seed, _agents.Length);
+        _loss = cfg.EffectiveLoss();
+        _strategy = Federation.Sharing.StrategyRegistry.Create(cfg.Strategy, cfg);
+        Model = new AgentModel(first.Modalities, specs, numClasses, cfg.Model, cfg.Seed, _agents.Length,
+            sliceScopes: !cfg.Has(Ablations.NoSliceScopes));
         var t = cfg.Train;
         var ps = Model.parameters();
         switch (t.Optimizer)
@@ -109,8 +112,26 @@ public sealed class Learner : IDisposable
     /// <summary>Restricts forward passes to <paramref name="agents"/> unless they are all of them.</summary>
     private IDisposable? Select(IReadOnlyList<int> agents) => agents.Count == _agents.Length ? null : Stacked.Only(agents);
 
-    /// <summary>One round of local training of every agent (each on its own batches); returns each agent's mean training loss.</summary>
-    public double[] LocalTrain()
+    /// <summary>
+    /// One round of local training of every agent (each on its own batches); returns each agent's mean training loss.
+    /// With <paramref name="round"/> (0-based), groups the strategy does not train in that round
+    /// (<see cref="Federation.Sharing.ISharingStrategy.Trains"/>, e.g. Harmony's frozen encoders) keep their values.
+    /// </summary>
+    public double[] LocalTrain(int round = -1)
+    {
+        var frozen = round < 0 ? [] : Model.GroupsOf(0).Where(g => !_strategy.Trains(g, Modalities.Count, round)).SelectMany(g => g.Stacked).ToList();
+        var kept = new List<Tensor>();
+        using (torch.no_grad())
+            foreach (var p in frozen) kept.Add(p.detach().clone().DetachFromDisposeScope());
+        try { return Train(); }
+        finally
+        {
+            using (torch.no_grad())
+                for (int i = 0; i < frozen.Count; i++) { frozen[i].copy_(kept[i]); kept[i].Dispose(); }
+        }
+    }
+
+    private double[] Train()
     {
         Model.train();
         int a = _agents.Length, b = BatchSize, steps = StepsPerRound;

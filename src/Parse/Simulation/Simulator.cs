@@ -326,7 +326,7 @@ public sealed class Simulator : IDisposable
             units.Add(() =>
             {
                 var t = Stopwatch.StartNew();
-                var losses = l.LocalTrain();
+                var losses = l.LocalTrain(_cores[l.Agents[0].Id].Round);
                 double share = t.Elapsed.TotalSeconds / losses.Length;
                 for (int k = 0; k < losses.Length; k++) _cores[l.Agents[k].Id].TrainedExternally(losses[k], share);
             });

@@ -14,13 +14,24 @@ public interface ISharingStrategy
 
     /// <summary>True if <paramref name="group"/> of an agent is exchanged and mixed in <paramref name="round"/>.</summary>
     bool Shares(ParameterGroup group, int round);
+
+    /// <summary>
+    /// True if local training updates <paramref name="group"/> of an agent holding <paramref name="modalities"/>
+    /// modalities in <paramref name="round"/> (0-based); a group that is not trained keeps its values through the
+    /// local steps (default: every group is trained).
+    /// </summary>
+    bool Trains(ParameterGroup group, int modalities, int round) => true;
 }
 
-/// <summary>PARSE: every slice-level group is shared, each over the overlay of its own key.</summary>
-public sealed class ParseStrategy : ISharingStrategy
+/// <summary>
+/// PARSE: every slice-level group is shared, each over the overlay of its own key. With
+/// <paramref name="shareRedundantHead"/> false (ablation <c>no-shared-redundant-head</c>) the redundant head stays local.
+/// </summary>
+public sealed class ParseStrategy(bool shareRedundantHead = true) : ISharingStrategy
 {
     public string Name => "parse";
-    public bool Shares(ParameterGroup group, int round) => true;
+    public bool Shares(ParameterGroup group, int round) =>
+        shareRedundantHead || !(group.Role == GroupRole.Redundant && group.Part == GroupPart.Head);
 }
 
 /// <summary>Local training only: nothing is sent.</summary>
@@ -43,12 +54,14 @@ public sealed class DsgdStrategy(string name, bool heads, bool encoders) : IShar
 }
 
 /// <summary>
-/// Harmony (MobiSys 2023) in DFL form, reconstructed (docs/strategies.md), on the three-slice model.
-/// Stage 1 (the first <c>harmony.stage1_fraction</c> of the rounds): modality-wise encoder learning, i.e. each
-/// modality's encoder trunk and unique/redundant projections and its unique head are mixed among the holders of
-/// that modality. Stage 2: fusion learning among multimodal agents, i.e. additionally the synergistic projections,
-/// fusion and synergy head among agents with the same modality set. The redundant head is never shared
-/// (Harmony has no cross-modal alignment of a shared slice).
+/// Harmony (Ouyang et al., MobiSys 2023) in DFL form, as its paper describes it (docs/strategies.md), on the
+/// three-slice model. Stage 1 (the first <c>harmony.stage1_fraction</c> of the rounds): modality-wise federated learning
+/// of the unimodal encoders, i.e. each modality's encoder (trunk, unique and redundant projections) and its unimodal
+/// (unique) head are mixed among all holders of the modality. Stage 2: fusion learning among the multimodal agents on
+/// FROZEN encoders: multimodal agents no longer update their encoders (trunk, unique and redundant projections) and
+/// train and mix only the fusion part (synergistic projections, fusion, synergy head) among agents with the same
+/// modality set; unimodal agents keep their stage-1 model (Harmony's unimodal clients take no part in stage 2). The
+/// redundant head is never shared (Harmony has no cross-modal alignment of a shared slice).
 /// </summary>
 public sealed class HarmonyStrategy(int stage2Start) : ISharingStrategy
 {
@@ -57,13 +70,12 @@ public sealed class HarmonyStrategy(int stage2Start) : ISharingStrategy
     /// <summary>First round (0-based) of stage 2.</summary>
     public int Stage2Start => stage2Start;
 
-    public bool Shares(ParameterGroup group, int round) => group.Role switch
-    {
-        GroupRole.Trunk or GroupRole.Unique => true,
-        GroupRole.Redundant => group.Part == GroupPart.Encoder,
-        GroupRole.Synergy => round >= stage2Start,
-        _ => false,
-    };
+    public bool Shares(ParameterGroup group, int round) => round < stage2Start
+        ? group.Role is GroupRole.Trunk or GroupRole.Unique || (group.Role == GroupRole.Redundant && group.Part == GroupPart.Encoder)
+        : group.Role == GroupRole.Synergy;
+
+    public bool Trains(ParameterGroup group, int modalities, int round) =>
+        round < stage2Start || (modalities >= 2 && !(group.Part == GroupPart.Encoder && group.Role is GroupRole.Trunk or GroupRole.Unique or GroupRole.Redundant));
 }
 
 /// <summary>
@@ -85,7 +97,7 @@ public static class StrategyRegistry
     private static ComponentRegistry<Func<Config.ExperimentConfig?, ISharingStrategy>> BuiltIns()
     {
         var r = new ComponentRegistry<Func<Config.ExperimentConfig?, ISharingStrategy>>("strategy");
-        r.Register("parse", _ => new ParseStrategy(), "PARSE: every slice-level group over the overlay of its key");
+        r.Register("parse", c => new ParseStrategy(shareRedundantHead: c is null || !Config.Ablations.Has(c, Config.Ablations.NoSharedRedundantHead)), "PARSE: every slice-level group over the overlay of its key");
         r.Register("local", _ => new LocalStrategy(), "local training only, nothing is sent");
         r.Register("dsgd-task", _ => new DsgdStrategy("dsgd-task", heads: true, encoders: false), "decentralized SGD sharing the heads");
         r.Register("dsgd-modality", _ => new DsgdStrategy("dsgd-modality", heads: false, encoders: true), "decentralized SGD sharing the encoders");
