@@ -108,6 +108,8 @@ public static class RunMerger
                 ["mean_round_seconds"] = Math.Round(r.MeanRoundSeconds, 4), ["mean_wait_seconds"] = Math.Round(r.MeanWaitSeconds, 4),
                 ["bytes_sent"] = r.BytesSent, ["rejected"] = rej, ["rejected_from"] = rejFrom,
                 ["events"] = new JsonArray(r.Events.Select(e => (JsonNode)e).ToArray()),
+                ["security"] = new JsonObject(r.Security.OrderBy(kv => kv.Key).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+                ["quarantined"] = new JsonArray(r.Quarantined.Select(q => (JsonNode)q).ToArray()),
             });
         }
         int rounds = Math.Max(1, reports.Max(r => r.RoundsCompleted));
@@ -120,6 +122,10 @@ public static class RunMerger
             ["bytes_sent_per_round"] = Math.Round(reports.Sum(r => r.BytesSent) / (double)rounds, 1),
             ["missing_payloads"] = reports.Sum(r => r.Missing),
             ["deadline_rounds"] = reports.Sum(r => r.DeadlineRounds),
+            // messages refused before reaching an agent (bad MAC, replay, forged sender, out of window, undecodable), summed
+            ["refused_messages"] = new JsonObject(reports.SelectMany(r => r.Security).GroupBy(kv => kv.Key).OrderBy(g => g.Key)
+                .Select(g => KeyValuePair.Create(g.Key, (JsonNode?)g.Sum(kv => kv.Value)))),
+            ["quarantined"] = new JsonArray(reports.SelectMany(r => r.Quarantined).Distinct().Order().Select(q => (JsonNode)q).ToArray()),
             ["agents"] = agents,
         };
     }

@@ -28,4 +28,8 @@ public sealed record AgentSetup(
     Action<AgentReport> OnFinished,
     Action<int> OnSettled,
     Action<string> OnFailed,
-    Action<string> Log);
+    Action<string> Log)
+{
+    /// <summary>Message keys of this process (shared with its directory); every agent message is sealed and checked with them.</summary>
+    public required Parse.Cluster.Protocol.PeerKeys Keys { get; init; }
+}
