@@ -21,8 +21,10 @@ internal static class ClusterCommands
         var publicHost = new Option<string?>("--public-host") { Description = "Host name other processes use to reach this one (default: --host)" };
         var fault = new Option<PayloadFault>("--fault") { Description = "Send corrupt payloads (testing only): None, NaN, Garbage", Hidden = true };
         var set = new Option<string[]>("--set", "-s") { Description = "Config override, identical on every process", Arity = ArgumentArity.ZeroOrMore };
+        var insecure = new Option<bool>("--insecure") { Description = "Run without an experiment secret: open admission, no message authentication (testing only)" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = $"This node's TLS certificate (.pfx), replacing cluster.tls.certificate (password: ${TlsSetup.PasswordVariable})" };
         var cmd = new Command("node", "Run one process of a cluster run, hosting one or several agents.")
-            { config, agent, port, seeds, secret, resume, outOpt, host, publicHost, fault, set };
+            { config, agent, port, seeds, secret, resume, outOpt, host, publicHost, fault, set, insecure, tlsCert };
         cmd.SetAction(pr => Commands.Guard(() =>
         {
             int p = pr.GetValue(port);
@@ -39,6 +41,8 @@ internal static class ClusterCommands
                 Host = pr.GetValue(host)!,
                 PublicHost = pr.GetValue(publicHost),
                 Fault = pr.GetValue(fault),
+                Insecure = pr.GetValue(insecure),
+                TlsCertificate = pr.GetValue(tlsCert),
             };
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
@@ -71,6 +75,25 @@ internal static class ClusterCommands
             Console.WriteLine($"strategy {summary["strategy"]}  overall {summary["accuracy"]!["overall"]}  by type {summary["accuracy"]!["by_agent_type"]!.ToJsonString()}");
             Console.WriteLine($"bytes sent {summary["bytes_sent_total"]}  wall {summary["wall_seconds"]} s");
             Console.WriteLine($"run directory: {Path.GetFullPath(outDir)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    public static Command Cert()
+    {
+        var outOpt = new Option<string>("--out", "-o") { Description = "Directory for ca.crt and node-K.pfx", Required = true };
+        var nodes = new Option<int>("--nodes", "-n") { Description = "Number of node certificates", DefaultValueFactory = _ => 3 };
+        var days = new Option<int>("--days") { Description = "Validity in days", DefaultValueFactory = _ => 365 };
+        var force = new Option<bool>("--force") { Description = "Overwrite a non-empty directory" };
+        var cmd = new Command("cert", $"Create a test CA and node certificates for cluster.tls (PKCS#12 password: ${TlsSetup.PasswordVariable}, default none).")
+            { outOpt, nodes, days, force };
+        cmd.SetAction(pr => Commands.Guard(() =>
+        {
+            string dir = pr.GetValue(outOpt)!;
+            var files = TestCertificates.Create(dir, pr.GetValue(nodes), Environment.GetEnvironmentVariable(TlsSetup.PasswordVariable), pr.GetValue(days), pr.GetValue(force));
+            foreach (var f in files) Console.WriteLine(f);
+            Console.WriteLine($"use: cluster.tls: {{ enabled: true, ca: {Path.Combine(dir, "ca.crt")}, certificate: {Path.Combine(dir, "node-{process}.pfx")} }}");
             return 0;
         }));
         return cmd;

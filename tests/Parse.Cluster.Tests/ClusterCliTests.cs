@@ -16,9 +16,25 @@ public sealed class ClusterCliTests : IDisposable
     public void Node_refuses_bad_input_with_exit_code_2(string option, string value)
     {
         string cfg = ClusterConfigs.Write(_dir);
-        var args = new Dictionary<string, string> { ["--config"] = cfg, ["--agent"] = "0", ["--port"] = "0", ["--seed-nodes"] = "127.0.0.1:1", ["--out"] = Path.Combine(_dir, "n") };
+        var args = new Dictionary<string, string> { ["--config"] = cfg, ["--agent"] = "0", ["--port"] = "0", ["--seed-nodes"] = "127.0.0.1:1", ["--out"] = Path.Combine(_dir, "n"), ["--secret"] = "s" };
         var list = args.Where(kv => kv.Key != option).SelectMany(kv => new[] { kv.Key, kv.Value }).Prepend("node").Concat([option, value]).ToArray();
         Assert.Equal(2, Parse.Cli.Program.Main(list));
+    }
+
+    [Fact]
+    public void Node_refuses_an_empty_secret_unless_insecure_is_given()
+    {
+        string cfg = ClusterConfigs.Write(_dir);
+        string[] common = ["node", "--config", cfg, "--port", "0", "--seed-nodes", "127.0.0.1:1", "--out", Path.Combine(_dir, "n")];
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try { Assert.Equal(2, Parse.Cli.Program.Main([.. common, "--agent", "0", "--secret", ""])); }
+        finally { Console.SetError(old); }
+        Assert.Contains("--insecure", err.ToString());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "n")));
+        // with --insecure the secret check passes: the next error is the bad agent id
+        Assert.Equal(2, Parse.Cli.Program.Main([.. common, "--insecure", "--secret", "", "--agent", "9"]));
     }
 
     [Fact]

@@ -25,6 +25,9 @@ internal sealed class NodeProcess : IDisposable
 
     public string Output { get { lock (_out) return _out.ToString(); } }
 
+    /// <summary>True once the process has exited.</summary>
+    public bool HasExited => _p.HasExited;
+
     /// <summary>Waits for exit; kills the process and fails if it takes longer than <paramref name="timeout"/>.</summary>
     public int WaitForExit(TimeSpan timeout)
     {

@@ -15,7 +15,8 @@ public class ProtocolTests
         var ser = new MessageSerializer((ExtendedActorSystem)system);
         IWireMessage[] msgs =
         [
-            new Challenge([1, 2, 3]), new Proof([1], [9, 9], [0, 4]), new Denied("no"),
+            new Challenge([1, 2, 3]), new Proof([1], [9, 9], [0, 4], [7, 7]), new Denied([1, 2], "no", [3]),
+            new Sealed(1, 2, -5, 9, 3, "X", [1, 2, 3], [4, 5]),
             new KeyHello(1, 2, ["a|1x2", "b"], true), new FloodState(3, 4, "k", 1, [5, 6], true),
             new PayloadChunk(1, 2, 77, 0, 1, [8, 8, 8]), new Finished(5, 6),
         ];
@@ -33,12 +34,19 @@ public class ProtocolTests
     public void Admission_mac_depends_on_secret_nonce_address_and_agents()
     {
         var n = SecretAuth.NewNonce();
-        var mac = SecretAuth.Mac("s3cret", n, "akka.tcp://parse@127.0.0.1:1", [2, 1]);
-        Assert.True(SecretAuth.Verify("s3cret", n, "akka.tcp://parse@127.0.0.1:1", [1, 2], mac));
-        Assert.False(SecretAuth.Verify("other", n, "akka.tcp://parse@127.0.0.1:1", [1, 2], mac));
-        Assert.False(SecretAuth.Verify("s3cret", SecretAuth.NewNonce(), "akka.tcp://parse@127.0.0.1:1", [1, 2], mac));
-        Assert.False(SecretAuth.Verify("s3cret", n, "akka.tcp://parse@127.0.0.1:2", [1, 2], mac));
-        Assert.False(SecretAuth.Verify("s3cret", n, "akka.tcp://parse@127.0.0.1:1", [1, 3], mac));
+        byte[] fp = [1, 2, 3], otherFp = [1, 2, 4];
+        var mac = SecretAuth.Mac("s3cret", n, "akka.tcp://parse@127.0.0.1:1", [2, 1], fp);
+        Assert.True(SecretAuth.Verify("s3cret", n, "akka.tcp://parse@127.0.0.1:1", [1, 2], fp, mac));
+        Assert.False(SecretAuth.Verify("other", n, "akka.tcp://parse@127.0.0.1:1", [1, 2], fp, mac));
+        Assert.False(SecretAuth.Verify("s3cret", SecretAuth.NewNonce(), "akka.tcp://parse@127.0.0.1:1", [1, 2], fp, mac));
+        Assert.False(SecretAuth.Verify("s3cret", n, "akka.tcp://parse@127.0.0.1:2", [1, 2], fp, mac));
+        Assert.False(SecretAuth.Verify("s3cret", n, "akka.tcp://parse@127.0.0.1:1", [1, 3], fp, mac));
+        Assert.False(SecretAuth.Verify("s3cret", n, "akka.tcp://parse@127.0.0.1:1", [1, 2], otherFp, mac));
+        // a Denied verifies only under the same secret, nonce and reason
+        var deny = new Denied(n, "no", SecretAuth.DenyMac("s3cret", n, "no"));
+        Assert.True(SecretAuth.VerifyDeny("s3cret", deny));
+        Assert.False(SecretAuth.VerifyDeny("other", deny));
+        Assert.False(SecretAuth.VerifyDeny("s3cret", deny with { Reason = "stop" }));
     }
 
     /// <summary>Runs the message-driven discovery to quiescence with random delivery order and compares with OverlayBuilder.</summary>

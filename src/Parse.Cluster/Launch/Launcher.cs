@@ -67,6 +67,13 @@ public static class Launcher
                 foreach (var a in new[] { "node", "--config", Path.GetFullPath(o.ConfigPath), "--agent", string.Join(',', blocks[k]),
                              "--port", ports[k].ToString(), "--seed-nodes", seeds, "--out", nodesDir }) psi.ArgumentList.Add(a);
                 foreach (var s in o.Sets) { psi.ArgumentList.Add("--set"); psi.ArgumentList.Add(s); }
+                // one certificate per process when the configured path names the process index
+                if (cfg.Cluster.Tls.Enabled && cfg.Cluster.Tls.Certificate.Contains("{process}"))
+                {
+                    string cert = cfg.Cluster.Tls.Certificate.Replace("{process}", k.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    psi.ArgumentList.Add("--tls-cert");
+                    psi.ArgumentList.Add(Path.IsPathRooted(cert) ? cert : Path.GetFullPath(Path.Combine(baseDir, cert)));
+                }
                 psi.Environment[SecretVariable] = secret;
                 var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {o.CliCommand[0]}");
                 var logFile = new StreamWriter(Path.Combine(nodesDir, $"node-{k}.log")) { AutoFlush = true };

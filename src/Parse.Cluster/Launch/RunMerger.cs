@@ -109,6 +109,8 @@ public static class RunMerger
                 ["bytes_sent"] = r.BytesSent, ["rejected"] = rej, ["rejected_from"] = rejFrom,
                 ["discovery_lies_refused"] = r.DiscoveryLiesRefused,
                 ["events"] = new JsonArray(r.Events.Select(e => (JsonNode)e).ToArray()),
+                ["security"] = new JsonObject(r.Security.OrderBy(kv => kv.Key).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+                ["quarantined"] = new JsonArray(r.Quarantined.Select(q => (JsonNode)q).ToArray()),
             });
         }
         int rounds = Math.Max(1, reports.Max(r => r.RoundsCompleted));
@@ -122,6 +124,10 @@ public static class RunMerger
             ["missing_payloads"] = reports.Sum(r => r.Missing),
             ["deadline_rounds"] = reports.Sum(r => r.DeadlineRounds),
             ["discovery_lies_refused"] = reports.Sum(r => r.DiscoveryLiesRefused),
+            // messages refused before reaching an agent (bad MAC, replay, forged sender, out of window, undecodable), summed
+            ["refused_messages"] = new JsonObject(reports.SelectMany(r => r.Security).GroupBy(kv => kv.Key).OrderBy(g => g.Key)
+                .Select(g => KeyValuePair.Create(g.Key, (JsonNode?)g.Sum(kv => kv.Value)))),
+            ["quarantined"] = new JsonArray(reports.SelectMany(r => r.Quarantined).Distinct().Order().Select(q => (JsonNode)q).ToArray()),
             ["agents"] = agents,
         };
     }

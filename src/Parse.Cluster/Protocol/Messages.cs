@@ -6,11 +6,18 @@ public interface IWireMessage;
 /// <summary>Node to node: prove you hold the experiment secret by MACing this nonce.</summary>
 public sealed record Challenge(byte[] Nonce) : IWireMessage;
 
-/// <summary>Node to node: the answer to a <see cref="Challenge"/>, with the agent ids the prover hosts.</summary>
-public sealed record Proof(byte[] Nonce, byte[] Mac, int[] Agents) : IWireMessage;
+/// <summary>
+/// Node to node: the answer to a <see cref="Challenge"/>, with the agent ids the prover hosts and the fingerprint of
+/// its resolved experiment config (<see cref="ConfigFingerprint"/>), all bound by the MAC.
+/// </summary>
+public sealed record Proof(byte[] Nonce, byte[] Mac, int[] Agents, byte[] Fingerprint) : IWireMessage;
 
-/// <summary>Node to node: the receiver failed admission and is being downed.</summary>
-public sealed record Denied(string Reason) : IWireMessage;
+/// <summary>
+/// Node to node: the receiver failed admission and is being downed. <see cref="Nonce"/> is the nonce of the receiver's
+/// own <see cref="Proof"/> being refused, <see cref="Mac"/> an HMAC under the experiment secret over nonce and reason
+/// (see <see cref="SecretAuth.DenyMac"/>): a node accepts a <see cref="Denied"/> only as the answer to its own proof.
+/// </summary>
+public sealed record Denied(byte[] Nonce, string Reason, byte[] Mac) : IWireMessage;
 
 /// <summary>Agent to neighbour agent: the sharing keys the sender holds (its groups shared by the strategy).</summary>
 public sealed record KeyHello(int From, int To, string[] Keys, bool Reply) : IWireMessage;
@@ -27,3 +34,12 @@ public sealed record PayloadChunk(int From, int To, long MessageId, int Index, i
 
 /// <summary>Agent to neighbour agent: the sender finished its last round and will send nothing more.</summary>
 public sealed record Finished(int From, int To) : IWireMessage;
+
+/// <summary>
+/// Agent to agent: an authenticated envelope around one agent message (<see cref="KeyHello"/>, <see cref="FloodState"/>,
+/// <see cref="PayloadChunk"/>, <see cref="Finished"/>), encoded in <see cref="Body"/> with its <see cref="Manifest"/>.
+/// <see cref="Mac"/> is an HMAC-SHA256 under the key of the (sender process, receiver process) pair (see <see cref="PeerKeys"/>)
+/// over every other field; <see cref="Incarnation"/> is random per agent start and <see cref="Seq"/> strictly increases
+/// per sender incarnation, so a replayed envelope is refused (<see cref="MessageAuth"/>).
+/// </summary>
+public sealed record Sealed(int From, int To, long Incarnation, long Seq, int Round, string Manifest, byte[] Body, byte[] Mac) : IWireMessage;

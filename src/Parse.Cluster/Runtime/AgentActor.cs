@@ -32,8 +32,13 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly HashSet<int> _helloSent = new();
     private readonly HashSet<int> _down = new();
     private readonly HashSet<int> _finished = new();
-    private readonly List<(object Msg, Address From)> _early = new();
+    private readonly List<(object Msg, Address From, int Round)> _early = new();
     private readonly ChunkAssembler _chunks;
+    private readonly MessageAuth _auth;
+    private readonly SecurityTally _security;
+    // every agent message is sealed with a sequence number that increases per incarnation (random per actor start)
+    private readonly long _incarnation = Random.Shared.NextInt64();
+    private long _seq;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     // message ids start at a random point, so a restarted agent's ids do not collide with its previous incarnation's
     // half-assembled chunks at the receivers
@@ -55,17 +60,19 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _core = setup.Core;
         _discovery = new OverlayDiscovery(_id, _core.SharedKeys, setup.BaseNeighbours, setup.Config.Overlay.Repair, setup.Discovery);
         setup.Overlays.Discovery = _discovery;
-        _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j);
+        _security = new SecurityTally(_k.Limits.QuarantineAfter);
+        // a quarantined neighbour is not waited for, like a crashed one
+        _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j) && !_security.IsQuarantined(j);
         _core.Log = setup.Log;
-        _chunks = new ChunkAssembler(_k.MaxPayloadBytes);
+        _chunks = new ChunkAssembler(_k.MaxPayloadBytes, chunkBytes: _k.ChunkBytes, maxPendingPerSender: _k.Limits.MaxPendingPerSender);
+        _auth = new MessageAuth(_id);
 
         Receive<PeerUp>(OnPeerUp);
         Receive<PeerDown>(OnPeerDown);
-        Receive<KeyHello>(m => Admitted(m, m.From, () => OnHello(m)));
-        Receive<FloodState>(m => Admitted(m, m.From, () => Send(_discovery.OnFlood(m.From, m.Key, m.Component, m.Holders, m.Settled))));
+        Receive<Sealed>(OnSealed);
         Receive<AdmissionStatus>(m => { _allAdmitted = m.AllAdmitted; _lastChangeAt = Now; });
-        Receive<PayloadChunk>(m => Admitted(m, m.From, () => OnChunk(m)));
-        Receive<Finished>(m => Admitted(m, m.From, () => OnFinishedPeer(m.From)));
+        // agent messages are accepted only inside an authenticated envelope
+        Receive<IWireMessage>(_ => Refused("unsealed", -1, "an agent message outside an authenticated envelope"));
         Receive<DiscoveryTick>(_ => OnDiscoveryTick());
         Receive<StartRound>(_ => Guard(RunRound));
         Receive<RoundDeadline>(m => { if (_core.Waiting && m.Round == _core.Round + 1) Guard(() => Close(atDeadline: true)); });
@@ -114,11 +121,57 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Runs <paramref name="handle"/> only if the message comes from the address agent <paramref name="from"/> was admitted at.</summary>
-    private void Admitted(object msg, int from, Action handle)
+    private void Admitted(object msg, int from, int round, Action handle)
     {
         var sender = Sender.Path.Address;
         if (_where.TryGetValue(from, out var a) && a == sender) { handle(); return; }
-        if (_early.Count < 1_000) _early.Add((msg, sender));   // may be admitted a moment later; bounded
+        if (_early.Count < 1_000) _early.Add((msg, sender, round));   // may be admitted a moment later; bounded
+    }
+
+    /// <summary>
+    /// Checks an envelope (MAC under the sending process's key, sender hosted there, sequence number fresh), opens it and
+    /// hands the message on; anything else is refused and counted. Messages of a quarantined agent are ignored.
+    /// </summary>
+    private void OnSealed(Sealed m)
+    {
+        if (_security.IsQuarantined(m.From)) { _security.Count("quarantined"); return; }
+        var addr = Sender.Path.Address;
+        bool local = addr.HasLocalScope;
+        Func<int, bool>? hosted = _where.TryGetValue(m.From, out var at) ? _ => at == addr : null;
+        var verdict = _auth.Check(m, _s.Keys.ReceiveKeys(addr.ToString(), local), hosted);
+        if (verdict != SealVerdict.Ok) { Refused(SecurityTally.Kind(verdict), m.From, $"from {addr}"); return; }
+        object inner;
+        try { inner = MessageAuth.Open(m); }
+        catch (System.Runtime.Serialization.SerializationException e)
+        {
+            // authentic but undecodable: the sender's fault; a payload chunk still answers its round
+            if (m.Manifest == "X") _core.RefusedByTransport(m.From, RejectReason.Malformed, m.Body.Length, m.Round);
+            Offence(m.From, e.Message);
+            CloseIfReady();
+            return;
+        }
+        switch (inner)
+        {
+            case KeyHello h: Admitted(h, h.From, m.Round, () => OnHello(h)); break;
+            case FloodState f: Admitted(f, f.From, m.Round, () => Send(_discovery.OnFlood(f.From, f.Key, f.Component, f.Holders, f.Settled))); break;
+            case PayloadChunk c: Admitted(c, c.From, m.Round, () => OnChunk(c, m.Round)); break;
+            case Finished e: Admitted(e, e.From, m.Round, () => OnFinishedPeer(e.From)); break;
+        }
+    }
+
+    private void Refused(string kind, int from, string detail)
+    {
+        if (_security.Count(kind) <= 3) _s.Log($"agent {_id}: refused a message claiming agent {from}: {kind.Replace('_', ' ')} ({detail})");
+    }
+
+    /// <summary>An admitted agent sent something undecodable; after <c>cluster.limits.quarantine_after</c> of these it is ignored.</summary>
+    private void Offence(int from, string detail)
+    {
+        _security.Count("undecodable");
+        if (!_security.Offence(from)) return;
+        _core.Tally.Events.Add($"round {_core.Round}: agent {from} quarantined after {_k.Limits.QuarantineAfter} undecodable messages");
+        _s.Log($"agent {_id}: quarantined agent {from} for the rest of the run after {_k.Limits.QuarantineAfter} undecodable messages (last: {detail})");
+        CloseIfReady();
     }
 
     private void OnPeerUp(PeerUp m)
@@ -141,17 +194,17 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         foreach (var e in replay)
         {
             _early.Remove(e);
-            Redeliver(e.Msg);   // already checked: same agent, same address
+            Redeliver(e.Msg, e.Round);   // already checked: same agent, same address
         }
     }
 
-    private void Redeliver(object msg)
+    private void Redeliver(object msg, int round)
     {
         switch (msg)
         {
             case KeyHello h: OnHello(h); break;
             case FloodState f: Send(_discovery.OnFlood(f.From, f.Key, f.Component, f.Holders, f.Settled)); break;
-            case PayloadChunk c: OnChunk(c); break;
+            case PayloadChunk c: OnChunk(c, round); break;
             case Finished f: OnFinishedPeer(f.From); break;
         }
     }
@@ -222,10 +275,14 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         foreach (var (to, key, comp, holders, settled) in outbox) Tell(to, new FloodState(_id, to, key, comp, holders, settled));
     }
 
-    private void Tell(int agent, object msg)
+    /// <summary>Sends an agent message to <paramref name="agent"/>, sealed under the key of its process (see <see cref="PeerKeys"/>).</summary>
+    private void Tell(int agent, object msg, int? round = null)
     {
         if (!_where.TryGetValue(agent, out var addr)) return;
-        Context.ActorSelection(new RootActorPath(addr) / "user" / NodeHost.AgentActorName(agent)).Tell(msg, Self);
+        var key = _s.Keys.SendKey(addr.ToString(), addr.HasLocalScope);
+        if (key is null) return;   // not admitted by our directory (cannot happen for an address in _where)
+        var env = MessageAuth.Seal(msg, _id, agent, _incarnation, _seq++, round ?? _core.Round + 1, key);
+        Context.ActorSelection(new RootActorPath(addr) / "user" / NodeHost.AgentActorName(agent)).Tell(env, Self);
     }
 
     private HashSet<int> OverlayPeers() => _core.SharedKeys.SelectMany(_discovery.OverlayNeighbours).ToHashSet();
@@ -262,7 +319,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 {
                     var chunks = PayloadChunker.Split(bytes, _k.ChunkBytes);
                     long id = _nextMessageId++;
-                    for (int c = 0; c < chunks.Count; c++) Tell(j, new PayloadChunk(_id, j, id, c, chunks.Count, chunks[c]));
+                    for (int c = 0; c < chunks.Count; c++) Tell(j, new PayloadChunk(_id, j, id, c, chunks.Count, chunks[c]), o.Payload.Round);
                     _core.Sent(j, o.Role, bytes.Length);
                 }
             }
@@ -280,11 +337,18 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         return PayloadCodec.Encode(p);
     }
 
-    private void OnChunk(PayloadChunk m)
+    private void OnChunk(PayloadChunk m, int round)
     {
+        // bounded: only rounds [r - max_staleness, r + max_rounds_ahead] are kept (an honest peer is never further away)
+        int r = _core.Round + 1;
+        if (round < r - _s.Config.Timing.MaxStaleness || round > r + _k.Limits.MaxRoundsAhead)
+        {
+            Refused("out_of_window", m.From, $"round {round} while at {r}");
+            return;
+        }
         byte[]? whole;
         try { whole = _chunks.Add(m.From, m.MessageId, m.Index, m.Count, m.Data); }
-        catch (InvalidDataException e) { RefuseUndecodable(m.From, RejectReason.Malformed, 0, e.Message); return; }
+        catch (InvalidDataException e) { RefuseUndecodable(m.From, RejectReason.Malformed, 0, e.Message, round); return; }
         if (whole is null) return;
         GroupPayload? p;
         RejectReason reason;
@@ -294,15 +358,24 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             p = PayloadCodec.TryDecode(whole, _k.MaxPayloadBytes, out reason, out detail);
             if (p is not null) foreach (var v in p.Values) v.DetachFromDisposeScope();   // the core owns them from here
         }
-        if (p is null) { RefuseUndecodable(m.From, reason, whole.Length, detail); return; }
+        if (p is null) { RefuseUndecodable(m.From, reason, whole.Length, detail, round); return; }
+        if (p.Sender != m.From || p.Round != round)
+        {
+            foreach (var v in p.Values) v.Dispose();
+            RefuseUndecodable(m.From, RejectReason.Malformed, whole.Length, $"payload says agent {p.Sender} round {p.Round}, envelope agent {m.From} round {round}", round);
+            return;
+        }
         Guard(() => _core.Receive(m.From, p, Now, whole.Length));
         CloseIfReady();
     }
 
-    private void RefuseUndecodable(int from, RejectReason reason, long bytes, string detail)
+    /// <summary>An undecodable payload counts as the sender's (refused) answer for its round, so the round does not wait for the deadline; it is also an offence.</summary>
+    private void RefuseUndecodable(int from, RejectReason reason, long bytes, string detail, int round)
     {
-        _core.RefusedByTransport(from, reason, bytes);
+        _core.RefusedByTransport(from, reason, bytes, round);
         if (_core.Tally.Rejected.GetValueOrDefault(reason.ToString()) <= 3) _s.Log($"agent {_id}: rejected payload from agent {from}: {reason} ({detail})");
+        Offence(from, detail);
+        CloseIfReady();
     }
 
     private void CloseIfReady()
@@ -332,6 +405,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         // overlays as trained on; neighbours leaving afterwards must not shrink what the report shows
         _finalOverlays = _core.SharedKeys.ToDictionary(k => k, k => _discovery.OverlayNeighbours(k).ToArray());
         _finalBridges = _core.SharedKeys.ToDictionary(k => k, k => _discovery.Bridges(k).ToArray());
+        if (_security.Refused.Count > 0)
+            _s.Log($"agent {_id}: refused messages {string.Join(", ", _security.Refused.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}={kv.Value}"))}" +
+                   (_security.Quarantined.Count > 0 ? $"; quarantined agents {string.Join(',', _security.Quarantined)}" : ""));
         _s.OnFinished(WriteReport());
         CheckSettled();
     }
@@ -358,6 +434,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             AccuracyWithoutHead = t.AccuracyWithoutHead,
             PrivacyEpsilon = t.PrivacyEpsilon,
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
+            Security = new Dictionary<string, long>(_security.Refused),
+            Quarantined = _security.Quarantined.ToArray(),
         };
         Directory.CreateDirectory(_s.OutDir);
         Parse.Reporting.AtomicFile.WriteAllText(Path.Combine(_s.OutDir, AgentReport.FileName(_id)), report.ToJson());

@@ -50,6 +50,11 @@ public sealed record AgentReport
     /// <summary>Privacy spent (epsilon at <c>privacy.delta</c>); null when privacy is off.</summary>
     public double? PrivacyEpsilon { get; init; }
 
+    /// <summary>Messages refused before reaching the agent, by kind (bad_mac, replayed, forged_sender, out_of_window, undecodable, ...).</summary>
+    public Dictionary<string, long> Security { get; init; } = new();
+    /// <summary>Agents this agent ignored for the rest of the run after repeated undecodable messages.</summary>
+    public int[] Quarantined { get; init; } = [];
+
     /// <summary>File name of an agent's report.</summary>
     public static string FileName(int agent) => $"agent-{agent}.json";
 

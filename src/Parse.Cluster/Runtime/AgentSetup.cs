@@ -29,4 +29,8 @@ public sealed record AgentSetup(
     Action<int> OnSettled,
     Action<string> OnFailed,
     Action<string> Log,
-    Parse.Cluster.Discovery.DiscoveryPolicy? Discovery = null);
+    Parse.Cluster.Discovery.DiscoveryPolicy? Discovery = null)
+{
+    /// <summary>Message keys of this process (shared with its directory); every agent message is sealed and checked with them.</summary>
+    public required Parse.Cluster.Protocol.PeerKeys Keys { get; init; }
+}

@@ -1,4 +1,7 @@
 using System.Globalization;
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Configuration;
 using Parse.Config;
 
 namespace Parse.Cluster.Runtime;
@@ -8,6 +11,16 @@ public static class AkkaConfig
 {
     /// <summary>Name of the actor system; identical on every process of a run.</summary>
     public const string SystemName = "parse";
+
+    /// <summary>
+    /// The actor system setup: <see cref="Hocon"/>, plus TLS with mutual authentication when <c>cluster.tls.enabled</c>
+    /// (<see cref="TlsSetup"/>). Throws <see cref="ConfigException"/> for unreadable certificate files.
+    /// </summary>
+    public static ActorSystemSetup Setup(NodeOptions o, ExperimentConfig cfg, string baseDir)
+    {
+        var bootstrap = BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(Hocon(o, cfg.Cluster)));
+        return cfg.Cluster.Tls.Enabled ? bootstrap.And(TlsSetup.Create(cfg.Cluster.Tls, baseDir, o.TlsCertificate)) : ActorSystemSetup.Create(bootstrap);
+    }
 
     /// <summary>
     /// Builds the HOCON: cluster provider, dot-netty TCP on <paramref name="o"/>'s host and port, seed nodes, the binary
@@ -38,6 +51,7 @@ public static class AkkaConfig
                   public-hostname = "{{o.PublicHost ?? o.Host}}"
                   port = {{I(o.Port)}}
                   maximum-frame-size = 1048576b
+                  enable-ssl = {{(k.Tls.Enabled ? "on" : "off")}}
                 }
               }
               cluster {
@@ -64,6 +78,11 @@ public static class AkkaConfig
               }
             }
             parse-agent-dispatcher { type = PinnedDispatcher }
+            parse-agent-mailbox {
+              mailbox-type = "Akka.Dispatch.BoundedMailbox"
+              mailbox-capacity = {{I(k.Limits.MailboxCapacity)}}
+              mailbox-push-timeout-time = 0s
+            }
             """;
     }
 }

@@ -6,15 +6,20 @@ namespace Parse.Cluster.Runtime;
 
 /// <summary>
 /// One per process (<c>/user/directory</c>). Membership and failure detection come from Akka Cluster; this actor
-/// adds admission: every other member must answer a fresh challenge with an HMAC under the experiment secret
-/// before its agents are announced to the local agents (<see cref="PeerUp"/>). Unreachable or removed members are
+/// adds admission: every other member must answer a fresh challenge with an HMAC under the experiment secret (binding its
+/// address, agents and config fingerprint) before its agents are announced to the local agents (<see cref="PeerUp"/>).
+/// Admission also derives the per-peer message keys (<see cref="PeerKeys"/>). Unreachable or removed members are
 /// announced as <see cref="PeerDown"/>; a member that becomes reachable again is challenged again.
 /// A member whose proof fails is sent <see cref="Denied"/> and downed, but only by a node that has itself
-/// admitted at least one peer (so a node without the secret cannot down honest members this way).
+/// admitted at least one peer (so a node without the secret cannot down honest members this way). A member with the
+/// secret but another config is refused with a clear message. A <see cref="Denied"/> is obeyed only as the answer to our
+/// own proof and only if it verifies under our secret; any other is ignored and logged.
 /// </summary>
 public sealed class DirectoryActor : ReceiveActor
 {
+    private const int ProofsPerPeer = 4;
     private readonly string _secret;
+    private readonly PeerKeys _keys;
     private readonly int[] _local;
     private readonly IReadOnlyList<IActorRef> _agents;
     private readonly Action<string> _log;
@@ -23,10 +28,15 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly Dictionary<Address, byte[]> _nonces = new();
     private readonly Dictionary<Address, int[]> _admitted = new();
     private readonly HashSet<Address> _denied = new();
+    // nonces of the proofs we sent, per challenger (a Denied must answer one of them)
+    private readonly Dictionary<Address, List<byte[]>> _proved = new();
+    private bool _everAdmitted;
+    private int _ignoredDenials;
 
-    public DirectoryActor(string secret, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal)
+    public DirectoryActor(string secret, PeerKeys keys, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal)
     {
         _secret = secret;
+        _keys = keys;
         _local = localAgents;
         _agents = agents;
         _log = log;
@@ -37,12 +47,20 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<ClusterEvent.UnreachableMember>(m => { if (!Replaced(m.Member)) Lost(m.Member.Address, "unreachable"); });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
-            if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress) _fatal("this node was removed from the cluster");
-            else if (!Replaced(m.Member)) Lost(m.Member.Address, "removed");
+            if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress)
+                _fatal(_everAdmitted ? "this node was removed from the cluster"
+                    : "this node was removed from the cluster before admitting any peer: not admitted (wrong experiment secret or config?)");
+            else
+            {
+                if (Replaced(m.Member)) return;   // the new incarnation's keys are already in place
+                Lost(m.Member.Address, "removed");
+                _keys.Forget(m.Member.Address.ToString());   // a process restarted at this address proves itself anew
+                _proved.Remove(m.Member.Address);
+            }
         });
-        Receive<Challenge>(c => Sender.Tell(new Proof(c.Nonce, SecretAuth.Mac(_secret, c.Nonce, _cluster.SelfAddress.ToString(), _local), _local)));
+        Receive<Challenge>(OnChallenge);
         Receive<Proof>(OnProof);
-        Receive<Denied>(d => _fatal($"not admitted by {Sender.Path.Address}: {d.Reason}"));
+        Receive<Denied>(OnDenied);
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
     }
@@ -66,28 +84,75 @@ public sealed class DirectoryActor : ReceiveActor
         Context.ActorSelection(new RootActorPath(a) / "user" / "directory").Tell(new Challenge(nonce), Self);
     }
 
+    private void OnChallenge(Challenge c)
+    {
+        var from = Sender.Path.Address;
+        if (from.HasLocalScope || c.Nonce.Length != 32) return;
+        string self = _cluster.SelfAddress.ToString();
+        // the challenger's agents will seal their messages to ours with the key of this nonce
+        _keys.Answered(self, from.ToString(), c.Nonce);
+        if (!_proved.TryGetValue(from, out var list)) _proved[from] = list = new();
+        list.Insert(0, c.Nonce);
+        if (list.Count > ProofsPerPeer) list.RemoveAt(list.Count - 1);
+        Sender.Tell(new Proof(c.Nonce, SecretAuth.Mac(_secret, c.Nonce, self, _local, _keys.Fingerprint), _local, _keys.Fingerprint));
+    }
+
     private void OnProof(Proof p)
     {
         var a = Sender.Path.Address;
         if (!_nonces.TryGetValue(a, out var nonce) || !nonce.AsSpan().SequenceEqual(p.Nonce)) return;   // not ours or replayed
         _nonces.Remove(a);
-        if (!SecretAuth.Verify(_secret, nonce, a.ToString(), p.Agents, p.Mac))
+        if (!SecretAuth.Verify(_secret, nonce, a.ToString(), p.Agents, p.Fingerprint, p.Mac))
         {
             _log($"peer {a} failed admission (wrong or missing secret); its agents are ignored");
-            if (_admitted.Count > 0)
-            {
-                _denied.Add(a);
-                Sender.Tell(new Denied("wrong or missing experiment secret"));
-                _cluster.Down(a);
-            }
+            Deny(a, nonce, "wrong or missing experiment secret");
+            return;
+        }
+        if (!p.Fingerprint.AsSpan().SequenceEqual(_keys.Fingerprint))
+        {
+            // the peer holds the secret but runs another experiment: training with it would mislead
+            string why = $"peer {a} runs a different experiment config (fingerprint {ConfigFingerprint.Short(p.Fingerprint)}, ours " +
+                         $"{ConfigFingerprint.Short(_keys.Fingerprint)}): every process must use the same config file and --set overrides";
+            _log("error: " + why);
+            bool refused = Deny(a, nonce, "different experiment config: every process must use the same config file and --set overrides");
+            // with no agreeing peer admitted this node cannot tell which side is right: it stops too
+            if (!refused) _fatal(why);
             return;
         }
         bool fresh = !_admitted.ContainsKey(a);
         _admitted[a] = p.Agents;
+        _everAdmitted = true;
+        _keys.Admitted(_cluster.SelfAddress.ToString(), a.ToString(), nonce);
         if (fresh) _log($"admitted {a} hosting agents {string.Join(',', p.Agents)}");
         var up = new PeerUp(p.Agents, a);
         foreach (var ag in _agents) ag.Tell(up);
         PublishStatus();
+    }
+
+    /// <summary>Refuses and downs <paramref name="a"/> if this node has admitted a peer; true if it did.</summary>
+    private bool Deny(Address a, byte[] nonce, string reason)
+    {
+        if (_admitted.Count == 0) return false;
+        _denied.Add(a);
+        Sender.Tell(new Denied(nonce, reason, SecretAuth.DenyMac(_secret, nonce, reason)));
+        _cluster.Down(a);
+        return true;
+    }
+
+    /// <summary>Obeys a <see cref="Denied"/> only if it answers one of our own proofs to its sender and verifies under our secret.</summary>
+    private void OnDenied(Denied d)
+    {
+        var from = Sender.Path.Address;
+        bool answersOurProof = _proved.TryGetValue(from, out var list) && list.Any(n => n.AsSpan().SequenceEqual(d.Nonce));
+        if (answersOurProof && SecretAuth.VerifyDeny(_secret, d))
+        {
+            _fatal($"not admitted by {from}: {d.Reason}");
+            return;
+        }
+        if (_ignoredDenials++ < 5)
+            _log(answersOurProof
+                ? $"ignored a Denied from {from} that does not verify under our secret (it or this node has the wrong secret)"
+                : $"ignored a Denied from {from} that answers no proof of ours (spoofed)");
     }
 
     /// <summary>Tells local agents whether every Up member (other than this node) is admitted.</summary>

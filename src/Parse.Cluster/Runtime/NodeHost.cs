@@ -39,6 +39,9 @@ public static class NodeHost
 
         string baseDir = Path.GetDirectoryName(Path.GetFullPath(o.ConfigPath)) ?? ".";
         var cfg = ConfigLoader.Load(o.ConfigPath, o.Sets);
+        if (string.IsNullOrEmpty(o.Secret) && !o.Insecure)
+            throw new ConfigException("--secret: no experiment secret (--secret or $PARSE_SECRET); without one any process that reaches a seed " +
+                                      "node is admitted. Give every process the same secret, or pass --insecure to run without admission (testing only)");
         if (o.Agents.Count == 0) throw new ConfigException("--agent: name at least one agent id");
         if (o.Port is < 0 or > 65535) throw new ConfigException($"--port: {o.Port} is not a TCP port");
         if (o.SeedNodes.Count == 0) throw new ConfigException("--seed-nodes: name at least one HOST:PORT");
@@ -97,7 +100,8 @@ public static class NodeHost
             allSettled.TrySetResult();
         }
 
-        var system = ActorSystem.Create(AkkaConfig.SystemName, ConfigurationFactory.ParseString(AkkaConfig.Hocon(o, cfg.Cluster)));
+        var keys = new Parse.Cluster.Protocol.PeerKeys(o.Secret, Parse.Cluster.Protocol.ConfigFingerprint.Of(cfg));
+        var system = ActorSystem.Create(AkkaConfig.SystemName, AkkaConfig.Setup(o, cfg, baseDir));
         try
         {
             var refs = new List<IActorRef>();
@@ -113,15 +117,16 @@ public static class NodeHost
                     id => { settled[id] = true; if (settled.Count == agents.Count) allSettled.TrySetResult(); },
                     why => Fail(why, 1),
                     Log,
-                    discoveryPolicy);
-                refs.Add(system.ActorOf(Props.Create(() => new AgentActor(agentSetup)).WithDispatcher("parse-agent-dispatcher"), AgentActorName(a.Id)));
+                    discoveryPolicy) { Keys = keys };
+                refs.Add(system.ActorOf(Props.Create(() => new AgentActor(agentSetup)).WithDispatcher("parse-agent-dispatcher").WithMailbox("parse-agent-mailbox"), AgentActorName(a.Id)));
             }
             Action<string> logLine = Log;
             Action<string> notAdmitted = why => Fail(why, ExitNotAdmitted);
             var ids = agents.Select(a => a.Id).ToArray();
-            system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, ids, refs, logLine, notAdmitted)), "directory");
+            system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted)), "directory");
             if (string.IsNullOrEmpty(o.Secret))
-                Log("warning: no experiment secret (--secret or $PARSE_SECRET): any process that reaches a seed node is admitted");
+                Log("warning: --insecure: no experiment secret; any process that reaches a seed node is admitted");
+            Log($"config fingerprint {Parse.Cluster.Protocol.ConfigFingerprint.Short(keys.Fingerprint)}; TLS {(cfg.Cluster.Tls.Enabled ? "on (mutual)" : "off")}");
             Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
 
             // never wait forever for a cluster that is not there: give up if this node is not Up in time

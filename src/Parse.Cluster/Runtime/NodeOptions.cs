@@ -19,6 +19,10 @@ public sealed record NodeOptions
     public required IReadOnlyList<string> SeedNodes { get; init; }
     /// <summary>Experiment shared secret ("" = none).</summary>
     public string Secret { get; init; } = "";
+    /// <summary>Run without an experiment secret (open admission; testing only). Without it an empty secret is refused.</summary>
+    public bool Insecure { get; init; }
+    /// <summary>This node's TLS certificate (.pfx), replacing <c>cluster.tls.certificate</c>.</summary>
+    public string? TlsCertificate { get; init; }
     /// <summary>Continue from the last good checkpoint of each agent.</summary>
     public bool Resume { get; init; }
     /// <summary>Directory for agent reports, checkpoints and the node log.</summary>

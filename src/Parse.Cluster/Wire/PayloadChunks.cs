@@ -15,11 +15,15 @@ public static class PayloadChunker
 }
 
 /// <summary>
-/// Reassembles chunked payloads per (sender, message id). Bounded: a message whose chunk count or total size
-/// exceeds the limit is refused, and at most <c>maxPending</c> incomplete messages are kept (oldest dropped).
+/// Reassembles chunked payloads per (sender, message id). Bounded: a message whose chunk count exceeds
+/// <c>ceil(maxBytes / chunkBytes)</c>, whose chunk exceeds <c>chunkBytes</c> or whose total size exceeds <c>maxBytes</c> is
+/// refused; at most <c>maxPending</c> incomplete messages are kept in all and <c>maxPendingPerSender</c> per sender
+/// (oldest dropped).
 /// </summary>
-public sealed class ChunkAssembler(int maxBytes, int maxPending = 64)
+public sealed class ChunkAssembler(int maxBytes, int maxPending = 64, int chunkBytes = 0, int maxPendingPerSender = int.MaxValue)
 {
+    private readonly int _maxCount = chunkBytes > 0 ? (int)Math.Min(int.MaxValue, ((long)maxBytes + chunkBytes - 1) / chunkBytes) : maxBytes;
+
     // parts are kept as they arrive (no array sized by the declared count: a forged count must not allocate memory)
     private readonly Dictionary<(int Sender, long Id), (Dictionary<int, byte[]> Parts, int Count, long Bytes)> _pending = new();
     private readonly Queue<(int, long)> _order = new();
@@ -37,13 +41,18 @@ public sealed class ChunkAssembler(int maxBytes, int maxPending = 64)
     /// </summary>
     public byte[]? Add(int sender, long id, int index, int count, byte[] data)
     {
-        if (count < 1 || index < 0 || index >= count || count > maxBytes)
-            throw new InvalidDataException($"chunk {index}/{count} from agent {sender} is out of range");
+        if (count < 1 || index < 0 || index >= count || count > _maxCount)
+            throw new InvalidDataException($"chunk {index}/{count} from agent {sender} is out of range (at most {_maxCount} chunks)");
+        if (chunkBytes > 0 && data.Length > chunkBytes)
+            throw new InvalidDataException($"chunk {index}/{count} from agent {sender} has {data.Length} bytes (at most {chunkBytes})");
         if (count == 1) return data;
         var k = (sender, id);
         if (!_pending.TryGetValue(k, out var e))
         {
             e = (new Dictionary<int, byte[]>(), count, 0);
+            // per sender: a new message drops that sender's oldest incomplete ones beyond the cap
+            var mine = _order.Where(o => o.Item1 == sender && _pending.ContainsKey(o)).ToList();
+            for (int i = 0; i + maxPendingPerSender <= mine.Count; i++) Drop(mine[i]);
             _order.Enqueue(k);
             while (_pending.Count >= maxPending && _order.TryDequeue(out var old)) Drop(old);
         }

@@ -20,4 +20,8 @@ public sealed record ClusterConfig
     public int LingerMs { get; init; } = 15000;
     /// <summary>Akka failure detector: heartbeat pause tolerated before a process is marked unreachable, in milliseconds.</summary>
     public int FailureDetectionMs { get; init; } = 4000;
+    /// <summary>Resource bounds against faulty or hostile peers.</summary>
+    public ClusterLimitsConfig Limits { get; init; } = new();
+    /// <summary>TLS with mutual authentication on the transport (off by default).</summary>
+    public ClusterTlsConfig Tls { get; init; } = new();
 }

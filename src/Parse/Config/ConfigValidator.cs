@@ -149,6 +149,7 @@ public static class ConfigValidator
         Check(k.ChunkBytes >= 1024 && k.ChunkBytes <= Math.Min(k.MaxPayloadBytes, 524288), $"cluster.chunk_bytes: must be in [1024, min(cluster.max_payload_bytes, 524288)] (got {k.ChunkBytes})");
         Check(k.LingerMs >= 0, $"cluster.linger_ms: must be >= 0 (got {k.LingerMs})");
         Check(k.FailureDetectionMs >= 500, $"cluster.failure_detection_ms: must be >= 500 (got {k.FailureDetectionMs})");
+        ClusterLimitsValidator.Check(k, baseDir, Check);
 
         if (errors.Count == 1) throw new ConfigException(errors[0]);
         if (errors.Count > 1) throw new ConfigException("invalid configuration:\n  - " + string.Join("\n  - ", errors));

@@ -261,13 +261,14 @@ public sealed class AgentCore : IDisposable
     /// <summary>
     /// Counts a payload the transport could not even decode. It answers the current round for every group the sender
     /// shares with this agent (its key and round are unknown): waiting for a better one until the deadline would let
-    /// one faulty peer slow down everyone.
+    /// one faulty peer slow down everyone. <c>round</c> is the round the transport says the payload was for (an
+    /// authenticated envelope's); default the current one.
     /// </summary>
-    public void RefusedByTransport(int from, RejectReason reason, long wireBytes)
+    public void RefusedByTransport(int from, RejectReason reason, long wireBytes, int? round = null)
     {
         Tally.BytesReceived += wireBytes;
         CountRejection(from, reason);
-        int r = Round + 1;
+        int r = round ?? Round + 1;
         foreach (var g in SharedGroups(r))
             if (_overlays.Neighbours(g.Key, r).Contains(from))
                 _heard[(g.Key, from)] = Math.Max(r, _heard.GetValueOrDefault((g.Key, from), -1));
