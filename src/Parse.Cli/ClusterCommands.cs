@@ -21,8 +21,9 @@ internal static class ClusterCommands
         var publicHost = new Option<string?>("--public-host") { Description = "Host name other processes use to reach this one (default: --host)" };
         var fault = new Option<PayloadFault>("--fault") { Description = "Send corrupt payloads (testing only): None, NaN, Garbage", Hidden = true };
         var set = new Option<string[]>("--set", "-s") { Description = "Config override, identical on every process", Arity = ArgumentArity.ZeroOrMore };
+        var stopAfter = new Option<int>("--stop-after") { Description = "Checkpoint after this round and exit 0 (a planned stop; give every process the same round, continue with --resume)" };
         var cmd = new Command("node", "Run one process of a cluster run, hosting one or several agents.")
-            { config, agent, port, seeds, secret, resume, outOpt, host, publicHost, fault, set };
+            { config, agent, port, seeds, secret, resume, outOpt, host, publicHost, fault, set, stopAfter };
         cmd.SetAction(pr => Commands.Guard(() =>
         {
             int p = pr.GetValue(port);
@@ -39,6 +40,7 @@ internal static class ClusterCommands
                 Host = pr.GetValue(host)!,
                 PublicHost = pr.GetValue(publicHost),
                 Fault = pr.GetValue(fault),
+                StopAfterRound = pr.GetValue(stopAfter) is var sa && sa >= 0 ? sa : throw new ConfigException($"--stop-after: must be a round >= 0 (got {sa})"),
             };
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };

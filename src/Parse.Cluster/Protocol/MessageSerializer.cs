@@ -17,7 +17,7 @@ public sealed class MessageSerializer(ExtendedActorSystem system) : SerializerWi
 
     public override string Manifest(object o) => o switch
     {
-        Challenge => "C", Proof => "P", Denied => "D", KeyHello => "K", FloodState => "F", PayloadChunk => "X", Finished => "E",
+        Challenge => "C", Proof => "P", Denied => "D", KeyHello => "K", FloodState => "F", PayloadChunk => "X", Finished => "E", AgentsFinished => "G",
         _ => throw new ArgumentException($"cannot serialize {o.GetType()}"),
     };
 
@@ -38,6 +38,7 @@ public sealed class MessageSerializer(ExtendedActorSystem system) : SerializerWi
                 case FloodState f: w.Write(f.From); w.Write(f.To); w.Write(f.Key); w.Write(f.Component); Ints(w, f.Holders); w.Write(f.Settled); break;
                 case PayloadChunk x: w.Write(x.From); w.Write(x.To); w.Write(x.MessageId); w.Write(x.Index); w.Write(x.Count); Bytes(w, x.Data); break;
                 case Finished e: w.Write(e.From); w.Write(e.To); break;
+                case AgentsFinished g: Ints(w, g.Agents); break;
                 default: throw new ArgumentException($"cannot serialize {o.GetType()}");
             }
         }
@@ -58,6 +59,7 @@ public sealed class MessageSerializer(ExtendedActorSystem system) : SerializerWi
                 "F" => new FloodState(r.ReadInt32(), r.ReadInt32(), r.ReadString(), r.ReadInt32(), Ints(r), r.ReadBoolean()),
                 "X" => new PayloadChunk(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), Bytes(r)),
                 "E" => new Finished(r.ReadInt32(), r.ReadInt32()),
+                "G" => new AgentsFinished(Ints(r)),
                 _ => throw new System.Runtime.Serialization.SerializationException($"unknown manifest '{manifest}'"),
             };
             if (r.BaseStream.Position != bytes.Length) throw new System.Runtime.Serialization.SerializationException("trailing bytes");

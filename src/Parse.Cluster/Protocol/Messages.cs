@@ -27,3 +27,10 @@ public sealed record PayloadChunk(int From, int To, long MessageId, int Index, i
 
 /// <summary>Agent to neighbour agent: the sender finished its last round and will send nothing more.</summary>
 public sealed record Finished(int From, int To) : IWireMessage;
+
+/// <summary>
+/// Node to node (directory to directory): these agents finished their last round for good (a restart resumes them
+/// from their final checkpoint, already done). Sent when a local agent finishes and to every newly admitted member, so
+/// a restarted agent does not wait for neighbours whose processes have already left.
+/// </summary>
+public sealed record AgentsFinished(int[] Agents) : IWireMessage;

@@ -39,7 +39,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     // half-assembled chunks at the receivers
     private long _nextMessageId = Random.Shared.NextInt64(1L << 62);
     private int _resumedFrom;
-    private bool _training, _done, _failed, _settled, _allAdmitted;
+    private bool _training, _done, _failed, _settled, _allAdmitted, _stopped;
     private double _discoveryStart, _lastChangeAt;
     private int _lastChanges = -1;
     private Dictionary<string, int[]> _finalOverlays = new(), _finalBridges = new();
@@ -65,12 +65,36 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<AdmissionStatus>(m => { _allAdmitted = m.AllAdmitted; _lastChangeAt = Now; });
         Receive<PayloadChunk>(m => Admitted(m, m.From, () => OnChunk(m)));
         Receive<Finished>(m => Admitted(m, m.From, () => OnFinishedPeer(m.From)));
+        Receive<PeersFinished>(m => { foreach (int j in m.Agents) if (_discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j)) OnFinishedPeer(j); });
         Receive<DiscoveryTick>(_ => OnDiscoveryTick());
         Receive<StartRound>(_ => Guard(RunRound));
         Receive<RoundDeadline>(m => { if (_core.Waiting && m.Round == _core.Round + 1) Guard(() => Close(atDeadline: true)); });
     }
 
     private double Now => _clock.Elapsed.TotalSeconds;
+
+    /// <summary>
+    /// Every message handler runs here: a failure anywhere (a native TorchSharp error, a full disk while writing the
+    /// report, a bug) is reported to the node with the agent id instead of stopping the actor silently.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (_failed) return true;
+        try { return base.AroundReceive(receive, message); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _failed = true;
+            _s.OnFailed($"agent {_id}: {e.GetType().Name} while handling {message.GetType().Name}: {e.Message}");
+            return true;
+        }
+    }
+
+    /// <summary>An agent that stops before finishing (while its node is not shutting down) is a failure, never silent.</summary>
+    protected override void PostStop()
+    {
+        if (!_done && !_failed && !_stopped) _s.OnFailed($"agent {_id}: actor stopped before finishing (round {_core.Round})");
+        base.PostStop();
+    }
 
     /// <summary>Training and mixing failures end the node with one message instead of restarting the actor.</summary>
     private void Guard(Action work)
@@ -98,15 +122,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        // a checkpoint that does not fit (shapes, corrupt metadata) ends the node with a message instead of a dead actor
-        if (_s.Resume is { } c)
-            Guard(() =>
-            {
-                CheckpointStore.Restore(c, _core.Learner.Model.State());
-                _core.ResumeAt(c.Round, JsonSerializer.Deserialize<AgentTally>(c.Metadata) ?? new AgentTally());
-                _resumedFrom = c.Round;
-            });
-        if (_failed) return;
+        // the node restored the checkpoint (and refused one that does not fit) before starting the actor
+        _resumedFrom = _s.ResumedFrom;
         _discoveryStart = _lastChangeAt = Now;
         if (_core.Done) { Finish(); return; }
         Timers.StartPeriodicTimer("discovery", new DiscoveryTick(), TimeSpan.FromMilliseconds(100));
@@ -207,8 +224,12 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (_training) return;
         if (_discovery.Changes != _lastChanges) { _lastChanges = _discovery.Changes; _lastChangeAt = Now; }
         // an agent without base neighbours (e.g. a pooled centralized learner) has nothing to discover or wait for
+        // neighbours that finished for good (told by the directories) will never answer: they are not waited for
+        bool quiet = _allAdmitted && Now - _lastChangeAt >= _k.DiscoveryQuietMs / 1000.0;
+        var unknown = _discovery.Neighbours.Where(n => _discovery.KeysOf(n) is null).ToList();
         bool settled = _discovery.Neighbours.Count == 0
-            || (_discovery.Settled && _allAdmitted && Now - _lastChangeAt >= _k.DiscoveryQuietMs / 1000.0);
+            || (_discovery.Settled && quiet)
+            || (unknown.Count > 0 && unknown.All(_finished.Contains) && quiet);
         bool timedOut = Now - _discoveryStart >= _k.DiscoveryTimeoutMs / 1000.0;
         if (!settled && !timedOut) return;
         if (!settled)
@@ -289,10 +310,29 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _core.CloseRound(Now, atDeadline);
         int r = _core.Round;
         var cfg = _s.Config;
-        if (_k.CheckpointEvery > 0 && (r % _k.CheckpointEvery == 0 || r == cfg.Rounds))
-            _s.Checkpoints.Save(_id, r, _core.Learner.Model.State(), JsonSerializer.Serialize(_core.Tally));
+        bool stop = _s.StopAfterRound > 0 && r >= _s.StopAfterRound && !_core.Done;
+        if ((_k.CheckpointEvery > 0 && (r % _k.CheckpointEvery == 0 || r == cfg.Rounds)) || stop)
+            AgentCheckpoint.Save(_s.Checkpoints, _core, _s.Fingerprint);
+        _s.OnProgress(_id, r);
+        if (stop) { StopHere(); return; }
         if (_core.Done) Finish();
         else Self.Tell(new StartRound());
+    }
+
+    /// <summary>
+    /// A planned stop (<c>--stop-after</c>): the checkpoint is written; the agent sends nothing more and tells its
+    /// neighbours, which stop at the same round, so that the node can leave once they have closed it too.
+    /// </summary>
+    private void StopHere()
+    {
+        _stopped = true;
+        _done = true;
+        _training = true;
+        foreach (int j in _where.Keys.Where(j => _discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j)).ToList())
+            Tell(j, new Finished(_id, j));
+        _s.Log($"agent {_id}: stopped after round {_core.Round} as asked (checkpoint written)");
+        _s.OnFinished(WriteReport());
+        CheckSettled();
     }
 
     private void Finish()

@@ -15,6 +15,11 @@ public enum PayloadFault
 }
 
 /// <summary>Everything an <see cref="AgentActor"/> needs, prepared by the node.</summary>
+/// <remarks>
+/// <see cref="ResumedFrom"/> is the round the core was restored to (0 = fresh start); <see cref="Fingerprint"/> the config
+/// fingerprint written into checkpoints; <see cref="OnProgress"/> is called after every closed round (the node's stall
+/// watchdog); <see cref="StopAfterRound"/> &gt; 0 makes the agent checkpoint and stop after that round (a planned stop).
+/// </remarks>
 public sealed record AgentSetup(
     ExperimentConfig Config,
     Parse.Node.AgentCore Core,
@@ -23,9 +28,17 @@ public sealed record AgentSetup(
     double? Ceiling,
     string OutDir,
     CheckpointStore Checkpoints,
-    Checkpoint? Resume,
+    int ResumedFrom,
     PayloadFault Fault,
     Action<AgentReport> OnFinished,
     Action<int> OnSettled,
     Action<string> OnFailed,
-    Action<string> Log);
+    Action<string> Log)
+{
+    /// <summary>Fingerprint of the resolved config, stored in every checkpoint.</summary>
+    public string Fingerprint { get; init; } = "";
+    /// <summary>Called with (agent, completed round) after every closed round.</summary>
+    public Action<int, int> OnProgress { get; init; } = (_, _) => { };
+    /// <summary>Checkpoint and stop after this round (0 = run to the end).</summary>
+    public int StopAfterRound { get; init; }
+}

@@ -11,6 +11,8 @@ namespace Parse.Cluster.Runtime;
 /// announced as <see cref="PeerDown"/>; a member that becomes reachable again is challenged again.
 /// A member whose proof fails is sent <see cref="Denied"/> and downed, but only by a node that has itself
 /// admitted at least one peer (so a node without the secret cannot down honest members this way).
+/// The directories also share which agents have finished for good (<see cref="AgentsFinished"/>), so that an agent
+/// restarted late learns that its neighbours are done even if their processes have already left.
 /// </summary>
 public sealed class DirectoryActor : ReceiveActor
 {
@@ -19,13 +21,23 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly IReadOnlyList<IActorRef> _agents;
     private readonly Action<string> _log;
     private readonly Action<string> _fatal;
+    private readonly Action<string> _removed;
+    private readonly HashSet<int> _finished = new();
+    private readonly Dictionary<Address, int[]> _finishedUnverified = new();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<Address, byte[]> _nonces = new();
     private readonly Dictionary<Address, int[]> _admitted = new();
     private readonly HashSet<Address> _denied = new();
 
-    public DirectoryActor(string secret, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal)
+    /// <param name="secret">Experiment secret.</param>
+    /// <param name="localAgents">Agent ids hosted here.</param>
+    /// <param name="agents">Their actors.</param>
+    /// <param name="log">Node log.</param>
+    /// <param name="fatal">Called when this node is refused by its peers.</param>
+    /// <param name="removed">Called when the cluster removes this node (e.g. after a long pause); the node may rejoin.</param>
+    public DirectoryActor(string secret, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed)
     {
+        _removed = removed;
         _secret = secret;
         _local = localAgents;
         _agents = agents;
@@ -37,12 +49,25 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<ClusterEvent.UnreachableMember>(m => { if (!Replaced(m.Member)) Lost(m.Member.Address, "unreachable"); });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
-            if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress) _fatal("this node was removed from the cluster");
+            if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress) _removed("this node was removed from the cluster");
             else if (!Replaced(m.Member)) Lost(m.Member.Address, "removed");
         });
         Receive<Challenge>(c => Sender.Tell(new Proof(c.Nonce, SecretAuth.Mac(_secret, c.Nonce, _cluster.SelfAddress.ToString(), _local), _local)));
         Receive<Proof>(OnProof);
         Receive<Denied>(d => _fatal($"not admitted by {Sender.Path.Address}: {d.Reason}"));
+        Receive<LocalAgentFinished>(m =>
+        {
+            if (!_finished.Add(m.Agent)) return;
+            foreach (var a in _admitted.Keys) DirectoryOf(a).Tell(new AgentsFinished([m.Agent]), Self);
+        });
+        Receive<AgentsFinished>(m =>
+        {
+            // only admitted members speak for the cluster; news from a member not admitted yet waits for its proof (bounded)
+            var from = Sender.Path.Address;
+            if (_admitted.ContainsKey(from)) LearnFinished(m.Agents);
+            else if (_finishedUnverified.Count < 64 || _finishedUnverified.ContainsKey(from))
+                _finishedUnverified[from] = [.. _finishedUnverified.GetValueOrDefault(from, []), .. m.Agents.Take(100_000)];
+        });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
     }
@@ -63,8 +88,18 @@ public sealed class DirectoryActor : ReceiveActor
         if (a == _cluster.SelfAddress || _denied.Contains(a)) return;
         var nonce = SecretAuth.NewNonce();
         _nonces[a] = nonce;
-        Context.ActorSelection(new RootActorPath(a) / "user" / "directory").Tell(new Challenge(nonce), Self);
+        DirectoryOf(a).Tell(new Challenge(nonce), Self);
     }
+
+    private void LearnFinished(int[] agents)
+    {
+        var fresh = agents.Where(a => !_local.Contains(a) && _finished.Add(a)).Distinct().ToArray();
+        if (fresh.Length == 0) return;
+        var msg = new PeersFinished(fresh);
+        foreach (var ag in _agents) ag.Tell(msg);
+    }
+
+    private ActorSelection DirectoryOf(Address a) => Context.ActorSelection(new RootActorPath(a) / "user" / "directory");
 
     private void OnProof(Proof p)
     {
@@ -85,6 +120,8 @@ public sealed class DirectoryActor : ReceiveActor
         bool fresh = !_admitted.ContainsKey(a);
         _admitted[a] = p.Agents;
         if (fresh) _log($"admitted {a} hosting agents {string.Join(',', p.Agents)}");
+        if (fresh && _finished.Count > 0) Sender.Tell(new AgentsFinished(_finished.Order().ToArray()), Self);
+        if (_finishedUnverified.Remove(a, out var told)) LearnFinished(told);
         var up = new PeerUp(p.Agents, a);
         foreach (var ag in _agents) ag.Tell(up);
         PublishStatus();
@@ -106,6 +143,7 @@ public sealed class DirectoryActor : ReceiveActor
     private void Lost(Address a, string why)
     {
         _nonces.Remove(a);
+        _finishedUnverified.Remove(a);
         if (!_admitted.Remove(a, out var agents)) return;
         _log($"peer {a} {why}; dropping agents {string.Join(',', agents)} from mixing");
         var down = new PeerDown(agents, why);

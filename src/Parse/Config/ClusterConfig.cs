@@ -20,4 +20,13 @@ public sealed record ClusterConfig
     public int LingerMs { get; init; } = 15000;
     /// <summary>Akka failure detector: heartbeat pause tolerated before a process is marked unreachable, in milliseconds.</summary>
     public int FailureDetectionMs { get; init; } = 4000;
+    /// <summary>
+    /// An unfinished agent that closes no round for this long ends its node (exit code 5) instead of hanging, in
+    /// milliseconds; 0 = twice (discovery timeout + round deadline) plus one minute.
+    /// </summary>
+    public int StallTimeoutMs { get; init; }
+    /// <summary>A node the cluster removed (e.g. paused past the failure detector) rejoins as a new incarnation, its agents resuming from their checkpoints.</summary>
+    public bool Rejoin { get; init; } = true;
+    /// <summary>How many times a node rejoins before it gives up (exit code 3).</summary>
+    public int MaxRejoins { get; init; } = 3;
 }
