@@ -78,6 +78,38 @@ internal static class ClusterCommands
         return cmd;
     }
 
+    public static Command Chaos()
+    {
+        var config = new Argument<string>("config") { Description = "Experiment file (YAML or JSON); keep it small (few agents and rounds)" };
+        var processes = new Option<int>("--processes", "-n") { Description = "Node processes per trial", DefaultValueFactory = _ => 3 };
+        var trials = new Option<int>("--trials", "-k") { Description = "Number of trials (one fault each)", DefaultValueFactory = _ => 10 };
+        var outOpt = new Option<string>("--out", "-o") { Description = "Directory for chaos.json, chaos.md and each trial's node logs", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Seed of the fault draws", DefaultValueFactory = _ => 1 };
+        var faults = new Option<string[]>("--fault") { Description = "Only these faults (kill, kill-mid-checkpoint, pause, garbage-bytes, oversized-chunk, wrong-secret-joiner, garbage-peer, scaled-peer)", Arity = ArgumentArity.ZeroOrMore };
+        var timeout = new Option<int>("--trial-timeout") { Description = "A node still running this many seconds after its trial started counts as hung", DefaultValueFactory = _ => 360 };
+        var set = new Option<string[]>("--set", "-s") { Description = "Config override by dotted path", Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("chaos", "Fault campaign on local processes: crashes, restarts, pauses, garbage and hostile peers; writes chaos.json and chaos.md.")
+            { config, processes, trials, outOpt, seed, faults, timeout, set };
+        cmd.SetAction(pr => Commands.Guard(() =>
+        {
+            var names = Enum.GetValues<ChaosFault>().ToDictionary(ChaosCampaign.Name);
+            var chosen = (pr.GetValue(faults) ?? []).SelectMany(f => f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .Select(f => names.TryGetValue(f, out var x) ? x : throw new ConfigException($"--fault: unknown fault '{f}' (expected {string.Join(", ", names.Keys)})")).ToList();
+            int t = pr.GetValue(timeout);
+            if (t < 10) throw new ConfigException($"--trial-timeout: must be at least 10 seconds (got {t})");
+            var result = ChaosCampaign.Run(new ChaosOptions
+            {
+                ConfigPath = pr.GetValue(config)!, Processes = pr.GetValue(processes), Trials = pr.GetValue(trials), OutDir = pr.GetValue(outOpt)!,
+                Sets = pr.GetValue(set) ?? [], CliCommand = CliCommand(), Seed = pr.GetValue(seed), Faults = chosen, TrialTimeout = TimeSpan.FromSeconds(t),
+            }, Console.Out);
+            Console.WriteLine($"trials {result["trials"]}  finished {result["finished"]}  corrupt checkpoints {result["corrupt_checkpoints"]}  hung nodes {result["hung_nodes"]}  " +
+                $"healthy nodes downed {result["healthy_nodes_downed"]}  rounds lost {result["rounds_lost"]}");
+            Console.WriteLine($"results: {Path.GetFullPath(Path.Combine(pr.GetValue(outOpt)!, "chaos.md"))}");
+            return 0;
+        }));
+        return cmd;
+    }
+
     /// <summary>How to start this CLI again: the dotnet host and the path of the running Parse.Cli.dll.</summary>
     internal static string[] CliCommand()
     {

@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(DataCommands.Create());
         root.Subcommands.Add(ClusterCommands.Node());
         root.Subcommands.Add(ClusterCommands.Launch());
+        root.Subcommands.Add(ClusterCommands.Chaos());
         return root.Parse(args).Invoke();
     }
 }

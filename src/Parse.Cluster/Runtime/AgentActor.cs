@@ -32,6 +32,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly HashSet<int> _helloSent = new();
     private readonly HashSet<int> _down = new();
     private readonly HashSet<int> _finished = new();
+    // agents anywhere in the cluster that finished for good (told by the directories); overlay peers among them are
+    // not waited for, also when the overlay is only known after discovery
+    private readonly HashSet<int> _gone = new();
     private readonly List<(object Msg, Address From)> _early = new();
     private readonly ChunkAssembler _chunks;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -65,7 +68,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<AdmissionStatus>(m => { _allAdmitted = m.AllAdmitted; _lastChangeAt = Now; });
         Receive<PayloadChunk>(m => Admitted(m, m.From, () => OnChunk(m)));
         Receive<Finished>(m => Admitted(m, m.From, () => OnFinishedPeer(m.From)));
-        Receive<PeersFinished>(m => { foreach (int j in m.Agents) if (_discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j)) OnFinishedPeer(j); });
+        Receive<PeersFinished>(m => { _gone.UnionWith(m.Agents); ApplyGone(); });
         Receive<DiscoveryTick>(_ => OnDiscoveryTick());
         Receive<StartRound>(_ => Guard(RunRound));
         Receive<RoundDeadline>(m => { if (_core.Waiting && m.Round == _core.Round + 1) Guard(() => Close(atDeadline: true)); });
@@ -198,6 +201,14 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (_done) Tell(m.From, new Finished(_id, m.From));
     }
 
+    private void ApplyGone()
+    {
+        if (_gone.Count == 0) return;
+        var peers = OverlayPeers();
+        peers.UnionWith(_discovery.Neighbours);
+        foreach (int j in _gone.Where(j => peers.Contains(j) && !_finished.Contains(j)).ToList()) OnFinishedPeer(j);
+    }
+
     private void OnFinishedPeer(int j)
     {
         _finished.Add(j);
@@ -229,7 +240,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         var unknown = _discovery.Neighbours.Where(n => _discovery.KeysOf(n) is null).ToList();
         bool settled = _discovery.Neighbours.Count == 0
             || (_discovery.Settled && quiet)
-            || (unknown.Count > 0 && unknown.All(_finished.Contains) && quiet);
+            || (unknown.Count > 0 && unknown.All(j => _finished.Contains(j) || _gone.Contains(j)) && quiet);
         bool timedOut = Now - _discoveryStart >= _k.DiscoveryTimeoutMs / 1000.0;
         if (!settled && !timedOut) return;
         if (!settled)
@@ -239,6 +250,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         }
         _training = true;
         Timers.Cancel("discovery");
+        ApplyGone();
         Self.Tell(new StartRound());
     }
 
@@ -256,6 +268,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                     var chunks = PayloadChunker.Split(bytes, _k.ChunkBytes);
                     long id = _nextMessageId++;
                     for (int c = 0; c < chunks.Count; c++) Tell(j, new PayloadChunk(_id, j, id, c, chunks.Count, chunks[c]));
+                    if (_s.Fault == PayloadFault.Oversized) Tell(j, new PayloadChunk(_id, j, _nextMessageId++, 0, int.MaxValue, new byte[Math.Min(_k.ChunkBytes, 1 << 16)]));
                     _core.Sent(j, o.Role, bytes.Length);
                 }
             }
@@ -270,6 +283,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         using var scope = torch.NewDisposeScope();
         if (_s.Fault == PayloadFault.Garbage) return System.Text.Encoding.UTF8.GetBytes("not a payload " + p.Round);
         if (_s.Fault == PayloadFault.NaN) p = p with { Values = p.Values.Select(v => torch.full_like(v, float.NaN)).ToList() };
+        if (_s.Fault == PayloadFault.Scaled) p = p with { Values = p.Values.Select(v => Parse.Util.ScalarOps.Times(v, 1000.0)).ToList() };
         return PayloadCodec.Encode(p);
     }
 

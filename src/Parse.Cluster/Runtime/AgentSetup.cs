@@ -12,6 +12,10 @@ public enum PayloadFault
     NaN,
     /// <summary>Send bytes that do not decode.</summary>
     Garbage,
+    /// <summary>Send correct payloads multiplied by 1000 (a decodable but hostile peer).</summary>
+    Scaled,
+    /// <summary>Send correct payloads plus, every round, a chunk that declares an enormous message (2^31 - 1 chunks).</summary>
+    Oversized,
 }
 
 /// <summary>Everything an <see cref="AgentActor"/> needs, prepared by the node.</summary>

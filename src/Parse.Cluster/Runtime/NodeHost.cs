@@ -167,7 +167,7 @@ public static class NodeHost
                 {
                     Fingerprint = fingerprint,
                     StopAfterRound = o.StopAfterRound,
-                    OnProgress = (id, _) => { if (progress.ContainsKey(id)) progress[id] = DateTime.UtcNow; },
+                    OnProgress = (id, round) => { if (progress.ContainsKey(id)) progress[id] = DateTime.UtcNow; Log($"agent {id}: round {round} closed"); },
                 };
                 refs.Add(system.ActorOf(Props.Create(() => new AgentActor(agentSetup)).WithDispatcher("parse-agent-dispatcher"), AgentActorName(a.Id)));
             }
