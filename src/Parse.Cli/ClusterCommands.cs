@@ -23,8 +23,9 @@ internal static class ClusterCommands
         var set = new Option<string[]>("--set", "-s") { Description = "Config override, identical on every process", Arity = ArgumentArity.ZeroOrMore };
         var insecure = new Option<bool>("--insecure") { Description = "Run without an experiment secret: open admission, no message authentication (testing only)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = $"This node's TLS certificate (.pfx), replacing cluster.tls.certificate (password: ${TlsSetup.PasswordVariable})" };
+        var stopAfter = new Option<int>("--stop-after") { Description = "Checkpoint after this round and exit 0 (a planned stop; give every process the same round, continue with --resume)" };
         var cmd = new Command("node", "Run one process of a cluster run, hosting one or several agents.")
-            { config, agent, port, seeds, secret, resume, outOpt, host, publicHost, fault, set, insecure, tlsCert };
+            { config, agent, port, seeds, secret, resume, outOpt, host, publicHost, fault, set, insecure, tlsCert, stopAfter };
         cmd.SetAction(pr => Commands.Guard(() =>
         {
             int p = pr.GetValue(port);
@@ -43,6 +44,7 @@ internal static class ClusterCommands
                 Fault = pr.GetValue(fault),
                 Insecure = pr.GetValue(insecure),
                 TlsCertificate = pr.GetValue(tlsCert),
+                StopAfterRound = pr.GetValue(stopAfter) is var sa && sa >= 0 ? sa : throw new ConfigException($"--stop-after: must be a round >= 0 (got {sa})"),
             };
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
@@ -94,6 +96,38 @@ internal static class ClusterCommands
             var files = TestCertificates.Create(dir, pr.GetValue(nodes), Environment.GetEnvironmentVariable(TlsSetup.PasswordVariable), pr.GetValue(days), pr.GetValue(force));
             foreach (var f in files) Console.WriteLine(f);
             Console.WriteLine($"use: cluster.tls: {{ enabled: true, ca: {Path.Combine(dir, "ca.crt")}, certificate: {Path.Combine(dir, "node-{process}.pfx")} }}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    public static Command Chaos()
+    {
+        var config = new Argument<string>("config") { Description = "Experiment file (YAML or JSON); keep it small (few agents and rounds)" };
+        var processes = new Option<int>("--processes", "-n") { Description = "Node processes per trial", DefaultValueFactory = _ => 3 };
+        var trials = new Option<int>("--trials", "-k") { Description = "Number of trials (one fault each)", DefaultValueFactory = _ => 10 };
+        var outOpt = new Option<string>("--out", "-o") { Description = "Directory for chaos.json, chaos.md and each trial's node logs", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Seed of the fault draws", DefaultValueFactory = _ => 1 };
+        var faults = new Option<string[]>("--fault") { Description = "Only these faults (kill, kill-mid-checkpoint, pause, garbage-bytes, oversized-chunk, wrong-secret-joiner, garbage-peer, scaled-peer)", Arity = ArgumentArity.ZeroOrMore };
+        var timeout = new Option<int>("--trial-timeout") { Description = "A node still running this many seconds after its trial started counts as hung", DefaultValueFactory = _ => 360 };
+        var set = new Option<string[]>("--set", "-s") { Description = "Config override by dotted path", Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("chaos", "Fault campaign on local processes: crashes, restarts, pauses, garbage and hostile peers; writes chaos.json and chaos.md.")
+            { config, processes, trials, outOpt, seed, faults, timeout, set };
+        cmd.SetAction(pr => Commands.Guard(() =>
+        {
+            var names = Enum.GetValues<ChaosFault>().ToDictionary(ChaosCampaign.Name);
+            var chosen = (pr.GetValue(faults) ?? []).SelectMany(f => f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .Select(f => names.TryGetValue(f, out var x) ? x : throw new ConfigException($"--fault: unknown fault '{f}' (expected {string.Join(", ", names.Keys)})")).ToList();
+            int t = pr.GetValue(timeout);
+            if (t < 10) throw new ConfigException($"--trial-timeout: must be at least 10 seconds (got {t})");
+            var result = ChaosCampaign.Run(new ChaosOptions
+            {
+                ConfigPath = pr.GetValue(config)!, Processes = pr.GetValue(processes), Trials = pr.GetValue(trials), OutDir = pr.GetValue(outOpt)!,
+                Sets = pr.GetValue(set) ?? [], CliCommand = CliCommand(), Seed = pr.GetValue(seed), Faults = chosen, TrialTimeout = TimeSpan.FromSeconds(t),
+            }, Console.Out);
+            Console.WriteLine($"trials {result["trials"]}  finished {result["finished"]}  corrupt checkpoints {result["corrupt_checkpoints"]}  hung nodes {result["hung_nodes"]}  " +
+                $"healthy nodes downed {result["healthy_nodes_downed"]}  rounds lost {result["rounds_lost"]}");
+            Console.WriteLine($"results: {Path.GetFullPath(Path.Combine(pr.GetValue(outOpt)!, "chaos.md"))}");
             return 0;
         }));
         return cmd;

@@ -23,6 +23,7 @@ public static class Program
         root.Subcommands.Add(ClusterCommands.Node());
         root.Subcommands.Add(ClusterCommands.Launch());
         root.Subcommands.Add(ClusterCommands.Cert());
+        root.Subcommands.Add(ClusterCommands.Chaos());
         return root.Parse(args).Invoke();
     }
 

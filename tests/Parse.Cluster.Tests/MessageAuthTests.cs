@@ -4,6 +4,7 @@ using Parse.Cluster.Protocol;
 using Parse.Cluster.Runtime;
 using Parse.Cluster.Wire;
 using Parse.Config;
+using ConfigFingerprint = Parse.Cluster.Protocol.ConfigFingerprint;
 
 namespace Parse.Cluster.Tests;
 
@@ -157,7 +158,7 @@ public sealed class MessageAuthTests
         Action<string> onLog = l => { lock (log) log.Add(l); };
         Action<string> onFatal = f => { lock (fatal) fatal.Add(f); };
         var keys = new PeerKeys("s", Fp);
-        var dir = system.ActorOf(Props.Create(() => new DirectoryActor("s", keys, new[] { 0 }, Array.Empty<IActorRef>(), onLog, onFatal)), "directory");
+        var dir = system.ActorOf(Props.Create(() => new DirectoryActor("s", keys, new[] { 0 }, Array.Empty<IActorRef>(), onLog, onFatal, onFatal)), "directory");
         var n = SecretAuth.NewNonce();
         // correctly MACed under the secret, but it answers no proof of ours
         dir.Tell(new Denied(n, "stop", SecretAuth.DenyMac("s", n, "stop")), ActorRefs.NoSender);

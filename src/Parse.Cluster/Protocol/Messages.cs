@@ -43,3 +43,8 @@ public sealed record Finished(int From, int To) : IWireMessage;
 /// per sender incarnation, so a replayed envelope is refused (<see cref="MessageAuth"/>).
 /// </summary>
 public sealed record Sealed(int From, int To, long Incarnation, long Seq, int Round, string Manifest, byte[] Body, byte[] Mac) : IWireMessage;
+/// Node to node (directory to directory): these agents finished their last round for good (a restart resumes them
+/// from their final checkpoint, already done). Sent when a local agent finishes and to every newly admitted member, so
+/// a restarted agent does not wait for neighbours whose processes have already left.
+/// </summary>
+public sealed record AgentsFinished(int[] Agents) : IWireMessage;

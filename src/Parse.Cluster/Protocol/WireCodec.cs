@@ -12,7 +12,7 @@ public static class WireCodec
     /// <summary>The short manifest of a message type.</summary>
     public static string Manifest(object o) => o switch
     {
-        Challenge => "C", Proof => "P", Denied => "D", KeyHello => "K", FloodState => "F", PayloadChunk => "X", Finished => "E", Sealed => "S",
+        Challenge => "C", Proof => "P", Denied => "D", KeyHello => "K", FloodState => "F", PayloadChunk => "X", Finished => "E", Sealed => "S", AgentsFinished => "G",
         _ => throw new ArgumentException($"cannot serialize {o.GetType()}"),
     };
 
@@ -34,6 +34,7 @@ public static class WireCodec
                 case FloodState f: w.Write(f.From); w.Write(f.To); w.Write(f.Key); w.Write(f.Component); Ints(w, f.Holders); w.Write(f.Settled); break;
                 case PayloadChunk x: w.Write(x.From); w.Write(x.To); w.Write(x.MessageId); w.Write(x.Index); w.Write(x.Count); Bytes(w, x.Data); break;
                 case Finished e: w.Write(e.From); w.Write(e.To); break;
+                case AgentsFinished g: Ints(w, g.Agents); break;
                 case Sealed s:
                     w.Write(s.From); w.Write(s.To); w.Write(s.Incarnation); w.Write(s.Seq); w.Write(s.Round); w.Write(s.Manifest);
                     Bytes(w, s.Body); Bytes(w, s.Mac);
@@ -59,6 +60,7 @@ public static class WireCodec
                 "F" => new FloodState(r.ReadInt32(), r.ReadInt32(), r.ReadString(), r.ReadInt32(), Ints(r), r.ReadBoolean()),
                 "X" => new PayloadChunk(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), Bytes(r)),
                 "E" => new Finished(r.ReadInt32(), r.ReadInt32()),
+                "G" => new AgentsFinished(Ints(r)),
                 "S" => new Sealed(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadString(), Bytes(r), Bytes(r)),
                 _ => throw new SerializationException($"unknown manifest '{manifest}'"),
             };

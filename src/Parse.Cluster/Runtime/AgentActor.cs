@@ -32,6 +32,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly HashSet<int> _helloSent = new();
     private readonly HashSet<int> _down = new();
     private readonly HashSet<int> _finished = new();
+    // agents anywhere in the cluster that finished for good (told by the directories); overlay peers among them are
+    // not waited for, also when the overlay is only known after discovery
+    private readonly HashSet<int> _gone = new();
     private readonly List<(object Msg, Address From, int Round)> _early = new();
     private readonly ChunkAssembler _chunks;
     private readonly MessageAuth _auth;
@@ -44,7 +47,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     // half-assembled chunks at the receivers
     private long _nextMessageId = Random.Shared.NextInt64(1L << 62);
     private int _resumedFrom;
-    private bool _training, _done, _failed, _settled, _allAdmitted;
+    private bool _training, _done, _failed, _settled, _allAdmitted, _stopped;
     private double _discoveryStart, _lastChangeAt;
     private int _lastChanges = -1;
     private int _lastAnnounced = -1;
@@ -71,6 +74,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<PeerDown>(OnPeerDown);
         Receive<Sealed>(OnSealed);
         Receive<AdmissionStatus>(m => { _allAdmitted = m.AllAdmitted; _lastChangeAt = Now; });
+        Receive<PeersFinished>(m => { _gone.UnionWith(m.Agents); ApplyGone(); });
         // agent messages are accepted only inside an authenticated envelope
         Receive<IWireMessage>(_ => Refused("unsealed", -1, "an agent message outside an authenticated envelope"));
         Receive<DiscoveryTick>(_ => OnDiscoveryTick());
@@ -79,6 +83,29 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     }
 
     private double Now => _clock.Elapsed.TotalSeconds;
+
+    /// <summary>
+    /// Every message handler runs here: a failure anywhere (a native TorchSharp error, a full disk while writing the
+    /// report, a bug) is reported to the node with the agent id instead of stopping the actor silently.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (_failed) return true;
+        try { return base.AroundReceive(receive, message); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _failed = true;
+            _s.OnFailed($"agent {_id}: {e.GetType().Name} while handling {message.GetType().Name}: {e.Message}");
+            return true;
+        }
+    }
+
+    /// <summary>An agent that stops before finishing (while its node is not shutting down) is a failure, never silent.</summary>
+    protected override void PostStop()
+    {
+        if (!_done && !_failed && !_stopped) _s.OnFailed($"agent {_id}: actor stopped before finishing (round {_core.Round})");
+        base.PostStop();
+    }
 
     /// <summary>Training and mixing failures end the node with one message instead of restarting the actor.</summary>
     private void Guard(Action work)
@@ -106,15 +133,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        // a checkpoint that does not fit (shapes, corrupt metadata) ends the node with a message instead of a dead actor
-        if (_s.Resume is { } c)
-            Guard(() =>
-            {
-                CheckpointStore.Restore(c, _core.Learner.Model.State());
-                _core.ResumeAt(c.Round, JsonSerializer.Deserialize<AgentTally>(c.Metadata) ?? new AgentTally());
-                _resumedFrom = c.Round;
-            });
-        if (_failed) return;
+        // the node restored the checkpoint (and refused one that does not fit) before starting the actor
+        _resumedFrom = _s.ResumedFrom;
         _discoveryStart = _lastChangeAt = Now;
         if (_core.Done) { Finish(); return; }
         Timers.StartPeriodicTimer("discovery", new DiscoveryTick(), TimeSpan.FromMilliseconds(100));
@@ -262,6 +282,14 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         }
     }
 
+    private void ApplyGone()
+    {
+        if (_gone.Count == 0) return;
+        var peers = OverlayPeers();
+        peers.UnionWith(_discovery.Neighbours);
+        foreach (int j in _gone.Where(j => peers.Contains(j) && !_finished.Contains(j)).ToList()) OnFinishedPeer(j);
+    }
+
     private void OnFinishedPeer(int j)
     {
         _finished.Add(j);
@@ -292,8 +320,12 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (_training) return;
         if (_discovery.Changes != _lastChanges) { _lastChanges = _discovery.Changes; _lastChangeAt = Now; }
         // an agent without base neighbours (e.g. a pooled centralized learner) has nothing to discover or wait for
+        // neighbours that finished for good (told by the directories) will never answer: they are not waited for
+        bool quiet = _allAdmitted && Now - _lastChangeAt >= _k.DiscoveryQuietMs / 1000.0;
+        var unknown = _discovery.Neighbours.Where(n => _discovery.KeysOf(n) is null).ToList();
         bool settled = _discovery.Neighbours.Count == 0
-            || (_discovery.Settled && _allAdmitted && Now - _lastChangeAt >= _k.DiscoveryQuietMs / 1000.0);
+            || (_discovery.Settled && quiet)
+            || (unknown.Count > 0 && unknown.All(j => _finished.Contains(j) || _gone.Contains(j)) && quiet);
         bool timedOut = Now - _discoveryStart >= _k.DiscoveryTimeoutMs / 1000.0;
         if (!settled && !timedOut) return;
         if (!settled)
@@ -303,6 +335,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         }
         _training = true;
         Timers.Cancel("discovery");
+        ApplyGone();
         Self.Tell(new StartRound());
     }
 
@@ -320,6 +353,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                     var chunks = PayloadChunker.Split(bytes, _k.ChunkBytes);
                     long id = _nextMessageId++;
                     for (int c = 0; c < chunks.Count; c++) Tell(j, new PayloadChunk(_id, j, id, c, chunks.Count, chunks[c]), o.Payload.Round);
+                    if (_s.Fault == PayloadFault.Oversized) Tell(j, new PayloadChunk(_id, j, _nextMessageId++, 0, int.MaxValue, new byte[Math.Min(_k.ChunkBytes, 1 << 16)]), o.Payload.Round);
                     _core.Sent(j, o.Role, bytes.Length);
                 }
             }
@@ -334,6 +368,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         using var scope = torch.NewDisposeScope();
         if (_s.Fault == PayloadFault.Garbage) return System.Text.Encoding.UTF8.GetBytes("not a payload " + p.Round);
         if (_s.Fault == PayloadFault.NaN) p = p with { Values = p.Values.Select(v => torch.full_like(v, float.NaN)).ToList() };
+        if (_s.Fault == PayloadFault.Scaled) p = p with { Values = p.Values.Select(v => Parse.Util.ScalarOps.Times(v, 1000.0)).ToList() };
         return PayloadCodec.Encode(p);
     }
 
@@ -390,10 +425,29 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _core.CloseRound(Now, atDeadline);
         int r = _core.Round;
         var cfg = _s.Config;
-        if (_k.CheckpointEvery > 0 && (r % _k.CheckpointEvery == 0 || r == cfg.Rounds))
-            _s.Checkpoints.Save(_id, r, _core.Learner.Model.State(), JsonSerializer.Serialize(_core.Tally));
+        bool stop = _s.StopAfterRound > 0 && r >= _s.StopAfterRound && !_core.Done;
+        if ((_k.CheckpointEvery > 0 && (r % _k.CheckpointEvery == 0 || r == cfg.Rounds)) || stop)
+            AgentCheckpoint.Save(_s.Checkpoints, _core, _s.Fingerprint);
+        _s.OnProgress(_id, r);
+        if (stop) { StopHere(); return; }
         if (_core.Done) Finish();
         else Self.Tell(new StartRound());
+    }
+
+    /// <summary>
+    /// A planned stop (<c>--stop-after</c>): the checkpoint is written; the agent sends nothing more and tells its
+    /// neighbours, which stop at the same round, so that the node can leave once they have closed it too.
+    /// </summary>
+    private void StopHere()
+    {
+        _stopped = true;
+        _done = true;
+        _training = true;
+        foreach (int j in _where.Keys.Where(j => _discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j)).ToList())
+            Tell(j, new Finished(_id, j));
+        _s.Log($"agent {_id}: stopped after round {_core.Round} as asked (checkpoint written)");
+        _s.OnFinished(WriteReport());
+        CheckSettled();
     }
 
     private void Finish()

@@ -12,6 +12,9 @@ public static class AkkaConfig
     /// <summary>Name of the actor system; identical on every process of a run.</summary>
     public const string SystemName = "parse";
 
+    /// <summary>Split-brain resolver's stable-after: the failure-detection pause, at least 5 s.</summary>
+    public static int StableAfterMs(ClusterConfig k) => Math.Max(5000, k.FailureDetectionMs);
+
     /// <summary>
     /// The actor system setup: <see cref="Hocon"/>, plus TLS with mutual authentication when <c>cluster.tls.enabled</c>
     /// (<see cref="TlsSetup"/>). Throws <see cref="ConfigException"/> for unreadable certificate files.
@@ -26,6 +29,11 @@ public static class AkkaConfig
     /// Builds the HOCON: cluster provider, dot-netty TCP on <paramref name="o"/>'s host and port, seed nodes, the binary
     /// serializer for <see cref="Protocol.IWireMessage"/>, a failure detector tuned by <see cref="ClusterConfig.FailureDetectionMs"/>,
     /// and the split-brain resolver with keep-majority (the majority side of a crash or partition downs the rest; with two processes the side with the lower address wins).
+    /// The resolver waits <see cref="StableAfterMs"/> of unchanged membership before it decides, longer than Akka needs
+    /// to replace a crashed incarnation by a restarted one on the same address (so a restart right after a crash never
+    /// leaves a transient "indirectly connected" picture for it to act on), and never downs every node when the picture
+    /// keeps changing (<c>down-all-when-unstable = off</c>). A node that was downed anyway rejoins as a new incarnation
+    /// (<c>cluster.rejoin</c>). See docs/deployment.md, "Membership".
     /// </summary>
     public static string Hocon(NodeOptions o, ClusterConfig k)
     {
@@ -62,7 +70,8 @@ public static class AkkaConfig
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {
                   active-strategy = keep-majority
-                  stable-after = {{I(Math.Max(1000, pause / 2))}}ms
+                  stable-after = {{I(StableAfterMs(k))}}ms
+                  down-all-when-unstable = off
                 }
                 failure-detector {
                   heartbeat-interval = 500ms

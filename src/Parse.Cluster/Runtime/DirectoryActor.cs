@@ -14,6 +14,8 @@ namespace Parse.Cluster.Runtime;
 /// admitted at least one peer (so a node without the secret cannot down honest members this way). A member with the
 /// secret but another config is refused with a clear message. A <see cref="Denied"/> is obeyed only as the answer to our
 /// own proof and only if it verifies under our secret; any other is ignored and logged.
+/// The directories also share which agents have finished for good (<see cref="AgentsFinished"/>), so that an agent
+/// restarted late learns that its neighbours are done even if their processes have already left.
 /// </summary>
 public sealed class DirectoryActor : ReceiveActor
 {
@@ -24,6 +26,9 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly IReadOnlyList<IActorRef> _agents;
     private readonly Action<string> _log;
     private readonly Action<string> _fatal;
+    private readonly Action<string> _removed;
+    private readonly HashSet<int> _finished = new();
+    private readonly Dictionary<Address, int[]> _finishedUnverified = new();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<Address, byte[]> _nonces = new();
     private readonly Dictionary<Address, int[]> _admitted = new();
@@ -33,8 +38,16 @@ public sealed class DirectoryActor : ReceiveActor
     private bool _everAdmitted;
     private int _ignoredDenials;
 
-    public DirectoryActor(string secret, PeerKeys keys, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal)
+    /// <param name="secret">Experiment secret.</param>
+    /// <param name="keys">This process's message keys (derived at admission).</param>
+    /// <param name="localAgents">Agent ids hosted here.</param>
+    /// <param name="agents">Their actors.</param>
+    /// <param name="log">Node log.</param>
+    /// <param name="fatal">Called when this node is refused by its peers.</param>
+    /// <param name="removed">Called when the cluster removes this node (e.g. after a long pause); the node may rejoin.</param>
+    public DirectoryActor(string secret, PeerKeys keys, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed)
     {
+        _removed = removed;
         _secret = secret;
         _keys = keys;
         _local = localAgents;
@@ -48,8 +61,11 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
             if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress)
-                _fatal(_everAdmitted ? "this node was removed from the cluster"
-                    : "this node was removed from the cluster before admitting any peer: not admitted (wrong experiment secret or config?)");
+            {
+                // removed after taking part: rejoin as a new incarnation (cluster.rejoin); never admitted: refused
+                if (_everAdmitted) _removed("this node was removed from the cluster");
+                else _fatal("this node was removed from the cluster before admitting any peer: not admitted (wrong experiment secret or config?)");
+            }
             else
             {
                 if (Replaced(m.Member)) return;   // the new incarnation's keys are already in place
@@ -61,6 +77,19 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<Challenge>(OnChallenge);
         Receive<Proof>(OnProof);
         Receive<Denied>(OnDenied);
+        Receive<LocalAgentFinished>(m =>
+        {
+            if (!_finished.Add(m.Agent)) return;
+            foreach (var a in _admitted.Keys) DirectoryOf(a).Tell(new AgentsFinished([m.Agent]), Self);
+        });
+        Receive<AgentsFinished>(m =>
+        {
+            // only admitted members speak for the cluster; news from a member not admitted yet waits for its proof (bounded)
+            var from = Sender.Path.Address;
+            if (_admitted.ContainsKey(from)) LearnFinished(m.Agents);
+            else if (_finishedUnverified.Count < 64 || _finishedUnverified.ContainsKey(from))
+                _finishedUnverified[from] = [.. _finishedUnverified.GetValueOrDefault(from, []), .. m.Agents.Take(100_000)];
+        });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
     }
@@ -81,7 +110,7 @@ public sealed class DirectoryActor : ReceiveActor
         if (a == _cluster.SelfAddress || _denied.Contains(a)) return;
         var nonce = SecretAuth.NewNonce();
         _nonces[a] = nonce;
-        Context.ActorSelection(new RootActorPath(a) / "user" / "directory").Tell(new Challenge(nonce), Self);
+        DirectoryOf(a).Tell(new Challenge(nonce), Self);
     }
 
     private void OnChallenge(Challenge c)
@@ -96,6 +125,16 @@ public sealed class DirectoryActor : ReceiveActor
         if (list.Count > ProofsPerPeer) list.RemoveAt(list.Count - 1);
         Sender.Tell(new Proof(c.Nonce, SecretAuth.Mac(_secret, c.Nonce, self, _local, _keys.Fingerprint), _local, _keys.Fingerprint));
     }
+
+    private void LearnFinished(int[] agents)
+    {
+        var fresh = agents.Where(a => !_local.Contains(a) && _finished.Add(a)).Distinct().ToArray();
+        if (fresh.Length == 0) return;
+        var msg = new PeersFinished(fresh);
+        foreach (var ag in _agents) ag.Tell(msg);
+    }
+
+    private ActorSelection DirectoryOf(Address a) => Context.ActorSelection(new RootActorPath(a) / "user" / "directory");
 
     private void OnProof(Proof p)
     {
@@ -124,6 +163,8 @@ public sealed class DirectoryActor : ReceiveActor
         _everAdmitted = true;
         _keys.Admitted(_cluster.SelfAddress.ToString(), a.ToString(), nonce);
         if (fresh) _log($"admitted {a} hosting agents {string.Join(',', p.Agents)}");
+        if (fresh && _finished.Count > 0) Sender.Tell(new AgentsFinished(_finished.Order().ToArray()), Self);
+        if (_finishedUnverified.Remove(a, out var told)) LearnFinished(told);
         var up = new PeerUp(p.Agents, a);
         foreach (var ag in _agents) ag.Tell(up);
         PublishStatus();
@@ -171,6 +212,7 @@ public sealed class DirectoryActor : ReceiveActor
     private void Lost(Address a, string why)
     {
         _nonces.Remove(a);
+        _finishedUnverified.Remove(a);
         if (!_admitted.Remove(a, out var agents)) return;
         _log($"peer {a} {why}; dropping agents {string.Join(',', agents)} from mixing");
         var down = new PeerDown(agents, why);

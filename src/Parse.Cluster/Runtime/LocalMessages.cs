@@ -14,3 +14,9 @@ internal sealed record RoundDeadline(int Round);
 
 /// <summary>Directory to local agents: whether every current cluster member has been admitted.</summary>
 public sealed record AdmissionStatus(bool AllAdmitted);
+
+/// <summary>Node to its directory: a local agent finished its last round.</summary>
+public sealed record LocalAgentFinished(int Agent);
+
+/// <summary>Directory to local agents: these agents (anywhere in the cluster) finished for good.</summary>
+public sealed record PeersFinished(int[] Agents);

@@ -56,6 +56,7 @@ public static class NodeHost
                     : $"--agent {a}: the experiment has {plan.LearnerTypes.Count} agents (ids 0..{plan.LearnerTypes.Count - 1})");
 
         torch.set_num_threads(1);
+        string fingerprint = ConfigFingerprint.Of(cfg);
         // every process derives the same population, data and partition from the shared file and seed (the simulator's
         // own builder), and builds only its agents
         using var setup = ExperimentSetup.Build(cfg, baseDir, o.Agents.ToHashSet());
@@ -64,27 +65,77 @@ public static class NodeHost
         // what discovery may believe: the overlays this config implies (a peer announcing keys its type lacks, or a
         // repair report adding a link the config does not have, is refused)
         var discoveryPolicy = setup.Pooled ? null : DiscoveryPolicy.Of(new ExpectedOverlays(setup).Warm());
-        var agents = new List<AgentCore>();
-        var views = new Dictionary<int, DiscoveredOverlays>();
-        foreach (int i in o.Agents.Distinct().Order())
-        {
-            var view = new DiscoveredOverlays();
-            views[i] = view;
-            agents.Add(new AgentCore(setup.CreateLearner(i), cfg, view, setup.Data.Test, setup.Strategy, MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), setup.Attacks));
-        }
-
         Directory.CreateDirectory(o.OutDir);
         var store = new CheckpointStore(Path.Combine(o.OutDir, "checkpoints"));
-        var resume = new Dictionary<int, Checkpoint?>();
-        foreach (var a in agents)
+        foreach (int a in o.Agents.Distinct())
+            foreach (var stale in store.RemoveStaleTemporaries(a)) Log($"agent {a}: removed {Path.GetFileName(stale)} left by a writer that was killed mid-write");
+
+        bool resume = o.Resume;
+        for (int incarnation = 0; ; incarnation++)
         {
-            resume[a.Id] = o.Resume ? store.TryLoadLatest(a.Id) : null;
-            foreach (var bad in store.Corrupt) Log($"agent {a.Id}: ignoring corrupt checkpoint {bad}");
-            if (o.Resume) Log(resume[a.Id] is { } c ? $"agent {a.Id}: resuming after round {c.Round}" : $"agent {a.Id}: no good checkpoint; starting from round 0");
+            var outcome = RunIncarnation(o, cfg, baseDir, setup, discoveryPolicy, store, fingerprint, resume, Log, ct);
+            if (outcome.Code != ExitRemoved) return outcome.Code;
+            if (!cfg.Cluster.Rejoin || incarnation >= cfg.Cluster.MaxRejoins)
+            {
+                Log(cfg.Cluster.Rejoin ? $"removed again after {incarnation} rejoin(s) (cluster.max_rejoins); giving up" : "cluster.rejoin is off; exiting");
+                return ExitNotAdmitted;
+            }
+            // a node the cluster removed (e.g. paused longer than the failure detector tolerates) comes back as a new
+            // incarnation: a fresh actor system on the same address, its agents restored from their last checkpoints
+            Log($"rejoining the cluster as a new incarnation ({incarnation + 1}/{cfg.Cluster.MaxRejoins}), agents resuming from their last checkpoints");
+            resume = true;
+        }
+    }
+
+    /// <summary>Exit code when an agent failed (training, mixing, I/O); the log names the agent and the error.</summary>
+    public const int ExitAgentFailed = 1;
+
+    /// <summary>Exit code when an unfinished agent closed no round for <c>cluster.stall_timeout_ms</c> (the watchdog).</summary>
+    public const int ExitStalled = 5;
+
+    /// <summary>Internal: the cluster removed this node; it rejoins (see <c>cluster.rejoin</c>) or exits with <see cref="ExitNotAdmitted"/>.</summary>
+    private const int ExitRemoved = -1;
+
+    private readonly record struct Outcome(int Code);
+
+    /// <summary>The stall watchdog's limit: <c>cluster.stall_timeout_ms</c>, or (0) twice the discovery timeout plus the round deadline, plus a minute.</summary>
+    public static int StallTimeoutMs(ExperimentConfig cfg) => cfg.Cluster.StallTimeoutMs > 0 ? cfg.Cluster.StallTimeoutMs
+        : (int)Math.Min(int.MaxValue, 2L * (cfg.Cluster.DiscoveryTimeoutMs + (long)cfg.Timing.DeadlineMs) + 60_000);
+
+    private static Outcome RunIncarnation(NodeOptions o, ExperimentConfig cfg, string baseDir, ExperimentSetup setup, DiscoveryPolicy? discoveryPolicy, CheckpointStore store, string fingerprint,
+        bool resume, Action<string> Log, CancellationToken ct)
+    {
+        var agents = new List<AgentCore>();
+        var views = new Dictionary<int, DiscoveredOverlays>();
+        var resumedFrom = new Dictionary<int, int>();
+        try
+        {
+            foreach (int i in o.Agents.Distinct().Order())
+            {
+                var view = new DiscoveredOverlays();
+                views[i] = view;
+                var core = new AgentCore(setup.CreateLearner(i), cfg, view, setup.Data.Test, setup.Strategy, MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), setup.Attacks);
+                agents.Add(core);
+                resumedFrom[i] = 0;
+                if (!resume) continue;
+                var c = store.TryLoadLatest(i);
+                foreach (var bad in store.Corrupt) Log($"agent {i}: ignoring corrupt checkpoint {bad}");
+                if (c is null) { Log($"agent {i}: no good checkpoint; starting from round 0"); continue; }
+                // a checkpoint of another config or shape is refused here, before any actor runs (exit code 2)
+                AgentCheckpoint.Restore(c, core, fingerprint, store.Directory);
+                resumedFrom[i] = c.Round;
+                Log($"agent {i}: resuming after round {c.Round}");
+            }
+        }
+        catch
+        {
+            foreach (var a in agents) a.Dispose();
+            throw;
         }
 
         var finished = new ConcurrentDictionary<int, AgentReport>();
         var settled = new ConcurrentDictionary<int, bool>();
+        var progress = new ConcurrentDictionary<int, DateTime>(agents.ToDictionary(a => a.Id, _ => DateTime.UtcNow));
         var allDone = new TaskCompletionSource();
         var allSettled = new TaskCompletionSource();
         string? fatal = null;
@@ -102,32 +153,45 @@ public static class NodeHost
 
         var keys = new Parse.Cluster.Protocol.PeerKeys(o.Secret, Parse.Cluster.Protocol.ConfigFingerprint.Of(cfg));
         var system = ActorSystem.Create(AkkaConfig.SystemName, AkkaConfig.Setup(o, cfg, baseDir));
+        IActorRef? directory = null;
         try
         {
             var refs = new List<IActorRef>();
             foreach (var a in agents)
             {
-                var agentSetup = new AgentSetup(cfg, a, views[a.Id], setup.BaseNeighbours(a.Id), setup.Ceiling(a.Id), o.OutDir, store, resume[a.Id], o.Fault,
+                var agentSetup = new AgentSetup(cfg, a, views[a.Id], setup.BaseNeighbours(a.Id), setup.Ceiling(a.Id), o.OutDir, store, resumedFrom[a.Id], o.Fault,
                     r =>
                     {
                         finished[r.Agent] = r;
+                        progress.TryRemove(r.Agent, out _);
                         Log($"agent {r.Agent}: finished {r.RoundsCompleted} rounds, accuracy {r.FinalAccuracy:F3}");
+                        if (r.RoundsCompleted >= cfg.Rounds) directory?.Tell(new LocalAgentFinished(r.Agent));
                         if (finished.Count == agents.Count) allDone.TrySetResult();
                     },
                     id => { settled[id] = true; if (settled.Count == agents.Count) allSettled.TrySetResult(); },
-                    why => Fail(why, 1),
+                    why => Fail(why, ExitAgentFailed),
                     Log,
-                    discoveryPolicy) { Keys = keys };
+                    discoveryPolicy)
+                {
+                    Keys = keys,
+                    Fingerprint = fingerprint,
+                    StopAfterRound = o.StopAfterRound,
+                    OnProgress = (id, round) => { if (progress.ContainsKey(id)) progress[id] = DateTime.UtcNow; Log($"agent {id}: round {round} closed"); },
+                };
                 refs.Add(system.ActorOf(Props.Create(() => new AgentActor(agentSetup)).WithDispatcher("parse-agent-dispatcher").WithMailbox("parse-agent-mailbox"), AgentActorName(a.Id)));
             }
             Action<string> logLine = Log;
             Action<string> notAdmitted = why => Fail(why, ExitNotAdmitted);
+            Action<string> removed = why => Fail(why, ExitRemoved);
             var ids = agents.Select(a => a.Id).ToArray();
-            system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted)), "directory");
+            directory = system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted, removed)), "directory");
+            foreach (var r in finished.Values.Where(r => r.RoundsCompleted >= cfg.Rounds)) directory.Tell(new LocalAgentFinished(r.Agent));
             if (string.IsNullOrEmpty(o.Secret))
                 Log("warning: --insecure: no experiment secret; any process that reaches a seed node is admitted");
             Log($"config fingerprint {Parse.Cluster.Protocol.ConfigFingerprint.Short(keys.Fingerprint)}; TLS {(cfg.Cluster.Tls.Enabled ? "on (mutual)" : "off")}");
             Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
+            // a node the cluster downs shuts its actor system down; that must end the wait, never leave it hanging
+            system.WhenTerminated.ContinueWith(_ => Fail("the actor system terminated (this node was downed)", ExitRemoved));
 
             // never wait forever for a cluster that is not there: give up if this node is not Up in time
             // (WeaklyUp counts: the directory admits WeaklyUp peers, and a rejoin while a crashed incarnation is
@@ -135,7 +199,16 @@ public static class NodeHost
             if (!WaitUntilJoined(Akka.Cluster.Cluster.Get(system), allDone.Task, cfg.Cluster.DiscoveryTimeoutMs, Log, ct))
                 Fail($"could not join the cluster through the seed nodes {string.Join(',', o.SeedNodes)} within " +
                      $"{cfg.Cluster.DiscoveryTimeoutMs} ms (cluster.discovery_timeout_ms); are they running and reachable?", ExitNotJoined);
-            Task.WaitAny([allDone.Task], ct);
+            // the watchdog: every wait has a limit; an agent that closes no round for the stall timeout ends the node
+            int stallMs = StallTimeoutMs(cfg);
+            while (!allDone.Task.IsCompleted)
+            {
+                Task.WaitAny([allDone.Task], 1000, ct);
+                ct.ThrowIfCancellationRequested();
+                foreach (var (id, at) in progress)
+                    if ((DateTime.UtcNow - at).TotalMilliseconds > stallMs && !finished.ContainsKey(id))
+                        Fail($"agent {id}: no round closed for {stallMs} ms (cluster.stall_timeout_ms); the node gives up instead of waiting forever", ExitStalled);
+            }
             if (fatal is null)
             {
                 // stay reachable while neighbours still run, so that they finish (and restarted peers can rejoin)
@@ -151,7 +224,7 @@ public static class NodeHost
             system.Terminate().Wait(TimeSpan.FromSeconds(10));
             foreach (var a in agents) a.Dispose();
         }
-        return fatal is null ? 0 : exitCode;
+        return new Outcome(fatal is null ? 0 : exitCode);
     }
 
     /// <summary>True once this node is WeaklyUp or Up (or its agents are already done); false after <paramref name="timeoutMs"/>.</summary>

@@ -27,6 +27,8 @@ public sealed record NodeOptions
     public bool Resume { get; init; }
     /// <summary>Directory for agent reports, checkpoints and the node log.</summary>
     public required string OutDir { get; init; }
+    /// <summary>Checkpoint every agent after this round and leave (a planned stop; resume later with <see cref="Resume"/>); 0 = run to the end.</summary>
+    public int StopAfterRound { get; init; }
     /// <summary>Deliberate payload corruption (tests only).</summary>
     public PayloadFault Fault { get; init; }
 }

@@ -24,4 +24,13 @@ public sealed record ClusterConfig
     public ClusterLimitsConfig Limits { get; init; } = new();
     /// <summary>TLS with mutual authentication on the transport (off by default).</summary>
     public ClusterTlsConfig Tls { get; init; } = new();
+    /// <summary>
+    /// An unfinished agent that closes no round for this long ends its node (exit code 5) instead of hanging, in
+    /// milliseconds; 0 = twice (discovery timeout + round deadline) plus one minute.
+    /// </summary>
+    public int StallTimeoutMs { get; init; }
+    /// <summary>A node the cluster removed (e.g. paused past the failure detector) rejoins as a new incarnation, its agents resuming from their checkpoints.</summary>
+    public bool Rejoin { get; init; } = true;
+    /// <summary>How many times a node rejoins before it gives up (exit code 3).</summary>
+    public int MaxRejoins { get; init; } = 3;
 }

@@ -145,6 +145,8 @@ public static class ConfigValidator
             Check(File.Exists(full), $"timing.trace: file not found: {full}");
         }
         Check(k.CheckpointEvery >= 0, $"cluster.checkpoint_every: must be >= 0 (got {k.CheckpointEvery})");
+        Check(k.StallTimeoutMs >= 0, $"cluster.stall_timeout_ms: must be >= 0 (0 = automatic; got {k.StallTimeoutMs})");
+        Check(k.MaxRejoins >= 0, $"cluster.max_rejoins: must be >= 0 (got {k.MaxRejoins})");
         Check(k.DiscoveryTimeoutMs >= 1 && k.DiscoveryQuietMs >= 1, "cluster.discovery_timeout_ms and cluster.discovery_quiet_ms: must be >= 1");
         Check(k.ChunkBytes >= 1024 && k.ChunkBytes <= Math.Min(k.MaxPayloadBytes, 524288), $"cluster.chunk_bytes: must be in [1024, min(cluster.max_payload_bytes, 524288)] (got {k.ChunkBytes})");
         Check(k.LingerMs >= 0, $"cluster.linger_ms: must be >= 0 (got {k.LingerMs})");

@@ -46,7 +46,6 @@ public sealed class AgentCore : IDisposable
     private double _waitStart, _roundStart, _lastArrival;
     private readonly IAttack? _attack;
     private readonly AttackPlan? _attacks;
-    private readonly Random? _attackRandom;
     private readonly Dictionary<string, List<Tensor>> _initial = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<List<Tensor>>> _lastReceived = new(StringComparer.Ordinal);
 
@@ -87,7 +86,6 @@ public sealed class AgentCore : IDisposable
         _attack = attacks?.For(learner.Id);
         if (_attack is not null)
         {
-            _attackRandom = new Random(Util.Seeds.Derive(cfg.Seed, "attack", learner.Id));
             using var noGrad = torch.no_grad();
             foreach (var g in _everShared) _initial[g.Key] = g.Parameters.Select(p => p.detach().clone()).ToList();
         }
@@ -193,7 +191,9 @@ public sealed class AgentCore : IDisposable
                 IReadOnlyList<Tensor> values = g.Parameters.Select(p => p.detach().clone()).ToList();
                 if (_attack is not null && r >= _attacks!.Config.StartRound && _attacks.Targets(g.Role))
                     values = _attack.Poison(new AttackContext(r, g, values, _lastReceived.TryGetValue(g.Key, out var seen)
-                        ? seen.Select(x => (IReadOnlyList<Tensor>)x).ToList() : [], _initial[g.Key], _attackRandom!)) ?? values;
+                        ? seen.Select(x => (IReadOnlyList<Tensor>)x).ToList() : [], _initial[g.Key],
+                        // one stream per round and group, derived from the seed: a resumed attacker continues exactly
+                        new Random(Util.Seeds.Derive(_cfg.Seed, "attack", Id, r, g.Key)))) ?? values;
                 var payload = _pipeline.Outgoing(new GroupPayload(g.Key, Id, r, peers.Count, values));
                 foreach (var v in payload.Values) v.DetachFromDisposeScope();
                 outgoing.Add(new OutgoingPayload(payload, g.Role, peers));

@@ -17,9 +17,11 @@ public sealed record EvalResult(double Accuracy, double Loss, IReadOnlyDictionar
 /// </summary>
 public sealed class Agent : IDisposable
 {
-    private readonly Random _rng;
-    private readonly int[] _order;
+    private readonly int _seed;
+    private Random _rng;
+    private int[] _order;
     private int _cursor;
+    private long _shuffles;
     private Learner? _group;
     private bool _disposed;
 
@@ -38,6 +40,7 @@ public sealed class Agent : IDisposable
         TypeName = AgentTypes.Name(Modalities);
         (Train, Holdout) = cfg.Model.Ensemble == "stacked" ? SplitHoldout(train, cfg.Model.EnsembleHoldout, seed) : (train, null);
         var t = cfg.Train;
+        _seed = seed;
         _rng = new Random(seed);
         _order = Enumerable.Range(0, Train.Count).ToArray();
         _cursor = _order.Length;
@@ -104,11 +107,33 @@ public sealed class Agent : IDisposable
             if (_cursor >= _order.Length)
             {
                 RandomExtensions.Shuffle(_rng, _order);
+                _shuffles++;
                 _cursor = 0;
             }
             batch[i] = _order[_cursor++];
         }
         return batch;
+    }
+
+    /// <summary>
+    /// Where the agent's batch sequence stands: how many times its order was shuffled and the position in the current
+    /// order. Saved in checkpoints so that a resumed agent draws exactly the batches an uninterrupted one would.
+    /// </summary>
+    public SamplerState Sampler => new(_shuffles, _cursor);
+
+    /// <summary>
+    /// Puts the batch sequence where <paramref name="state"/> says (replays the shuffles from the agent's seed, so the
+    /// random stream continues exactly as it would have). Throws <see cref="InvalidDataException"/> if it does not fit.
+    /// </summary>
+    public void RestoreSampler(SamplerState state)
+    {
+        if (state.Shuffles < 0 || state.Cursor < 0 || state.Cursor > _order.Length || (state.Shuffles == 0 && state.Cursor != _order.Length && state.Cursor != 0))
+            throw new InvalidDataException($"agent {Id}: sampler state {state} does not fit {_order.Length} training samples");
+        _rng = new Random(_seed);
+        _order = Enumerable.Range(0, _order.Length).ToArray();
+        for (long k = 0; k < state.Shuffles; k++) RandomExtensions.Shuffle(_rng, _order);
+        _shuffles = state.Shuffles;
+        _cursor = state.Shuffles == 0 ? _order.Length : state.Cursor;
     }
 
     /// <summary>
@@ -148,3 +173,8 @@ public sealed class Agent : IDisposable
         _group?.Release();
     }
 }
+
+/// <summary>Position in an agent's batch sequence (see <see cref="Agent.Sampler"/>).</summary>
+/// <param name="Shuffles">Times the sample order has been reshuffled from the agent's seed.</param>
+/// <param name="Cursor">Next position in the current order.</param>
+public readonly record struct SamplerState(long Shuffles, int Cursor);

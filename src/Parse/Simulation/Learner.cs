@@ -320,6 +320,42 @@ public sealed class Learner : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// The optimizer's state (Adam moments and step count, or SGD momentum buffers) as bytes, for checkpoints; restore
+    /// with <see cref="LoadOptimizerState"/> on a learner of the same shapes and optimizer.
+    /// </summary>
+    public byte[] OptimizerState()
+    {
+        var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(_flatAdam is not null ? "flat-adam" : _optimizer!.GetType().Name);
+            if (_flatAdam is not null) _flatAdam.Save(w);
+            else ((TorchSharp.Modules.OptimizerHelper)_optimizer!).save_state_dict(w);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Restores what <see cref="OptimizerState"/> returned; throws <see cref="InvalidDataException"/> if it does not fit.</summary>
+    public void LoadOptimizerState(byte[] state)
+    {
+        using var r = new BinaryReader(new MemoryStream(state), System.Text.Encoding.UTF8);
+        string kind;
+        try { kind = r.ReadString(); }
+        catch (EndOfStreamException) { throw new InvalidDataException("optimizer state is truncated"); }
+        string mine = _flatAdam is not null ? "flat-adam" : _optimizer!.GetType().Name;
+        if (kind != mine) throw new InvalidDataException($"optimizer state is for '{kind}', this learner uses '{mine}'");
+        try
+        {
+            if (_flatAdam is not null) _flatAdam.Load(r);
+            else ((TorchSharp.Modules.OptimizerHelper)_optimizer!).load_state_dict(r);
+        }
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"optimizer state does not fit: {e.Message}");
+        }
+    }
+
     /// <summary>An agent is done with the learner; the last one disposes it.</summary>
     internal void Release()
     {

@@ -68,6 +68,31 @@ public sealed class FlatAdam : IDisposable
         for (int i = 0; i < _params.Count; i++) _params[i].sub_(parts[i].view(_params[i].shape));
     }
 
+    /// <summary>Writes the step count and both moment vectors (for checkpoints: a resumed agent continues exactly).</summary>
+    public void Save(BinaryWriter w)
+    {
+        w.Write(_t);
+        w.Write(_m.numel());
+        foreach (var t in new[] { _m, _v })
+            foreach (float f in t.data<float>()) w.Write(f);
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote; throws <see cref="InvalidDataException"/> if the sizes differ.</summary>
+    public void Load(BinaryReader r)
+    {
+        long t = r.ReadInt64(), n = r.ReadInt64();
+        if (t < 0 || n != _m.numel()) throw new InvalidDataException($"optimizer state holds {n} values, the model has {_m.numel()}");
+        foreach (var target in new[] { _m, _v })
+        {
+            var values = new float[n];
+            for (long i = 0; i < n; i++) values[i] = r.ReadSingle();
+            using var src = torch.tensor(values);
+            using var noGrad = torch.no_grad();
+            target.copy_(src);
+        }
+        _t = t;
+    }
+
     public void Dispose()
     {
         _m.Dispose();
