@@ -41,7 +41,7 @@ internal static class ClusterCommands
                 Fault = pr.GetValue(fault),
             };
             using var cts = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+            using var signals = Commands.CancelOnSignals(cts);
             return NodeHost.Run(opts, Console.Out, cts.Token);
         }));
         return cmd;

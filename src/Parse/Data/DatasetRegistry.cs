@@ -22,6 +22,11 @@ public static class DatasetRegistry
     public static IReadOnlyList<string> Names => Registry.Names;
 
     /// <summary>Loads or generates the dataset for <paramref name="agentCount"/> agents; relative paths resolve against <paramref name="baseDir"/> (the config's directory).</summary>
-    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir) =>
-        Registry.Resolve("data.name", cfg.Name)(new DatasetRequest(cfg, agentCount, seed, baseDir));
+    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        var bundle = Registry.Resolve("data.name", cfg.Name)(new DatasetRequest(cfg, agentCount, seed, baseDir) { Cancellation = ct });
+        if (ct.IsCancellationRequested) { bundle.Dispose(); ct.ThrowIfCancellationRequested(); }
+        return bundle;
+    }
 }

@@ -11,4 +11,7 @@ public sealed record DatasetRequest(DataConfig Config, int AgentCount, int Seed,
 {
     /// <summary>Where to report progress such as downloads or cache builds (default: standard error).</summary>
     public TextWriter Log { get; init; } = Console.Error;
+
+    /// <summary>Stops a long load (download, feature extraction) when cancelled (Ctrl-C, SIGTERM); loaders check it between steps.</summary>
+    public CancellationToken Cancellation { get; init; }
 }
