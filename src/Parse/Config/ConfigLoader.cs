@@ -142,6 +142,8 @@ public static class ConfigLoader
         try
         {
             var cfg = obj.Deserialize<ExperimentConfig>(JsonOptions) ?? new ExperimentConfig();
+            if (ConfigNulls.Find(cfg) is { } empty)
+                throw new ConfigException($"{Origin(empty, source, origins)}: '{empty}' has no value (an empty entry, or a key without a value?)");
             return ApplyStrategyDefaults(cfg, obj);
         }
         catch (JsonException e)
