@@ -28,9 +28,10 @@ internal static class BenchCommand
             int total = spec.Cells().Count;
             Console.WriteLine($"bench {spec.Name}: {total} cells -> {Path.GetFullPath(outDir)}");
             using var cts = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+            using var signals = Commands.CancelOnSignals(cts);
             var progress = new SyncProgress<BenchProgress>(p =>
-                Console.WriteLine($"[{p.Done}/{p.Total}] {p.Cell.Id}  {(p.Skipped ? "already done, skipped" : $"{p.Seconds:F1} s")}"));
+                Console.WriteLine($"[{p.Done}/{p.Total}] {p.Cell.Id}  {(p.Skipped ? "already done, skipped" : $"{p.Seconds:F1} s")}" +
+                                  (p.Changed ? " (rerun: its earlier result came from a different resolved config)" : "")));
             BenchRunner.Run(spec, outDir, progress, cts.Token);
             Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.md")));
             return 0;

@@ -47,7 +47,7 @@ internal static class ClusterCommands
                 StopAfterRound = pr.GetValue(stopAfter) is var sa && sa >= 0 ? sa : throw new ConfigException($"--stop-after: must be a round >= 0 (got {sa})"),
             };
             using var cts = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+            using var signals = Commands.CancelOnSignals(cts);
             return NodeHost.Run(opts, Console.Out, cts.Token);
         }));
         return cmd;

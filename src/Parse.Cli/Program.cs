@@ -24,7 +24,15 @@ public static class Program
         root.Subcommands.Add(ClusterCommands.Launch());
         root.Subcommands.Add(ClusterCommands.Cert());
         root.Subcommands.Add(ClusterCommands.Chaos());
-        return root.Parse(args).Invoke();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // every usage error (unknown subcommand or option, missing argument, bad option value) exits 2, like a bad config
+            foreach (var e in parsed.Errors) Console.Error.WriteLine("error: " + e.Message);
+            Console.Error.WriteLine("see 'parse --help' (or 'parse COMMAND --help')");
+            return 2;
+        }
+        return parsed.Invoke();
     }
 
     /// <summary>
@@ -71,6 +79,26 @@ internal static class Commands
         return (cfg, Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
     }
 
+    /// <summary>
+    /// Cancels <paramref name="cts"/> on Ctrl-C (SIGINT), SIGTERM (what <c>timeout</c>, containers and batch schedulers
+    /// send) and SIGQUIT instead of letting the runtime kill the process; dispose the result to unregister.
+    /// </summary>
+    internal static IDisposable CancelOnSignals(CancellationTokenSource cts)
+    {
+        var regs = new[] { System.Runtime.InteropServices.PosixSignal.SIGINT, System.Runtime.InteropServices.PosixSignal.SIGTERM, System.Runtime.InteropServices.PosixSignal.SIGQUIT }
+            .Select(sig => System.Runtime.InteropServices.PosixSignalRegistration.Create(sig, c =>
+            {
+                c.Cancel = true;
+                try { cts.Cancel(); } catch (ObjectDisposedException) { }
+            })).ToList();
+        return new Registrations(regs);
+    }
+
+    private sealed class Registrations(List<System.Runtime.InteropServices.PosixSignalRegistration> regs) : IDisposable
+    {
+        public void Dispose() { foreach (var r in regs) r.Dispose(); }
+    }
+
     /// <summary>Runs <paramref name="body"/>, turning known failures into one clear line and an exit code.</summary>
     internal static int Guard(Func<int> body)
     {
@@ -90,6 +118,12 @@ internal static class Commands
             Console.Error.WriteLine("error: " + e.Message);
             return 1;
         }
+        catch (AggregateException e)
+        {
+            // several simulator work units failed differently: every one is reported
+            foreach (var inner in e.Flatten().InnerExceptions) Console.Error.WriteLine("error: " + inner.Message);
+            return 1;
+        }
     }
 
     public static Command Run()
@@ -106,10 +140,8 @@ internal static class Commands
             string outDir = pr.GetValue(outOpt) ?? ExperimentRunner.DefaultOutput(cfg);
             var progress = new ConsoleProgress(pr.GetValue(quiet));
             using var cts = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-            // SIGTERM stops the run like Ctrl-C: the partial directory is kept and marked INTERRUPTED
-            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-                System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
+            // Ctrl-C and SIGTERM stop the run (also during setup and data loading): the partial directory is kept and marked INTERRUPTED
+            using var signals = CancelOnSignals(cts);
             string partial = Parse.Reporting.RunDirectory.PartialPath(outDir);
             try
             {

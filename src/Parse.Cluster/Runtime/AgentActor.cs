@@ -367,7 +367,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         using var scope = torch.NewDisposeScope();
         if (_s.Fault == PayloadFault.Garbage) return System.Text.Encoding.UTF8.GetBytes("not a payload " + p.Round);
-        if (_s.Fault == PayloadFault.NaN) p = p with { Values = p.Values.Select(v => torch.full_like(v, float.NaN)).ToList() };
+        if (_s.Fault == PayloadFault.NaN)
+        {
+            using var nan = float.NaN.ToScalar();   // held for the calls (Util.ScalarOps)
+            p = p with { Values = p.Values.Select(v => torch.full_like(v, nan)).ToList() };
+        }
         if (_s.Fault == PayloadFault.Scaled) p = p with { Values = p.Values.Select(v => Parse.Util.ScalarOps.Times(v, 1000.0)).ToList() };
         return PayloadCodec.Encode(p);
     }

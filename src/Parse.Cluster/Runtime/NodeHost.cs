@@ -59,7 +59,7 @@ public static class NodeHost
         string fingerprint = ConfigFingerprint.Of(cfg);
         // every process derives the same population, data and partition from the shared file and seed (the simulator's
         // own builder), and builds only its agents
-        using var setup = ExperimentSetup.Build(cfg, baseDir, o.Agents.ToHashSet());
+        using var setup = ExperimentSetup.Build(cfg, baseDir, o.Agents.ToHashSet(), ct);
         if (setup.Topology.TimeVarying && !setup.Pooled)
             throw new ConfigException($"topology.kind: '{cfg.Topology.Kind}' changes every round; the cluster runtime supports static topologies only");
         // what discovery may believe: the overlays this config implies (a peer announcing keys its type lacks, or a

@@ -8,11 +8,14 @@ using Parse.Simulation;
 namespace Parse.Bench;
 
 /// <summary>Progress of a grid run.</summary>
-public sealed record BenchProgress(int Done, int Total, GridCell Cell, bool Skipped, double Seconds);
+/// <param name="Changed">The cell had a result from a different resolved config (e.g. other <c>--set</c> values) and was rerun.</param>
+public sealed record BenchProgress(int Done, int Total, GridCell Cell, bool Skipped, double Seconds, bool Changed = false);
 
 /// <summary>
 /// Runs every cell of a grid into <c>OUT/cells/ID</c> (each an ordinary, atomically written run directory).
-/// A cell whose <c>summary.json</c> exists is skipped, so an interrupted bench resumes where it stopped.
+/// A cell whose <c>summary.json</c> exists and whose stored resolved config (<c>config.json</c>) is the one this run
+/// would use is skipped, so an interrupted bench resumes where it stopped; a cell whose config changed (other
+/// <c>--set</c> values, an edited base file) is rerun, never reused under the new label.
 /// Then aggregates all cells into <c>results.md</c> and <c>results.csv</c>.
 /// </summary>
 public static class BenchRunner
@@ -33,6 +36,19 @@ public static class BenchRunner
         return list;
     }
 
+    /// <summary>SHA-256 (hex) of a resolved config as written to a run's <c>config.json</c>: the key of a bench cell's result.</summary>
+    public static string ConfigHash(ExperimentConfig cfg) => Hash(ConfigLoader.ToJson(cfg));
+
+    /// <summary>Hash of the resolved config stored in a finished cell (its <c>config.json</c>, written as <see cref="ConfigLoader.ToJson"/>), or null.</summary>
+    private static string? StoredConfigHash(string cellDir)
+    {
+        string path = Path.Combine(cellDir, "config.json");
+        try { return File.Exists(path) ? Hash(File.ReadAllText(path)) : null; }
+        catch (IOException) { return null; }   // unreadable: rerun the cell
+    }
+
+    private static string Hash(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
     public static void Run(GridSpec grid, string outDir, IProgress<BenchProgress>? progress = null, CancellationToken ct = default,
         Func<ExperimentConfig, ExperimentConfig>? adjust = null)
     {
@@ -45,13 +61,11 @@ public static class BenchRunner
             ct.ThrowIfCancellationRequested();
             string dir = CellDir(outDir, cell);
             var t = System.Diagnostics.Stopwatch.StartNew();
-            bool skip = File.Exists(Path.Combine(dir, "summary.json"));
-            if (!skip)
-            {
-                var cfg = adjust is null ? cfg0 : adjust(cfg0);
-                ExperimentRunner.Run(cfg with { Name = cell.Id }, dir, baseDir, overwrite: true, ct: ct);
-            }
-            progress?.Report(new BenchProgress(++done, cells.Count, cell, skip, t.Elapsed.TotalSeconds));
+            var cfg = (adjust is null ? cfg0 : adjust(cfg0)) with { Name = cell.Id };
+            bool done0 = File.Exists(Path.Combine(dir, "summary.json"));
+            bool skip = done0 && StoredConfigHash(dir) == ConfigHash(cfg);
+            if (!skip) ExperimentRunner.Run(cfg, dir, baseDir, overwrite: true, ct: ct);
+            progress?.Report(new BenchProgress(++done, cells.Count, cell, skip, t.Elapsed.TotalSeconds, Changed: done0 && !skip));
         }
         Aggregate(grid, outDir);
     }

@@ -79,6 +79,8 @@ public sealed class GridSpec
                     throw new ConfigException($"{path}: axes.{name} must be a list of values or a mapping of named override bundles");
             }
             if (values.Count == 0) throw new ConfigException($"{path}: axes.{name} has no values");
+            if (values.GroupBy(v => v.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new ConfigException($"{path}: axes.{name} lists the value '{twice.Key}' {twice.Count()} times; each cell must be distinct (a repeated seed would be counted as another run)");
             axes.Add(new Axis(name, values));
         }
         (string, string)? baseline = null;
@@ -101,11 +103,17 @@ public sealed class GridSpec
                     if (v.Overrides.Contains("strategy=local")) baseline ??= (a.Name, v.Name);
         if (baseline is { } b2 && !axes.Any(a => a.Name == b2.Item1 && a.Values.Any(v => v.Name == b2.Item2)))
             throw new ConfigException($"{path}: baseline {b2.Item1}={b2.Item2} is not a value of the grid");
-        return new GridSpec
+        var grid = new GridSpec
         {
             Name = root["name"]?.ToString() ?? Path.GetFileNameWithoutExtension(path),
             BasePath = basePath, Set = set, Axes = axes, Baseline = baseline,
         };
+        // cells are stored in folders named after their coordinates with unsafe characters replaced: two values that
+        // differ only there would write into the same folder and overwrite each other's results
+        if (grid.Cells().GroupBy(c => c.Id).FirstOrDefault(g => g.Count() > 1) is { } clash)
+            throw new ConfigException($"{path}: the cells {string.Join(" and ", clash.Select(c => "'" + string.Join(", ", c.Coordinates.Select(x => $"{x.Axis}={x.Value}")) + "'"))} " +
+                                      $"would share the result folder cells/{clash.Key}; rename one of the values");
+        return grid;
     }
 
     private static string Scalar(JsonNode? n) => n switch

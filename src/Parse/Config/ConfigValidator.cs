@@ -17,6 +17,7 @@ public static class ConfigValidator
             if (!list.Contains(value)) errors.Add($"{field}: unknown value '{value}' (expected one of: {string.Join(", ", list)})");
         }
 
+        InputLimits.Check(c, errors);
         OneOf("strategy", c.Strategy, Components.Strategies.Names);
         Check(c.Rounds >= 1, $"rounds: must be >= 1 (got {c.Rounds})");
         Check(c.Harmony.Stage1Fraction is >= 0 and <= 1, $"harmony.stage1_fraction: must be in [0,1] (got {c.Harmony.Stage1Fraction})");

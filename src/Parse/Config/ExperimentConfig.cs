@@ -240,6 +240,8 @@ public sealed record TopologyConfig
     public double P { get; init; } = 0.2;
     /// <summary>Edge-list file for kind=file: lines "i j" (agent indices), # comments.</summary>
     public string? File { get; init; }
+    /// <summary>kind=file: accept a graph that is not connected (agents in different components never exchange anything); refused by default.</summary>
+    public bool AllowDisconnected { get; init; }
 }
 
 /// <summary>Per-key overlays.</summary>
@@ -314,6 +316,8 @@ public sealed record SimConfig
     /// the per-agent path up to float rounding. Needs lockstep timing; false trains every agent alone, as the cluster does.
     /// </summary>
     public bool BatchAgents { get; init; } = true;
+    /// <summary>Most agents a run may have (setup cost and memory grow with it, see docs/performance.md); raise it to run more.</summary>
+    public int MaxAgents { get; init; } = InputLimits.DefaultMaxAgents;
 }
 
 /// <summary>Chain of payload processors applied to every message (validation always runs).</summary>

@@ -219,14 +219,14 @@ public static partial class AvMnist
         var x = torch.tensor(train, [train.Length / dim, dim], dtype: ScalarType.Float32).to_type(ScalarType.Float64);
         var mean = x.mean([0], keepdim: true);
         var xc = x - mean;
-        var cov = xc.t().matmul(xc) / x.shape[0];
+        var cov = xc.t().matmul(xc).Over(x.shape[0]);
         var (_, vecs) = torch.linalg.eigh(cov);                         // ascending eigenvalues
         var v = vecs.narrow(1, dim - rank, rank);                       // top-rank eigenvectors [dim, rank]
         var proj = v.matmul(v.t());
         foreach (var a in new[] { train, test })
         {
             var t = torch.tensor(a, [a.Length / dim, dim]).to_type(ScalarType.Float64);
-            var r = ((t - mean).matmul(proj) + mean).to_type(ScalarType.Float32).contiguous();
+            var r = (t - mean).matmul(proj).Plus(mean).to_type(ScalarType.Float32).contiguous();
             r.data<float>().CopyTo(a, 0);
         }
     }

@@ -18,11 +18,17 @@ public sealed record CsvTable(string Path, string[] Header, List<string[]> Rows,
     {
         string full = System.IO.Path.GetFullPath(path);
         if (!File.Exists(full)) throw new ConfigException($"CSV file not found: {full}");
+        using var r = new StreamReader(full, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return Read(r, full);
+    }
+
+    /// <summary>Reads CSV text from <paramref name="r"/>; <paramref name="full"/> names it in messages (and becomes <see cref="Path"/>).</summary>
+    public static CsvTable Read(TextReader r, string full)
+    {
         var rows = new List<string[]>();
         var lines = new List<int>();
         string[]? header = null;
         int lineNo = 0;
-        using var r = new StreamReader(full, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         while (ReadRecord(r, ref lineNo, full) is { } rec)
         {
             int startLine = rec.Line;
@@ -44,7 +50,7 @@ public sealed record CsvTable(string Path, string[] Header, List<string[]> Rows,
         return new CsvTable(full, header, rows, lines);
     }
 
-    private static (List<string> Cells, int Line)? ReadRecord(StreamReader r, ref int lineNo, string path)
+    private static (List<string> Cells, int Line)? ReadRecord(TextReader r, ref int lineNo, string path)
     {
         if (r.Peek() < 0) return null;
         lineNo++;

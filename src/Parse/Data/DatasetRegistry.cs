@@ -23,6 +23,12 @@ public static class DatasetRegistry
 
     /// <summary>Loads or generates the dataset for <paramref name="agentCount"/> agents; relative paths resolve against <paramref name="baseDir"/> (the config's directory).</summary>
     /// <param name="hostedAgents">Agents this process hosts (null: all); see <see cref="DatasetRequest.HostedAgents"/>.</param>
-    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir, IReadOnlySet<int>? hostedAgents = null) =>
-        Registry.Resolve("data.name", cfg.Name)(new DatasetRequest(cfg, agentCount, seed, baseDir) { HostedAgents = hostedAgents });
+    /// <param name="ct">Stops a long load when cancelled (Ctrl-C, SIGTERM).</param>
+    public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir, IReadOnlySet<int>? hostedAgents = null, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        var bundle = Registry.Resolve("data.name", cfg.Name)(new DatasetRequest(cfg, agentCount, seed, baseDir) { HostedAgents = hostedAgents, Cancellation = ct });
+        if (ct.IsCancellationRequested) { bundle.Dispose(); ct.ThrowIfCancellationRequested(); }
+        return bundle;
+    }
 }

@@ -15,4 +15,6 @@ public sealed record DatasetRequest(DataConfig Config, int AgentCount, int Seed,
     /// <summary>The agents this process hosts (a cluster node), or null for all (the simulator). A dataset that assigns
     /// rows to agents itself (<see cref="DatasetBundle.Partition"/>) may load only these agents' training rows.</summary>
     public IReadOnlySet<int>? HostedAgents { get; init; }
+    /// <summary>Stops a long load (download, feature extraction) when cancelled (Ctrl-C, SIGTERM); loaders check it between steps.</summary>
+    public CancellationToken Cancellation { get; init; }
 }

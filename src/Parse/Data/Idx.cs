@@ -51,11 +51,29 @@ public static class IdxReader
             dims[i] = (buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3];
             if (dims[i] < 0) throw new ConfigException($"{source}: negative size in dimension {i}");
             total *= dims[i];
+            if (total > Array.MaxLength) throw new ConfigException($"{source}: IDX array too large (dimensions 0..{i} already hold more than {Array.MaxLength} values)");
         }
-        if (total > int.MaxValue) throw new ConfigException($"{source}: IDX array too large ({total} values)");
-        var data = new byte[total];
-        ReadExactly(s, data, source, "data");
+        // a header may declare far more than the file holds: check the remaining length when known, and never allocate
+        // the declared size up front for a stream of unknown length (a gzip file)
+        if (s.CanSeek && s.Length - s.Position < total)
+            throw new ConfigException($"{source}: truncated IDX file (the header declares {total} data bytes, {s.Length - s.Position} follow)");
+        byte[] data = s.CanSeek ? new byte[total] : ReadUpTo(s, (int)total, source);
+        if (s.CanSeek) ReadExactly(s, data, source, "data");
         return new IdxArray(dims, data);
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes from a stream of unknown length, growing the buffer as data arrives.</summary>
+    private static byte[] ReadUpTo(Stream s, int count, string source)
+    {
+        using var ms = new MemoryStream(Math.Min(count, 1 << 20));
+        var buf = new byte[1 << 16];
+        while (ms.Length < count)
+        {
+            int n = s.Read(buf, 0, (int)Math.Min(buf.Length, count - ms.Length));
+            if (n == 0) throw new ConfigException($"{source}: truncated IDX file (while reading data: {ms.Length} of {count} bytes)");
+            ms.Write(buf, 0, n);
+        }
+        return ms.Length == ms.Capacity ? ms.GetBuffer() : ms.ToArray();
     }
 
     private static void ReadExactly(Stream s, byte[] buf, string source, string what)

@@ -1,3 +1,4 @@
+using Parse.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,6 +46,7 @@ public sealed class LogMelExtractor
         var result = new float[clips.Count * per];
         using var fb = torch.tensor(_fb, [_p.NMels, bins]);
         using var window = torch.hann_window(_p.NFft);
+        using var eps = LogMelParams.Epsilon.ToScalar();   // held for the calls (Util.ScalarOps)
         for (int start = 0; start < clips.Count; start += batch)
         {
             using var scope = torch.NewDisposeScope();
@@ -57,9 +59,9 @@ public sealed class LogMelExtractor
             }
             var x = torch.tensor(wave, [n, L]);
             var spec = torch.stft(x, _p.NFft, hop_length: _p.Hop, win_length: _p.NFft, window: window, center: false, return_complex: true);
-            var power = spec.abs().pow(2);                          // [n, bins, frames]
+            var power = spec.abs().Squared();                        // [n, bins, frames]
             var mel = torch.matmul(fb, power);                      // [n, n_mels, frames]
-            var logmel = (mel + LogMelParams.Epsilon).log().transpose(1, 2).contiguous();   // [n, frames, n_mels]
+            var logmel = mel.add(eps, ScalarOps.One).log().transpose(1, 2).contiguous();   // [n, frames, n_mels]
             if (logmel.shape[1] != _p.Frames) throw new InvalidOperationException($"stft produced {logmel.shape[1]} frames, expected {_p.Frames}");
             logmel.data<float>().CopyTo(result, checked(start * per));
         }

@@ -8,7 +8,8 @@ public sealed record WavAudio(float[] Samples, int SampleRate);
 
 /// <summary>
 /// Reads RIFF/WAVE files with 16-bit PCM data (format tag 1). Multi-channel audio is averaged to mono.
-/// Unknown chunks (LIST, fact, ...) are skipped; errors name the file.
+/// Unknown chunks (LIST, fact, ...) are skipped; errors name the file. A data chunk shorter than its declared size
+/// (a truncated file) or without a single sample frame is an error, never silence.
 /// </summary>
 public static class WavReader
 {
@@ -26,7 +27,7 @@ public static class WavReader
             throw new ConfigException($"{source}: not a RIFF/WAVE file");
         int pos = 12, channels = 0, rate = 0, bits = 0;
         bool haveFmt = false;
-        while (pos + 8 <= b.Length)
+        while ((long)pos + 8 <= b.Length)
         {
             var id = b.Slice(pos, 4);
             int size = BinaryPrimitives.ReadInt32LittleEndian(b.Slice(pos + 4, 4));
@@ -42,13 +43,16 @@ public static class WavReader
                 if (format != 1 || bits != 16)
                     throw new ConfigException($"{source}: unsupported WAV encoding (format tag {format}, {bits} bits); only 16-bit PCM is supported");
                 if (channels < 1) throw new ConfigException($"{source}: WAV declares {channels} channels");
+                if (rate < 1) throw new ConfigException($"{source}: WAV declares a sample rate of {rate} Hz");
                 haveFmt = true;
             }
             else if (id.SequenceEqual("data"u8))
             {
                 if (!haveFmt) throw new ConfigException($"{source}: data chunk before fmt chunk");
-                int len = Math.Min(size, b.Length - body);   // tolerate a data size that overstates the file
-                int frames = len / (2 * channels);
+                if ((long)body + size > b.Length)
+                    throw new ConfigException($"{source}: truncated WAV file: the data chunk declares {size} bytes but only {b.Length - body} follow (an incomplete download or copy?)");
+                int frames = size / (2 * channels);
+                if (frames == 0) throw new ConfigException($"{source}: the WAV data chunk holds no complete sample ({size} bytes, {channels} channel(s) of 16 bits)");
                 var samples = new float[frames];
                 for (int i = 0; i < frames; i++)
                 {
@@ -59,7 +63,9 @@ public static class WavReader
                 }
                 return new WavAudio(samples, rate);
             }
-            pos = body + size + (size & 1);   // chunks are word aligned
+            long next = (long)body + size + (size & 1);   // chunks are word aligned
+            if (next > b.Length) break;                     // a chunk running past the end: no data chunk follows
+            pos = (int)next;
         }
         throw new ConfigException($"{source}: no {(haveFmt ? "data" : "fmt")} chunk found");
     }

@@ -37,18 +37,21 @@ public sealed class ExperimentSetup : IDisposable
 
     /// <summary>Loads the data and derives population, topology and partition. Bad input throws <see cref="ConfigException"/>.</summary>
     /// <param name="cfg">The experiment.</param>
-    /// <param name="baseDir">Directory of the config file.</param>
+    /// <param name="baseDir">Directory that relative paths resolve against.</param>
     /// <param name="hostedAgents">The agents this process will create (a cluster node), or null for all: a data set that
     /// assigns rows to agents itself then loads only their rows.</param>
-    public static ExperimentSetup Build(ExperimentConfig cfg, string baseDir, IReadOnlySet<int>? hostedAgents = null)
+    /// <param name="ct">Cancels setup (Ctrl-C, SIGTERM) between its steps and during data loading.</param>
+    public static ExperimentSetup Build(ExperimentConfig cfg, string baseDir, IReadOnlySet<int>? hostedAgents = null, CancellationToken ct = default)
     {
         var strategy = StrategyRegistry.Create(cfg.Strategy, cfg);
         var plan = LearnerPlan.Of(cfg);
         var population = plan.Population;
+        ct.ThrowIfCancellationRequested();
         var topology = TopologyFactory.Create(cfg.Topology, population.Count, cfg.Seed, baseDir);
-        var data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir, plan.Pooled ? null : hostedAgents);
+        var data = DatasetRegistry.Load(cfg.Data, population.Count, cfg.Seed, baseDir, plan.Pooled ? null : hostedAgents, ct);
         try
         {
+            ct.ThrowIfCancellationRequested();
             data.Train.EnsureFinite($"data '{cfg.Data.Name}' (training)");
             data.Test.EnsureFinite($"data '{cfg.Data.Name}' (test)");
             var parts = data.Partition ?? Partitioner.Split(data.Train.Labels, data.Train.NumClasses, population.Count, cfg.Data.Partition, cfg.Seed, data.Groups,
@@ -101,19 +104,27 @@ public sealed class ExperimentSetup : IDisposable
     /// round train as one stacked model (one <see cref="Learner"/> of several agents, in id order); otherwise each
     /// agent alone. Learners come in order of their first agent's id.
     /// </summary>
-    public IReadOnlyList<Learner> CreateLearners(bool batch)
+    public IReadOnlyList<Learner> CreateLearners(bool batch, CancellationToken ct = default)
     {
         var agents = new List<Agent>();
         var learners = new List<Learner>();
         try
         {
-            for (int id = 0; id < LearnerCount; id++) agents.Add(CreateAgent(id));
+            for (int id = 0; id < LearnerCount; id++)
+            {
+                ct.ThrowIfCancellationRequested();
+                agents.Add(CreateAgent(id));
+            }
             var groups = batch
                 // an attacker that does no local training (a free rider) cannot share a stacked learner: it trains alone
                 ? agents.GroupBy(a => (a.TypeName, a.BatchSize, a.StepsPerRound, Alone: Attacks.For(a.Id)?.SkipsTraining == true ? a.Id : -1))
                     .Select(g => g.OrderBy(a => a.Id).ToList()).OrderBy(g => g[0].Id).ToList()
                 : agents.Select(a => new List<Agent> { a }).ToList();
-            foreach (var g in groups) learners.Add(new Learner(g, Data.Modalities, Config, Data.Train.NumClasses));
+            foreach (var g in groups)
+            {
+                ct.ThrowIfCancellationRequested();
+                learners.Add(new Learner(g, Data.Modalities, Config, Data.Train.NumClasses));
+            }
             return learners;
         }
         catch

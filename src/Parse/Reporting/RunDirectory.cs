@@ -47,22 +47,66 @@ public sealed class RunDirectory : IDisposable
     public static RunDirectory Create(string path, bool overwrite, ExperimentConfig? cfg = null)
     {
         string final = Path.GetFullPath(path);
+        // every check on the output place happens here, before any data is loaded or any agent trains
+        if (System.IO.File.Exists(final)) throw new ConfigException($"output directory {final} is an existing file, not a directory; choose another --out");
         if (Directory.Exists(final) && Directory.EnumerateFileSystemEntries(final).Any() && !overwrite)
             throw new ConfigException($"output directory already exists and is not empty: {final} (use --force to replace it)");
         string parent = Path.GetDirectoryName(final)!;
-        Directory.CreateDirectory(parent);
         string staging = PartialPath(final);
-        if (Directory.Exists(staging))
+        try
         {
-            if (LiveOwner(staging) is { } pid)
-                throw new ConfigException($"{staging} is being written by a running process (pid {pid}); choose another --out");
-            Directory.Delete(staging, true);
+            Directory.CreateDirectory(parent);
+            RemoveStalePartials(parent);
+            if (Directory.Exists(staging))
+            {
+                if (LiveOwner(staging) is { } pid)
+                    throw new ConfigException($"{staging} is being written by a running process (pid {pid}); choose another --out");
+                Directory.Delete(staging, true);
+            }
+            Directory.CreateDirectory(staging);
+            var dir = new RunDirectory(final, staging, RunInfo.Start(Path.GetFileName(final), cfg));
+            AtomicFile.WriteAllText(dir.File(RunningMarker), OwnerLine());
+            dir.WriteInfo();
+            return dir;
         }
-        Directory.CreateDirectory(staging);
-        var dir = new RunDirectory(final, staging, RunInfo.Start(Path.GetFileName(final), cfg));
-        AtomicFile.WriteAllText(dir.File(RunningMarker), $"{Environment.ProcessId}\n");
-        dir.WriteInfo();
-        return dir;
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            if (Directory.Exists(staging) && LiveOwner(staging) is null) try { Directory.Delete(staging, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw new ConfigException($"cannot write the run directory {final}: {e.Message} (choose a writable --out)");
+        }
+    }
+
+    /// <summary>
+    /// Removes the <c>*.partial</c> directories in <paramref name="parent"/> whose RUNNING marker names a process that
+    /// no longer runs (killed with SIGKILL, power loss: it could mark nothing); returns their paths. Directories marked
+    /// FAILED or INTERRUPTED are kept (they hold the metrics so far and the reason), and so are those of live processes.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveStalePartials(string parent)
+    {
+        var removed = new List<string>();
+        if (!Directory.Exists(parent)) return removed;
+        foreach (var d in Directory.EnumerateDirectories(parent, "*.partial"))
+        {
+            string marker = Path.Combine(d, RunningMarker);
+            if (!System.IO.File.Exists(marker) || LiveOwner(d) is not null || OwnedByThisProcess(marker)) continue;
+            if (System.IO.File.Exists(Path.Combine(d, FailedMarker)) || System.IO.File.Exists(Path.Combine(d, InterruptedMarker))) continue;
+            try { Directory.Delete(d, true); removed.Add(d); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // another process got there first
+        }
+        return removed;
+    }
+
+    private static bool OwnedByThisProcess(string marker)
+    {
+        try { return System.IO.File.ReadAllText(marker).Split(' ', '\n')[0].Trim() == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture); }
+        catch (IOException) { return true; }   // unreadable right now: leave it
+    }
+
+    /// <summary>"PID STARTTICKS": the process id and its start time, so a recycled pid is not taken for the writer.</summary>
+    private static string OwnerLine()
+    {
+        using var me = System.Diagnostics.Process.GetCurrentProcess();
+        return $"{Environment.ProcessId} {me.StartTime.ToUniversalTime().Ticks}\n";
     }
 
     /// <summary>Path of a file inside the staging directory.</summary>
@@ -115,15 +159,22 @@ public sealed class RunDirectory : IDisposable
     private static int? LiveOwner(string staging)
     {
         string marker = Path.Combine(staging, RunningMarker);
-        if (!System.IO.File.Exists(marker) || !int.TryParse(System.IO.File.ReadAllText(marker).Trim(), out int pid)) return null;
+        string[] f;
+        try { f = System.IO.File.Exists(marker) ? System.IO.File.ReadAllText(marker).Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries) : []; }
+        catch (IOException) { return null; }
+        if (f.Length == 0 || !int.TryParse(f[0], out int pid)) return null;
         if (pid == Environment.ProcessId) return null;
         try
         {
             using var p = System.Diagnostics.Process.GetProcessById(pid);
-            return p.HasExited ? null : pid;
+            if (p.HasExited) return null;
+            // same pid, different process (recycled id): the writer is gone
+            if (f.Length > 1 && long.TryParse(f[1], out long ticks) && Math.Abs(p.StartTime.ToUniversalTime().Ticks - ticks) > TimeSpan.TicksPerSecond) return null;
+            return pid;
         }
         catch (ArgumentException) { return null; }
         catch (InvalidOperationException) { return null; }
+        catch (System.ComponentModel.Win32Exception) { return pid; }   // cannot inspect it: assume it is alive
     }
 }
 

@@ -21,7 +21,7 @@ public static class ExperimentRunner
     {
         using var dir = RunDirectory.Create(outDir, overwrite, cfg);
         Simulator sim;
-        try { sim = new Simulator(cfg, baseDir); }
+        try { sim = new Simulator(cfg, baseDir, ct); }
         catch { dir.Abandon(); throw; }   // setup failed (config, data): nothing ran, nothing to keep
         using (sim)
         {

@@ -33,14 +33,21 @@ public sealed class Simulator : IDisposable
     private readonly object _overlayLock = new();
     private readonly object _deliveredLock = new();
 
-    /// <summary>Builds every agent of <paramref name="cfg"/>; relative paths resolve against <paramref name="baseDir"/>.</summary>
-    public Simulator(ExperimentConfig cfg, string baseDir)
+    /// <summary>
+    /// Builds every agent of <paramref name="cfg"/>; relative paths resolve against <paramref name="baseDir"/>.
+    /// <paramref name="ct"/> cancels the setup (data loading, agent construction) with an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public Simulator(ExperimentConfig cfg, string baseDir, CancellationToken ct = default)
     {
         _cfg = cfg;
-        _setup = ExperimentSetup.Build(cfg, baseDir);
-        _timing = new TimingModel(cfg.Timing, _setup.LearnerCount, cfg.Seed, baseDir);
-        // agents of one type train as one stacked model only if they start every local round at the same virtual time
-        _learners = _setup.CreateLearners(cfg.Sim.BatchAgents && cfg.Timing.Lockstep);
+        _setup = ExperimentSetup.Build(cfg, baseDir, ct: ct);
+        try
+        {
+            _timing = new TimingModel(cfg.Timing, _setup.LearnerCount, cfg.Seed, baseDir);
+            // agents of one type train as one stacked model only if they start every local round at the same virtual time
+            _learners = _setup.CreateLearners(cfg.Sim.BatchAgents && cfg.Timing.Lockstep, ct);
+        }
+        catch { _setup.Dispose(); throw; }
         Agents = _learners.SelectMany(l => l.Agents).OrderBy(a => a.Id).ToList();
         // mixers and payload pipelines may keep per-agent state (error feedback, CHOCO public copies): one per agent
         _cores = Agents.Select(a => new AgentCore(a, cfg, new View(this, a.Id), _setup.Data.Test, _setup.Strategy,
@@ -173,7 +180,7 @@ public sealed class Simulator : IDisposable
                     case Phase.Publish:
                     {
                         var outs = new IReadOnlyList<OutgoingPayload>[batch.Count];
-                        ForEachUnit(par, batch.Select((e, k) => (Action)(() => outs[k] = _cores[e.Agent].Publish(now))).ToList());
+                        ForEachUnit(par, batch.Select((e, k) => Labelled($"agent {e.Agent}", "publishing", () => outs[k] = _cores[e.Agent].Publish(now))).ToList());
                         for (int k = 0; k < batch.Count; k++)
                         {
                             var core = _cores[batch[k].Agent];
@@ -198,7 +205,7 @@ public sealed class Simulator : IDisposable
                     {
                         // each receiver takes its payloads in (sender, key) order; receivers run in parallel
                         var byReceiver = batch.GroupBy(e => e.Agent).OrderBy(g => g.Key).ToList();
-                        ForEachUnit(par, byReceiver.Select(g => (Action)(() =>
+                        ForEachUnit(par, byReceiver.Select(g => Labelled($"agent {g.Key}", "receiving", () =>
                         {
                             var core = _cores[g.Key];
                             foreach (var e in g.OrderBy(e => e.From).ThenBy(e => e.Payload!.Key, StringComparer.Ordinal))
@@ -229,7 +236,7 @@ public sealed class Simulator : IDisposable
                     case Phase.Close:
                     {
                         var cores = batch.Select(e => _cores[e.Agent]).ToList();
-                        ForEachUnit(par, cores.Select(c => (Action)(() => c.Mix(now, atDeadline[c.Id]))).ToList());
+                        ForEachUnit(par, cores.Select(c => Labelled($"agent {c.Id}", "mixing", () => c.Mix(now, atDeadline[c.Id]))).ToList());
                         exchangeSeconds += sw.Elapsed.TotalSeconds;
                         sw.Restart();
                         ForEachUnit(par, EvaluationUnits(cores, now));
@@ -322,14 +329,14 @@ public sealed class Simulator : IDisposable
             if (present == 0) continue;
             if (present != l.Agents.Count) throw new InvalidOperationException("internal: a group of agents trained as one model left lockstep");
             // an agent alone trains through its core (which also knows when not to train, e.g. a free rider)
-            if (l.Agents.Count == 1) { var core = _cores[l.Agents[0].Id]; units.Add(() => core.Train()); continue; }
-            units.Add(() =>
+            if (l.Agents.Count == 1) { var core = _cores[l.Agents[0].Id]; units.Add(Labelled($"agent {core.Id}", "training", () => core.Train())); continue; }
+            units.Add(Labelled($"agents {string.Join(",", l.Agents.Select(a => a.Id))}", "training", () =>
             {
                 var t = Stopwatch.StartNew();
                 var losses = l.LocalTrain(_cores[l.Agents[0].Id].Round);
                 double share = t.Elapsed.TotalSeconds / losses.Length;
                 for (int k = 0; k < losses.Length; k++) _cores[l.Agents[k].Id].TrainedExternally(losses[k], share);
-            });
+            }));
         }
         ForEachUnit(par, units);
     }
@@ -387,22 +394,45 @@ public sealed class Simulator : IDisposable
             _cores.Average(c => c.LastTrainLoss)));
     }
 
+    /// <summary>
+    /// <paramref name="run"/>, with any failure other than a config error or a cancellation turned into an
+    /// <see cref="AgentFailureException"/> naming <paramref name="who"/> and <paramref name="phase"/>.
+    /// </summary>
+    private static Action Labelled(string who, string phase, Action run) => () =>
+    {
+        try { run(); }
+        catch (Exception e) when (e is not (ConfigException or OperationCanceledException or AgentFailureException))
+        {
+            throw new AgentFailureException(who, phase, e);
+        }
+    };
+
+    /// <summary>
+    /// Runs <paramref name="units"/> on up to <paramref name="parallelism"/> pool workers. The first failure stops the
+    /// workers from taking further units; every worker is joined, and the failure is rethrown on the calling thread
+    /// (several different failures: an <see cref="AggregateException"/> holding all of them). No unit's exception is lost.
+    /// </summary>
     private static void ForEachUnit(int parallelism, IReadOnlyList<Action> units)
     {
         if (parallelism <= 1 || units.Count <= 1) { foreach (var u in units) u(); return; }
         // self-scheduling: each worker takes the next unit in list order (callers put the costliest first)
-        int next = -1;
+        int next = -1, failed = 0;
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         // pool threads, not a fresh thread per round: new threads get new native malloc arenas, and the working
         // set of a long run would creep up
         var workers = Enumerable.Range(0, Math.Min(parallelism, units.Count)).Select(_ => Task.Run(() =>
         {
-            for (int i = Interlocked.Increment(ref next); i < units.Count; i = Interlocked.Increment(ref next)) units[i]();
+            for (int i = Interlocked.Increment(ref next); i < units.Count && Volatile.Read(ref failed) == 0; i = Interlocked.Increment(ref next))
+            {
+                try { units[i](); }
+                catch (Exception e) { errors.Enqueue(e); Volatile.Write(ref failed, 1); }
+            }
         })).ToArray();
-        try { Task.WaitAll(workers); }
-        catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-        }
+        Task.WaitAll(workers);   // the workers catch everything: this returns once each has stopped
+        if (errors.IsEmpty) return;
+        var distinct = errors.DistinctBy(e => (e.GetType(), e is AgentFailureException a ? a.InnerException?.Message : e.Message)).ToList();
+        if (distinct.Count == 1) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(errors.First()).Throw();
+        throw new AggregateException($"{errors.Count} simulator work units failed: " + string.Join("; ", distinct.Select(e => e.Message)), errors);
     }
 
     /// <summary>Disposes agents, learners and data.</summary>

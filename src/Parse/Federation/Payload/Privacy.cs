@@ -87,7 +87,7 @@ public sealed class PrivacyStage : IBindablePayloadProcessor
         double clip = _cfg.Clip, std = _cfg.NoiseMultiplier * clip;
         double sq = 0;
         foreach (var v in p.Values)
-            using (var n2 = v.square().sum()) sq += n2.item<float>();
+            using (var n2 = v.Squared().sum()) sq += n2.item<float>();
         double norm = Math.Sqrt(sq);
         float factor = norm > clip ? (float)(clip / norm) : 1f;
         var values = new List<Tensor>(p.Values.Count);

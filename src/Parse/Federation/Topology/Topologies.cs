@@ -50,7 +50,8 @@ public static class TopologyFactory
             "round r: i -- i + 2^(r mod ceil(log2 n))");
         r.Register("torus", q => new StaticTopology(Torus(q.AgentCount)), "2-D torus, rows x cols = n");
         r.Register("file", q => new StaticTopology(FromFile(
-            q.Config.File ?? throw new ConfigException("topology.file: required when topology.kind is 'file'"), q.AgentCount, q.BaseDir)),
+            q.Config.File ?? throw new ConfigException("topology.file: required when topology.kind is 'file'"), q.AgentCount, q.BaseDir,
+            q.Config.AllowDisconnected)),
             "edge list 'i j' per line from topology.file");
         return r;
     }
@@ -127,8 +128,11 @@ public static class TopologyFactory
         return g;
     }
 
-    /// <summary>Reads "i j" lines (0-based agent ids; '#' starts a comment).</summary>
-    public static Graph FromFile(string path, int n, string baseDir)
+    /// <summary>
+    /// Reads "i j" lines (0-based agent ids; '#' starts a comment). A file without edges is refused (it would silently be
+    /// <c>strategy: local</c>), and so is a graph that is not connected unless <paramref name="allowDisconnected"/>.
+    /// </summary>
+    public static Graph FromFile(string path, int n, string baseDir, bool allowDisconnected = false)
     {
         string full = Path.IsPathRooted(path) ? path : Path.Combine(baseDir, path);
         if (!File.Exists(full)) throw new ConfigException($"topology.file: file not found: {full}");
@@ -146,6 +150,16 @@ public static class TopologyFactory
             if (a < 0 || a >= n || b < 0 || b >= n)
                 throw new ConfigException($"{full}:{lineNo}: edge {a}-{b} names an unknown agent (agents are 0..{n - 1})");
             g.AddEdge(a, b);
+        }
+        if (g.EdgeCount == 0)
+            throw new ConfigException($"topology.file: {full} has no edges, so no agent would ever communicate; for that on purpose use strategy: local");
+        if (n > 1 && !allowDisconnected && !g.IsConnected())
+        {
+            var isolated = Enumerable.Range(0, n).Where(i => g.Degree(i) == 0).ToList();
+            string detail = isolated.Count > 0
+                ? $"agent(s) {string.Join(", ", isolated.Take(10))}{(isolated.Count > 10 ? ", ..." : "")} have no edge"
+                : "it has several components";
+            throw new ConfigException($"topology.file: {full} is not connected ({detail}); add edges, or set topology.allow_disconnected=true if the islands are intended");
         }
         return g;
     }
