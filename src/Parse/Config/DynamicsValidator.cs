@@ -10,7 +10,7 @@ public static class DynamicsValidator
     {
         var d = c.Dynamics;
         var ch = c.Churn;
-        if (!d.Enabled && !ch.Enabled) return;
+        if (!d.Enabled && !ch.Enabled && d.TrainMissing.Count == 0 && d.TestMissing.Count == 0) return;
         IReadOnlyList<IReadOnlyList<string>> population;
         try { population = AgentPopulation.Build(c.Agents, c.Data.Modalities, c.Seed); }
         catch (ConfigException) { return; }   // reported by the agents section

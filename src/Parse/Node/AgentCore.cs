@@ -357,6 +357,8 @@ public sealed class AgentCore : IDisposable
     {
         get
         {
+            // a newcomer's first round: its neighbours may be far behind on the wall clock (it skipped the rounds before)
+            if (!Present(Round) && Present(Round + 1)) return Math.Max(_timing.DeadlineMs, _cfg.Cluster.DiscoveryTimeoutMs);
             if (!_timing.AdaptiveDeadline || _recentLastArrival.Count == 0) return _timing.DeadlineMs;
             return Math.Clamp(_timing.DeadlineFactor * _recentLastArrival.Max() * 1000, _timing.MinDeadlineMs, _timing.DeadlineMs);
         }

@@ -82,6 +82,7 @@ public sealed class DynamicsSchedule
     /// </summary>
     public IEnumerable<string> DependsOn(int agent, string key)
     {
+        key = key.Split('|')[0];   // without the shape signature
         var parts = key.Split('/');
         if (key.Contains("/proj-s/", StringComparison.Ordinal) || parts[0] == "fusion" || key.StartsWith("head/synergy/", StringComparison.Ordinal))
             return _population[agent];

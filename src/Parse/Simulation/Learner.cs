@@ -152,7 +152,7 @@ public sealed class Learner : IDisposable
     /// sensor, and each of the others with probability 1 - <c>dynamics.train_missing</c>, drawn from the agent's own
     /// stream (the same draws whether it trains alone or stacked). Null when nothing is missing.
     /// </summary>
-    private Dictionary<string, Tensor>? TrainPresence(int b)
+    internal Dictionary<string, Tensor>? TrainPresence(int b)
     {
         if (!_dynamics.Enabled) return null;
         bool any = false;
