@@ -46,6 +46,31 @@ public class DynamicsTests
     }
 
     [Fact]
+    public void Churn_schedule_is_absent_outside_join_and_leave_and_leaves_at_its_rate()
+    {
+        var cfg = TestConfigs.Load("rounds=20", "churn.join=[{type: a+b, count: 2, round: 5}]", "churn.leave=[{agents: [0], round: 7}]");
+        var s = DynamicsSchedule.Of(cfg)!;
+        // the two highest a+b ids join at 5; agent 0 leaves at 7
+        Assert.Equal([(8, 5), (11, 5)], s.Newcomers);
+        foreach (int a in new[] { 8, 11 })
+            for (int r = 1; r <= 20; r++) Assert.Equal(r >= 5, s.Present(a, r));
+        for (int r = 1; r <= 20; r++) Assert.Equal(r < 7, s.Present(0, r));
+        Assert.True(s.Churns(0) && s.Churns(8) && !s.Churns(2));
+        Assert.Equal(s.Unavailable(8, 3), new HashSet<string> { "a", "b" });
+        // a newcomer's groups rejoin with a warm start in its first round only
+        Assert.True(s.Joining(8, "head/redundant|16x8;16", 5));
+        Assert.False(s.Joining(8, "head/redundant|16x8;16", 6));
+        // leave_rate: present after round r with probability (1 - p)^(r - 1); 12 agents x 40 seeds
+        int left = 0, n = 0;
+        for (int seed = 1; seed <= 40; seed++)
+        {
+            var rated = DynamicsSchedule.Of(TestConfigs.Load("rounds=10", "churn.leave_rate=0.1", $"seed={seed}"))!;
+            for (int a = 0; a < 12; a++, n++) if (!rated.Present(a, 10)) left++;
+        }
+        Assert.InRange((double)left / n, 1 - Math.Pow(0.9, 9) - 0.08, 1 - Math.Pow(0.9, 9) + 0.08);
+    }
+
+    [Fact]
     public void Training_masks_drop_each_modality_at_its_missing_rate_and_down_sensors_always()
     {
         var cfg = TestConfigs.Load("dynamics.train_missing={a: 0.3}", "sim.batch_agents=true");
