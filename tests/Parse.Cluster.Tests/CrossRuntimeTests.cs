@@ -49,6 +49,10 @@ public sealed class CrossRuntimeTests : IDisposable
         { "discovery-liars", ["attack.discovery=true", "attack.fraction=0.34"] },
         { "choco-qsgd-lz4", ["payload.processors=[qsgd,choco,lz4]", "mixing.rule=choco"] },
         { "top-k-ef-float16-privacy", ["payload.processors=[top-k,error-feedback,float16]", "privacy.clip=1", "privacy.roles=[synergy]"] },
+        // sensor b fails and recovers, a fifth of the test samples miss a, agent 5 (a+b) joins at round 3 with a warm
+        // start and agent 3 (a) leaves at round 4 (docs/dynamics.md)
+        { "dynamics-failure-churn", ["dynamics.failure={b: {p_fail: 0.3, p_recover: 0.5}}", "dynamics.test_missing={a: 0.2}",
+            "churn.join=[{agents: [5], round: 3}]", "churn.leave=[{agents: [3], round: 4}]"] },
     };
 
     [Theory]

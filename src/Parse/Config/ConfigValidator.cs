@@ -124,6 +124,7 @@ public static class ConfigValidator
         }
         foreach (var p in c.Payload.Processors) OneOf("payload.processors", p, Components.PayloadProcessors.Names);
         PayloadValidator.Validate(c, errors);
+        DynamicsValidator.Validate(c, errors);
         Check(c.Eval.Every >= 1, $"eval.every: must be >= 1 (got {c.Eval.Every})");
         Check(c.Eval.EmbeddingSamples >= 10, $"eval.embedding_samples: must be >= 10 (got {c.Eval.EmbeddingSamples})");
         Check(c.Sim.Parallelism >= 1, $"sim.parallelism: must be >= 1 (got {c.Sim.Parallelism})");

@@ -41,6 +41,10 @@ public sealed record ExperimentConfig
     public IReadOnlyList<string> Notices { get; init; } = [];
     /// <summary>Cluster runtime settings (ignored by the in-process simulator).</summary>
     public ClusterConfig Cluster { get; init; } = new();
+    /// <summary>Modality dynamics: missing samples, sensor failure and recovery, modality gain and loss (off by default).</summary>
+    public DynamicsConfig Dynamics { get; init; } = new();
+    /// <summary>Agents joining and leaving during a run (off by default).</summary>
+    public ChurnConfig Churn { get; init; } = new();
 }
 
 /// <summary>Dataset selection and generation parameters.</summary>

@@ -19,6 +19,12 @@ public sealed record AgentOutput(
     /// of <see cref="HeadLogits"/>), when the model computed it (it lets the loss treat all heads in one operation).
     /// </summary>
     public Tensor? HeadLogProbs { get; init; }
+
+    /// <summary>
+    /// With missing modalities: per modality, [A] with 1 when the agent has it in some sample of the batch, else 0 (the
+    /// contrastive term of a pair counts only when both are there); null = every modality present.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor>? ModalityWeight { get; init; }
 }
 
 /// <summary>
@@ -235,35 +241,61 @@ public sealed class AgentModel : Module
     /// </summary>
     /// <param name="inputs">Modality name to [A', N, ...] input (at least the model's modalities).</param>
     /// <param name="dropHeads">Heads to leave out of the ensemble (slice-drop ablations).</param>
-    public AgentOutput Forward(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlySet<string>? dropHeads = null)
+    /// <param name="present">
+    /// Modality dynamics (docs/reconstruction.md, "Missing modalities"): per modality, [A', N] with 1 where the sample has
+    /// it and 0 where it is missing; null = every modality present. A missing modality's input is zero; every head that
+    /// reads it is masked: its logits are zero (a uniform prediction, no gradient) where the sample lacks what the head
+    /// needs. A unique head needs its modality, the synergy head every modality, the redundant head one of them (it
+    /// averages the redundant slices of the present ones).
+    /// </param>
+    public AgentOutput Forward(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlySet<string>? dropHeads = null,
+        IReadOnlyDictionary<string, Tensor>? present = null)
     {
+        Tensor? Mask(string m) => present is not null && present.TryGetValue(m, out var t) ? t.unsqueeze(-1) : null;   // [A', N, 1]
+        static Tensor Apply(Tensor x, Tensor? mask) => mask is null ? x : x.mul(mask);
+        if (present is not null)
+            inputs = Modalities.ToDictionary(m => m, m => Mask(m) is { } k
+                ? inputs[m].mul(k.reshape([.. k.shape[..2], .. Enumerable.Repeat(1L, (int)inputs[m].dim() - 2)])) : inputs[m]);
+        // masked mean over the modalities of per-modality tensors [A', N, d]; zero where none is present
+        Tensor MaskedMean(IReadOnlyList<Tensor> xs)
+        {
+            if (xs.Count == 1) return Apply(xs[0], Mask(Modalities[0]));
+            if (present is null) return torch.stack(xs.ToArray(), 0).mean([0]);
+            var masks = Modalities.Select(m => Mask(m) ?? torch.ones_like(xs[0].narrow(-1, 0, 1))).ToArray();
+            var sum = torch.stack(xs.Select((x, i) => x.mul(masks[i])).ToArray(), 0).sum([0]);
+            var count = torch.stack(masks, 0).sum([0]);
+            return sum.div(count.clamp_min(Util.ScalarOps.One));
+        }
+        Tensor? Any() => present is null ? null
+            : torch.stack(Modalities.Select(m => Mask(m) ?? torch.ones_like(present.Values.First().unsqueeze(-1))).ToArray(), 0).amax([0]);
+        Tensor? All() => present is null ? null
+            : Modalities.Select(m => Mask(m)).Where(k => k is not null).Aggregate((Tensor?)null, (acc, k) => acc is null ? k : acc.mul(k!));
         if (_taskHead is not null)
         {
             var zs = Modalities.Select(m => _embeddings[m].forward(_trunks[m].forward(inputs[m]))).ToArray();
-            var z = zs.Length == 1 ? zs[0] : torch.stack(zs, 0).mean([0]);
-            var task = _taskHead.forward(z);
+            var z = MaskedMean(zs);
+            var task = Apply(_taskHead.forward(z), Any());
             return new AgentOutput(new Dictionary<string, Tensor> { ["task"] = task }, task.log_softmax(-1), new Dictionary<string, Slices>());
         }
         var slices = new Dictionary<string, Slices>();
         foreach (var m in Modalities) slices[m] = _encoders[m].Encode(inputs[m]);
         var logits = new Dictionary<string, Tensor>();
-        foreach (var (m, head) in _uniqueHeads) logits["unique/" + m] = head.forward(slices[m].Unique);
+        foreach (var (m, head) in _uniqueHeads) logits["unique/" + m] = Apply(head.forward(slices[m].Unique), Mask(m));
         if (_redundantHead is not null)
         {
             if (_cfg.RedundantInput == "each" && Modalities.Count > 1)
             {
-                var lps = Modalities.Select(m => _redundantHead.forward(slices[m].Redundant).log_softmax(-1)).ToArray();
-                logits["redundant"] = torch.stack(lps, 0).mean([0]);
+                var lps = Modalities.Select(m => _redundantHead.forward(slices[m].Redundant).log_softmax(-1)).ToList();
+                logits["redundant"] = MaskedMean(lps);
             }
             else
             {
-                var r = Modalities.Count == 1 ? slices[Modalities[0]].Redundant
-                    : torch.stack(Modalities.Select(m => slices[m].Redundant).ToArray(), 0).mean([0]);
-                logits["redundant"] = _redundantHead.forward(r);
+                var r = MaskedMean(Modalities.Select(m => slices[m].Redundant).ToList());
+                logits["redundant"] = Apply(_redundantHead.forward(r), Any());
             }
         }
         if (_synergyHead is not null && _fusion is not null)
-            logits["synergy"] = _synergyHead.forward(_fusion.Fuse(Modalities.Select(m => slices[m].Synergy!).ToList()));
+            logits["synergy"] = Apply(_synergyHead.forward(_fusion.Fuse(Modalities.Select(m => slices[m].Synergy!).ToList())), All());
         // every head's log-probabilities in one operation (per-operation overhead dominates models this small)
         var names = logits.Keys.ToList();
         var logProbs = names.Count == 1 ? logits[names[0]].log_softmax(-1).unsqueeze(0)
@@ -274,7 +306,12 @@ public sealed class AgentModel : Module
             : logProbs.index_select(0, torch.tensor(used.Select(x => (long)x.i).ToArray(), dtype: ScalarType.Int64));
         var weights = _cfg.Ensemble == "stacked" ? Stacked.Selected(Agents).Select(k => _ensembleWeights[k]).ToList() : null;
         var ens = Ensemble.Combine(used.Select(x => x.h).ToList(), usedLogProbs, _cfg.Ensemble, weights);
-        return new AgentOutput(logits, ens, slices) { HeadLogProbs = logProbs };
+        return new AgentOutput(logits, ens, slices)
+        {
+            HeadLogProbs = logProbs,
+            // per agent, whether it has a modality at all in this batch (a contrastive pair needs both)
+            ModalityWeight = present?.ToDictionary(kv => kv.Key, kv => kv.Value.amax([1])),
+        };
     }
 
     /// <summary>Disposes the modules and the per-agent views.</summary>

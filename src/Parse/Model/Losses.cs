@@ -74,6 +74,8 @@ public static class Losses
                 for (int j = i + 1; j < mods.Count; j++)
                 {
                     var t = InfoNce(output.Slices[mods[i]].Redundant, output.Slices[mods[j]].Redundant, cfg.Tau);
+                    if (output.ModalityWeight is { } w && w.TryGetValue(mods[i], out var wi) && w.TryGetValue(mods[j], out var wj))
+                        t = t.mul(wi.mul(wj));
                     nce = nce is null ? t : nce.Plus(t);
                     pairs++;
                 }

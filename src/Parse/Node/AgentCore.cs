@@ -6,6 +6,7 @@ using Parse.Federation.Payload;
 using Parse.Federation.Sharing;
 using Parse.Model;
 using Parse.Simulation;
+using Parse.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -48,6 +49,7 @@ public sealed class AgentCore : IDisposable
     private readonly AttackPlan? _attacks;
     private readonly Dictionary<string, List<Tensor>> _initial = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<List<Tensor>>> _lastReceived = new(StringComparer.Ordinal);
+    private readonly DynamicsSchedule? _schedule;
 
     /// <summary>A received payload kept for mixing; disposing it releases its tensors (or the transport's lease on them).</summary>
     private sealed record Held(int Round, GroupPayload Payload, IDisposable? Lease) : IDisposable
@@ -68,13 +70,16 @@ public sealed class AgentCore : IDisposable
     /// <param name="mixer">Mixing rule (default: from <c>mixing.rule</c>).</param>
     /// <param name="pipeline">Payload processors (default: from <c>payload.processors</c>).</param>
     /// <param name="attacks">Who attacks and how (default: nobody); this agent runs its attack if it is an attacker.</param>
+    /// <param name="schedule">Modality dynamics and churn (default: from <c>dynamics</c> and <c>churn</c>; null when neither is set).</param>
     public AgentCore(Agent learner, ExperimentConfig cfg, IOverlayView overlays, MultimodalData? test,
-        ISharingStrategy? strategy = null, IMixer? mixer = null, PayloadPipeline? pipeline = null, AttackPlan? attacks = null)
+        ISharingStrategy? strategy = null, IMixer? mixer = null, PayloadPipeline? pipeline = null, AttackPlan? attacks = null,
+        DynamicsSchedule? schedule = null)
     {
         Learner = learner;
         _cfg = cfg;
         _timing = cfg.Timing;
-        _overlays = overlays;
+        _schedule = schedule ?? (cfg.Strategy == "centralized" ? null : DynamicsSchedule.Of(cfg));
+        _overlays = _schedule is null ? overlays : new ScheduledOverlayView(overlays, _schedule);
         _test = test;
         _strategy = strategy ?? StrategyRegistry.Create(cfg.Strategy, cfg);
         _mixer = mixer ?? MixerRegistry.Create(cfg);
@@ -118,8 +123,23 @@ public sealed class AgentCore : IDisposable
     /// <summary>Keys of every group this agent shares in some round (what overlay discovery must learn about).</summary>
     public IReadOnlyList<string> SharedKeys => _everShared.Select(g => g.Key).ToList();
 
-    /// <summary>Groups shared in round <paramref name="round"/> (1-based).</summary>
-    public IEnumerable<ParameterGroup> SharedGroups(int round) => _everShared.Where(g => _strategy.Shares(g, round - 1));
+    /// <summary>Groups shared in round <paramref name="round"/> (1-based): by the strategy, and active in the dynamics schedule.</summary>
+    public IEnumerable<ParameterGroup> SharedGroups(int round) =>
+        _everShared.Where(g => _strategy.Shares(g, round - 1) && (_schedule?.KeyActive(Id, g.Key, round) ?? true));
+
+    /// <summary>
+    /// Groups whose overlays the agent belongs to in round <paramref name="round"/>: those the strategy shares, whatever
+    /// the dynamics (an inactive group stays in its overlay and is skipped by its neighbours' views, on both runtimes).
+    /// </summary>
+    public IEnumerable<ParameterGroup> OverlayGroups(int round) => _everShared.Where(g => _strategy.Shares(g, round - 1));
+
+    /// <summary>The dynamics and churn schedule (null when neither is configured).</summary>
+    public DynamicsSchedule? Schedule => _schedule;
+
+    /// <summary>True when the agent takes part in round <paramref name="round"/> (churn: it has joined and not left).</summary>
+    public bool Present(int round) => _schedule?.Present(Id, round) ?? true;
+
+    private bool Joining(int agent, string key, int round) => _schedule?.Joining(agent, key, round) ?? false;
 
     /// <summary>
     /// Whether a neighbour can be reached at all (the cluster answers from membership; default: always). A neighbour
@@ -135,18 +155,38 @@ public sealed class AgentCore : IDisposable
         Tally.Events.Add($"round {round}: resumed from checkpoint");
     }
 
-    /// <summary>Live overlay neighbours of <paramref name="key"/> in <paramref name="round"/>, ascending.</summary>
+    /// <summary>
+    /// Live overlay neighbours of <paramref name="key"/> in <paramref name="round"/> whose payloads this agent waits for,
+    /// ascending (a neighbour that rejoins with a warm start only listens in its first round and is not waited for).
+    /// </summary>
     public List<int> Expected(string key, int round)
     {
         var result = new List<int>();
         foreach (int j in _overlays.Neighbours(key, round))
-            if (j != Id && IsReachable(j) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
+            if (j != Id && IsReachable(j) && !Joining(j, key, round) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
         result.Sort();
         return result;
     }
 
-    /// <summary>Marks the start of round <c>Round + 1</c> (for round timing).</summary>
-    public void StartRound(double now) => _roundStart = now;
+    /// <summary>Neighbours this agent sends its payload of <paramref name="key"/> to in <paramref name="round"/>: the expected ones and the ones that rejoin with a warm start.</summary>
+    public List<int> Recipients(string key, int round)
+    {
+        var result = new List<int>();
+        foreach (int j in _overlays.Neighbours(key, round))
+            if (j != Id && IsReachable(j) && !_finished.Contains(j)) result.Add(j);
+        result.Sort();
+        return result;
+    }
+
+    /// <summary>
+    /// Marks the start of round <c>Round + 1</c> (for round timing) and tells the learner which sensors are down in it
+    /// (their inputs are zero and masked, see <see cref="Agent.Unavailable"/>).
+    /// </summary>
+    public void StartRound(double now)
+    {
+        _roundStart = now;
+        if (_schedule is not null) Learner.Unavailable = _schedule.Unavailable(Id, Round + 1);
+    }
 
     /// <summary>
     /// Local training for round <c>Round + 1</c>; returns the mean training loss. For an agent that is its learner's only
@@ -156,7 +196,7 @@ public sealed class AgentCore : IDisposable
     /// </summary>
     public double Train()
     {
-        if (_attack?.SkipsTraining == true) { LastTrainLoss = Tally.LastTrainLoss = 0; return 0; }
+        if (_attack?.SkipsTraining == true || !Present(Round + 1)) { LastTrainLoss = Tally.LastTrainLoss = 0; return 0; }
         var t = System.Diagnostics.Stopwatch.StartNew();
         double loss = Learner.LocalTrain(Round);
         TrainedExternally(loss, t.Elapsed.TotalSeconds);
@@ -185,8 +225,10 @@ public sealed class AgentCore : IDisposable
         using (torch.no_grad())
             foreach (var g in SharedGroups(r))
             {
+                if (Joining(Id, g.Key, r)) continue;   // listens only in the round it rejoins
                 var peers = Expected(g.Key, r);
-                if (peers.Count == 0) continue;
+                var to = Recipients(g.Key, r);
+                if (to.Count == 0) continue;
                 using var scope = torch.NewDisposeScope();
                 IReadOnlyList<Tensor> values = g.Parameters.Select(p => p.detach().clone()).ToList();
                 if (_attack is not null && r >= _attacks!.Config.StartRound && _attacks.Targets(g.Role))
@@ -196,7 +238,7 @@ public sealed class AgentCore : IDisposable
                         new Random(Util.Seeds.Derive(_cfg.Seed, "attack", Id, r, g.Key)))) ?? values;
                 var payload = _pipeline.Outgoing(new GroupPayload(g.Key, Id, r, peers.Count, values));
                 foreach (var v in payload.Values) v.DetachFromDisposeScope();
-                outgoing.Add(new OutgoingPayload(payload, g.Role, peers));
+                outgoing.Add(new OutgoingPayload(payload, g.Role, to));
             }
         Waiting = true;
         _waitStart = now;
@@ -322,6 +364,8 @@ public sealed class AgentCore : IDisposable
     {
         get
         {
+            // a newcomer's first round: its neighbours may be far behind on the wall clock (it skipped the rounds before)
+            if (!Present(Round) && Present(Round + 1)) return Math.Max(_timing.DeadlineMs, _cfg.Cluster.DiscoveryTimeoutMs);
             if (!_timing.AdaptiveDeadline || _recentLastArrival.Count == 0) return _timing.DeadlineMs;
             return Math.Clamp(_timing.DeadlineFactor * _recentLastArrival.Max() * 1000, _timing.MinDeadlineMs, _timing.DeadlineMs);
         }
@@ -377,10 +421,35 @@ public sealed class AgentCore : IDisposable
                     Tally.MaxStaleness = Math.Max(Tally.MaxStaleness, stale);
                 }
                 if (_attack?.NeedsReceived == true) Remember(g.Key, contributions);
-                try { _mixer.Mix(g.Parameters, peers.Count, contributions); }
+                try
+                {
+                    if (Joining(Id, g.Key, r)) WarmStart(g, contributions, r);
+                    else _mixer.Mix(g.Parameters, peers.Count, contributions);
+                }
                 finally { foreach (var h in chosen) h.Dispose(); }
             }
         Round = r;
+    }
+
+    /// <summary>
+    /// Warm start of a group that rejoins its overlay: its parameters become the plain average of the neighbours'
+    /// payloads of this round (unchanged when none arrived).
+    /// </summary>
+    private void WarmStart(ParameterGroup g, IReadOnlyList<Contribution> contributions, int r)
+    {
+        if (contributions.Count == 0)
+        {
+            Tally.Events.Add($"round {r}: warm start of {g.Key}: no neighbour payload, kept own parameters");
+            return;
+        }
+        for (int i = 0; i < g.Parameters.Count; i++)
+        {
+            var sum = contributions[0].Values[i].to_type(g.Parameters[i].dtype).clone();
+            for (int c = 1; c < contributions.Count; c++) sum.add_(contributions[c].Values[i].to_type(sum.dtype), Util.ScalarOps.One);
+            g.Parameters[i].copy_(sum.Over(contributions.Count));
+        }
+        Tally.WarmStarts++;
+        Tally.Events.Add($"round {r}: warm start of {g.Key} from {contributions.Count} neighbour(s)");
     }
 
     /// <summary>An attacker's copy of what its neighbours sent for a group in its last mixed round.</summary>
@@ -392,7 +461,7 @@ public sealed class AgentCore : IDisposable
     }
 
     /// <summary>True when the completed round <see cref="Round"/> is scheduled for evaluation (every <c>eval.every</c> rounds and the last).</summary>
-    public bool EvaluationDue => _test is not null && (Round % Math.Max(1, _cfg.Eval.Every) == 0 || Round == _cfg.Rounds);
+    public bool EvaluationDue => _test is not null && (Round % Math.Max(1, _cfg.Eval.Every) == 0 || Round == _cfg.Rounds) && Present(Round);
 
     /// <summary>True when the evaluation due now also measures slice-drop (after the last round).</summary>
     public bool SliceDropDue => EvaluationDue && Round == _cfg.Rounds;
@@ -411,7 +480,12 @@ public sealed class AgentCore : IDisposable
             result = evaluated ?? Learner.Evaluate(_test!);
             Tally.FinalAccuracy = result.Accuracy;
             Tally.Metrics.Add(new AgentRoundMetrics(r, Id, Learner.TypeName, result.Accuracy, result.Loss, LastTrainLoss,
-                Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy) { BytesSentByRole = new Dictionary<string, long>(Tally.BytesByRole) });
+                Tally.BytesSent, Tally.BytesReceived, result.HeadAccuracy)
+            {
+                BytesSentByRole = new Dictionary<string, long>(Tally.BytesByRole),
+                AllSensorsAccuracy = result.AllSensorsAccuracy,
+                Unavailable = _schedule is null ? null : string.Join('+', Learner.Unavailable.Order(StringComparer.Ordinal)),
+            });
             if (SliceDropDue) Tally.AccuracyWithoutHead = new Dictionary<string, double>(sliceDrop ?? Learner.SliceDrop(_test!));
         }
         Tally.RoundSecondsSum += now - _roundStart;

@@ -32,6 +32,8 @@ public sealed class AgentTally
     /// <summary>Final accuracy with one head kind (unique, redundant, synergy) left out of the ensemble.</summary>
     public Dictionary<string, double> AccuracyWithoutHead { get; set; } = new();
     public List<string> Events { get; set; } = new();
+    /// <summary>Groups that rejoined their overlay with a warm start (dynamics, churn).</summary>
+    public int WarmStarts { get; set; }
     /// <summary>Privacy spent (epsilon at <c>privacy.delta</c>) over the releases so far; null when privacy is off.</summary>
     public double? PrivacyEpsilon { get; set; }
     /// <summary>Protected group payloads released (clipped and noised) so far.</summary>

@@ -30,7 +30,11 @@ public sealed class ExperimentSetup : IDisposable
         _parts = parts;
         Strategy = strategy;
         Attacks = Federation.Attacks.AttackPlan.Of(cfg, plan.Pooled ? 0 : plan.LearnerTypes.Count);
+        Schedule = plan.Pooled ? null : DynamicsSchedule.Of(cfg);
     }
+
+    /// <summary>Modality dynamics and churn (<c>dynamics.*</c>, <c>churn.*</c>); null when neither is configured.</summary>
+    public DynamicsSchedule? Schedule { get; }
 
     /// <summary>Which agents attack and how (<c>attack.*</c>; nobody by default, and never pooled learners).</summary>
     public Federation.Attacks.AttackPlan Attacks { get; }
@@ -117,7 +121,9 @@ public sealed class ExperimentSetup : IDisposable
             }
             var groups = batch
                 // an attacker that does no local training (a free rider) cannot share a stacked learner: it trains alone
-                ? agents.GroupBy(a => (a.TypeName, a.BatchSize, a.StepsPerRound, Alone: Attacks.For(a.Id)?.SkipsTraining == true ? a.Id : -1))
+                // and neither can an agent that is absent in some rounds (churn): it does not train then
+                ? agents.GroupBy(a => (a.TypeName, a.BatchSize, a.StepsPerRound,
+                        Alone: Attacks.For(a.Id)?.SkipsTraining == true || Schedule?.Churns(a.Id) == true ? a.Id : -1))
                     .Select(g => g.OrderBy(a => a.Id).ToList()).OrderBy(g => g[0].Id).ToList()
                 : agents.Select(a => new List<Agent> { a }).ToList();
             foreach (var g in groups)

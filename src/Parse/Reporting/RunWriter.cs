@@ -102,7 +102,15 @@ public static class RunWriter
     }
 
     /// <summary>One metrics.jsonl line: <c>run</c>, <c>strategy</c>, <c>seed</c>, then the agent's metrics of one evaluated round.</summary>
-    public static JsonObject MetricJson(AgentRoundMetrics m, string run, ExperimentConfig cfg) => new()
+    public static JsonObject MetricJson(AgentRoundMetrics m, string run, ExperimentConfig cfg)
+    {
+        var o = MetricJsonCore(m, run, cfg);
+        if (m.AllSensorsAccuracy is { } all) o["all_sensors_accuracy"] = Math.Round(all, 6);
+        if (m.Unavailable is { } down) o["unavailable"] = down;
+        return o;
+    }
+
+    private static JsonObject MetricJsonCore(AgentRoundMetrics m, string run, ExperimentConfig cfg) => new()
     {
         ["run"] = run, ["strategy"] = cfg.Strategy, ["seed"] = cfg.Seed,
         ["round"] = m.Round, ["agent"] = m.Agent, ["type"] = m.Type, ["accuracy"] = Math.Round(m.Accuracy, 6),
@@ -121,12 +129,15 @@ public static class RunWriter
         var jsonl = new StringBuilder();
         var csv = new StringBuilder();
         var heads = r.Metrics.SelectMany(m => m.HeadAccuracy.Keys).Distinct().OrderBy(h => h, StringComparer.Ordinal).ToList();
-        csv.AppendLine("run,strategy,seed,round,agent,type,accuracy,test_loss,train_loss,bytes_sent,bytes_received" + string.Concat(heads.Select(h => "," + CsvField("acc_" + h.Replace('/', '_')))));
+        bool dynamics = r.Metrics.Any(m => m.Unavailable is not null);
+        csv.AppendLine("run,strategy,seed,round,agent,type,accuracy,test_loss,train_loss,bytes_sent,bytes_received" + string.Concat(heads.Select(h => "," + CsvField("acc_" + h.Replace('/', '_'))))
+            + (dynamics ? ",all_sensors_accuracy,unavailable" : ""));
         foreach (var m in r.Metrics)
         {
             jsonl.AppendLine(MetricJson(m, run, cfg).ToJsonString(RunJson.Line));
             csv.Append(Inv, $"{key},{m.Round},{m.Agent},{CsvField(m.Type)},{m.Accuracy:F6},{m.TestLoss:F6},{m.TrainLoss:F6},{m.BytesSent},{m.BytesReceived}");
             foreach (var h in heads) csv.Append(',').Append(m.HeadAccuracy.TryGetValue(h, out double v) ? v.ToString("F6", Inv) : "");
+            if (dynamics) csv.Append(',').Append(m.AllSensorsAccuracy?.ToString("F6", Inv) ?? "").Append(',').Append(CsvField(m.Unavailable ?? ""));
             csv.AppendLine();
         }
         // replaces the file appended to during the run (same rows, complete) in one rename
@@ -145,6 +156,7 @@ public static class RunWriter
         AccuracyPlots(dir.StagingPath, cfg, r);
         TensorBoardLog.WriteAll(dir.StagingPath, r);
         var summary = Summary(cfg, r);
+        if (DynamicsReport.Write(dir, cfg, r) is { } newcomers) summary["newcomers"] = newcomers;
         CommunicationReport.PlotAccuracyVsBytes(dir.File("accuracy_vs_bytes.png"), cfg, r);
         System.IO.File.WriteAllText(dir.File("report.md"), Report(cfg, r) + Figures(dir.StagingPath));
         HtmlReport.Write(dir.File("report.md"), dir.File("report.html"), $"Run report: {cfg.Name}");

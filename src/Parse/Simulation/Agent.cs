@@ -7,7 +7,14 @@ using TorchSharp;
 namespace Parse.Simulation;
 
 /// <summary>Accuracy of one agent on its test view, for the ensemble and for each head.</summary>
-public sealed record EvalResult(double Accuracy, double Loss, IReadOnlyDictionary<string, double> HeadAccuracy);
+public sealed record EvalResult(double Accuracy, double Loss, IReadOnlyDictionary<string, double> HeadAccuracy)
+{
+    /// <summary>
+    /// With modality dynamics: accuracy on the full test set with every sensor working (<see cref="Accuracy"/> is with the
+    /// agent's failed sensors and the test set's missing samples masked); null otherwise.
+    /// </summary>
+    public double? AllSensorsAccuracy { get; init; }
+}
 
 /// <summary>
 /// One agent: its training data and batch sequence (its own random stream), its hold-out split for the
@@ -42,6 +49,7 @@ public sealed class Agent : IDisposable
         var t = cfg.Train;
         _seed = seed;
         _rng = new Random(seed);
+        MissingRandom = new Random(Seeds.Derive(seed, "missing"));
         _order = Enumerable.Range(0, Train.Count).ToArray();
         _cursor = _order.Length;
         BatchSize = Math.Min(t.BatchSize, Train.Count);
@@ -68,6 +76,15 @@ public sealed class Agent : IDisposable
     public int BatchSize { get; }
     /// <summary>Local steps per round.</summary>
     public int StepsPerRound { get; }
+
+    /// <summary>
+    /// Modalities whose sensor is down in the current round (set by the agent's core from the dynamics schedule): their
+    /// inputs are zero and masked in training and evaluation.
+    /// </summary>
+    public IReadOnlySet<string> Unavailable { get; set; } = new HashSet<string>();
+
+    /// <summary>The agent's stream for per-sample missing modalities in training (<c>dynamics.train_missing</c>).</summary>
+    internal Random MissingRandom { get; }
 
     /// <summary>Fewest local samples for which a hold-out split is made (smaller agents keep equal head weights).</summary>
     public const int MinSamplesForHoldout = 16;

@@ -21,6 +21,9 @@ public sealed class Learner : IDisposable
     private readonly Agent[] _agents;
     private readonly LossConfig _loss;
     private readonly Federation.Sharing.ISharingStrategy _strategy;
+    private readonly DynamicsConfig _dynamics;
+    private readonly int _seed;
+    private Dictionary<string, bool[]>? _testPresent;
     private readonly optim.Optimizer? _optimizer;
     private readonly Training.FlatAdam? _flatAdam;
     private readonly Dictionary<string, Tensor> _views = new();
@@ -55,6 +58,8 @@ public sealed class Learner : IDisposable
         _agents = agents.ToArray();
         _loss = cfg.EffectiveLoss();
         _strategy = Federation.Sharing.StrategyRegistry.Create(cfg.Strategy, cfg);
+        _dynamics = cfg.Dynamics;
+        _seed = cfg.Seed;
         Model = new AgentModel(first.Modalities, specs, numClasses, cfg.Model, cfg.Seed, _agents.Length,
             sliceScopes: !cfg.Has(Ablations.NoSliceScopes));
         var t = cfg.Train;
@@ -149,7 +154,7 @@ public sealed class Learner : IDisposable
             var inputs = Modalities.ToDictionary(m => m, m => Rows(_views[m], it, a, b));
             var labels = _labels.index_select(0, it).reshape(a, b);
             if (_flatAdam is not null) _flatAdam.ZeroGrad(); else _optimizer!.zero_grad();
-            var perAgent = Losses.Total(Model.Forward(inputs), labels, _loss);
+            var perAgent = Losses.Total(Model.Forward(inputs, present: TrainPresence(b)), labels, _loss);
             perAgent.sum().backward();
             if (_flatAdam is not null) _flatAdam.Step(); else _optimizer!.step();
             var values = perAgent.detach().data<float>().ToArray();
@@ -161,6 +166,67 @@ public sealed class Learner : IDisposable
             }
         }
         return total.Select(x => x / steps).ToArray();
+    }
+
+    /// <summary>
+    /// Which modalities each agent's next <paramref name="b"/> training samples have (<c>dynamics</c>): none of a down
+    /// sensor, and each of the others with probability 1 - <c>dynamics.train_missing</c>, drawn from the agent's own
+    /// stream (the same draws whether it trains alone or stacked). Null when nothing is missing.
+    /// </summary>
+    internal Dictionary<string, Tensor>? TrainPresence(int b)
+    {
+        if (!_dynamics.Enabled) return null;
+        bool any = false;
+        var masks = Modalities.ToDictionary(m => m, _ => new float[_agents.Length * b]);
+        for (int k = 0; k < _agents.Length; k++)
+            foreach (var m in Modalities)
+            {
+                var mask = masks[m];
+                bool down = _agents[k].Unavailable.Contains(m);
+                double rate = _dynamics.TrainMissing.GetValueOrDefault(m);
+                for (int j = 0; j < b; j++)
+                {
+                    bool has = !down && (rate <= 0 || _agents[k].MissingRandom.NextDouble() >= rate);
+                    mask[k * b + j] = has ? 1f : 0f;
+                    any |= !has;
+                }
+            }
+        return any ? masks.ToDictionary(kv => kv.Key, kv => torch.tensor(kv.Value, [_agents.Length, b])) : null;
+    }
+
+    /// <summary>
+    /// Which modalities test samples <c>[start, start + len)</c> have for the selected agents: none of an agent's down
+    /// sensors, and each of the others unless the test set's fixed mask (<c>dynamics.test_missing</c>, seeded by modality)
+    /// drops it. Null when nothing is missing.
+    /// </summary>
+    private Dictionary<string, Tensor>? TestPresence(MultimodalData test, IReadOnlyList<int> sel, long start, long len)
+    {
+        if (!_dynamics.Enabled) return null;
+        if (_testPresent is null || _testPresent.Values.First().Length != test.Count)
+            _testPresent = Modalities.ToDictionary(m => m, m =>
+            {
+                double rate = _dynamics.TestMissing.GetValueOrDefault(m);
+                var rng = new Random(Util.Seeds.Derive(_seed, "test-missing", m));
+                return Enumerable.Range(0, test.Count).Select(_ => rate <= 0 || rng.NextDouble() >= rate).ToArray();
+            });
+        bool any = false;
+        var result = new Dictionary<string, Tensor>();
+        foreach (var m in Modalities)
+        {
+            var mask = new float[sel.Count * len];
+            for (int i = 0; i < sel.Count; i++)
+            {
+                bool down = _agents[sel[i]].Unavailable.Contains(m);
+                for (long j = 0; j < len; j++)
+                {
+                    bool has = !down && _testPresent[m][start + j];
+                    mask[i * len + j] = has ? 1f : 0f;
+                    any |= !has;
+                }
+            }
+            result[m] = torch.tensor(mask, [sel.Count, len]);
+        }
+        return any ? result : null;
     }
 
     /// <summary>Rows <paramref name="index"/> of <paramref name="data"/> [rows, ...] as [a, b, ...].</summary>
@@ -256,7 +322,14 @@ public sealed class Learner : IDisposable
         var sel = agents ?? All;
         var kept = sel.Select(Model.GetEnsembleWeights).ToArray();
         FitEnsembleWeights(dropHeads, sel);
-        try { return EvaluateWithCurrentWeights(test, dropHeads, sel); }
+        try
+        {
+            var results = EvaluateWithCurrentWeights(test, dropHeads, sel, masked: true);
+            if (!_dynamics.Enabled) return results;
+            // with dynamics, also the accuracy with every sensor working and no test sample missing
+            var all = EvaluateWithCurrentWeights(test, dropHeads, sel, masked: false);
+            return results.Select((x, i) => x with { AllSensorsAccuracy = all[i].Accuracy }).ToArray();
+        }
         finally
         {
             if (dropHeads is { Count: > 0 })
@@ -264,7 +337,7 @@ public sealed class Learner : IDisposable
         }
     }
 
-    private EvalResult[] EvaluateWithCurrentWeights(MultimodalData test, IReadOnlySet<string>? dropHeads, IReadOnlyList<int> sel)
+    private EvalResult[] EvaluateWithCurrentWeights(MultimodalData test, IReadOnlySet<string>? dropHeads, IReadOnlyList<int> sel, bool masked)
     {
         Model.eval();
         using var noGrad = torch.no_grad();
@@ -281,7 +354,7 @@ public sealed class Learner : IDisposable
             long len = Math.Min(chunk, test.Count - start);
             var inputs = Modalities.ToDictionary(m => m, m => Shared(test.Views[m].narrow(0, start, len), s));
             var labels = test.LabelTensor.narrow(0, start, len).unsqueeze(0).expand(s, len);   // [A', len]
-            var output = Model.Forward(inputs, dropHeads);
+            var output = Model.Forward(inputs, dropHeads, masked ? TestPresence(test, sel, start, len) : null);
             Add(correct, output.EnsembleLogProb.argmax(-1).eq(labels).sum([1]));
             var nll = output.EnsembleLogProb.gather(-1, labels.unsqueeze(-1)).sum([1, 2]).neg().data<float>().ToArray();
             for (int i = 0; i < s; i++) lossSum[i] += nll[i];

@@ -9,6 +9,10 @@ public sealed record AgentRoundMetrics(
 {
     /// <summary>Bytes sent so far by parameter role (trunk, unique, redundant, synergy, ...); null when not recorded.</summary>
     public IReadOnlyDictionary<string, long>? BytesSentByRole { get; init; }
+    /// <summary>Accuracy with every sensor working and no sample missing (dynamics only; null when equal to <see cref="Accuracy"/> by construction).</summary>
+    public double? AllSensorsAccuracy { get; init; }
+    /// <summary>Modalities whose sensor was down in the round, joined with '+' ("" = none; null without dynamics).</summary>
+    public string? Unavailable { get; init; }
 }
 
 /// <summary>Progress notification after every round.</summary>

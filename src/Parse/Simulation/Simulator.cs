@@ -51,7 +51,7 @@ public sealed class Simulator : IDisposable
         Agents = _learners.SelectMany(l => l.Agents).OrderBy(a => a.Id).ToList();
         // mixers and payload pipelines may keep per-agent state (error feedback, CHOCO public copies): one per agent
         _cores = Agents.Select(a => new AgentCore(a, cfg, new View(this, a.Id), _setup.Data.Test, _setup.Strategy,
-            MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), _setup.Attacks)).ToList();
+            MixerRegistry.Create(cfg), PayloadPipeline.Create(cfg), _setup.Attacks, _setup.Schedule)).ToList();
         try { if (!_setup.Topology.TimeVarying) MixerRequirements.Check(cfg, OverlaysAt(0)); }
         catch { Dispose(); throw; }
     }
@@ -95,7 +95,7 @@ public sealed class Simulator : IDisposable
         var graph = _setup.Topology.At(round);
         var holders = new SortedDictionary<string, SortedSet<int>>(StringComparer.Ordinal);
         foreach (var c in _cores)
-            foreach (var g in c.SharedGroups(round + 1))
+            foreach (var g in c.OverlayGroups(round + 1))
             {
                 if (!holders.TryGetValue(g.Key, out var set)) holders[g.Key] = set = new SortedSet<int>();
                 set.Add(c.Id);
