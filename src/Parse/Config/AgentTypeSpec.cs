@@ -55,7 +55,11 @@ public sealed class AgentTypeSpecConverter : JsonConverter<AgentTypeSpec>
         if (reader.TokenType == JsonTokenType.String) return new AgentTypeSpec { Modalities = reader.GetString() ?? "" };
         if (reader.TokenType != JsonTokenType.StartObject)
             throw new JsonException("an agent type is a modality set (\"a+b\") or a mapping {modalities, name, encoders}");
-        var m = JsonSerializer.Deserialize<Mapping>(ref reader, options) ?? new Mapping();
+        var node = System.Text.Json.Nodes.JsonNode.Parse(ref reader)!.AsObject();
+        foreach (var (key, _) in node)
+            if (key is not ("modalities" or "name" or "encoders"))
+                throw new ConfigException($"agents.types: unknown key '{key}' in a type entry (expected modalities, name, encoders)");
+        var m = node.Deserialize<Mapping>(options) ?? new Mapping();
         return new AgentTypeSpec { Modalities = m.Modalities, Name = m.Name, Encoders = m.Encoders };
     }
 

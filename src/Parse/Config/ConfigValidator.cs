@@ -161,6 +161,7 @@ public static class ConfigValidator
         Check(e.Layers >= 1, $"{field}.layers: must be >= 1");
         Check(e.Channels >= 1, $"{field}.channels: must be >= 1");
         Check(e.Heads >= 1, $"{field}.heads: must be >= 1");
+        Check(e.Pool is "last" or "mean", $"{field}.pool: unknown value '{e.Pool}' (expected one of: last, mean)");
         Check(e.Kind != "transformer" || e.Heads < 1 || e.Hidden % e.Heads == 0, $"{field}.heads: hidden ({e.Hidden}) must be a multiple of heads ({e.Heads})");
         Check(e.Widths is null || (e.Widths.Count > 0 && e.Widths.All(w => w >= 1)), $"{field}.widths: every width must be >= 1 (and at least one when set)");
     }

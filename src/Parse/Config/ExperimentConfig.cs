@@ -213,6 +213,8 @@ public sealed record EncoderConfig
     public List<int>? Widths { get; init; }
     /// <summary>transformer: attention heads (<see cref="Hidden"/> must be a multiple).</summary>
     public int Heads { get; init; } = 4;
+    /// <summary>gru and lstm: the trunk's output, <c>last</c> (the final state) or <c>mean</c> (the mean of the states over time; robust to padded tails).</summary>
+    public string Pool { get; init; } = "last";
 }
 
 /// <summary>Loss weights (DESIGN.md "Loss").</summary>

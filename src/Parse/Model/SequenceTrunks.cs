@@ -35,19 +35,28 @@ internal static class SequenceShape
 /// Gated recurrent unit per agent over frames [T, F], written as batched matrix products (the parameters carry the
 /// agent dimension, so TorchSharp's <c>nn.GRU</c> cannot hold them): <c>layers</c> stacked GRUs of width
 /// <c>hidden</c>, gates and initialization as <c>torch.nn.GRU</c> (uniform in ±1/sqrt(hidden)); the output is the
-/// last layer's final state. [A, N, T, F] -> [A, N, hidden].
+/// last layer's final state, or with <c>pool: mean</c> the mean of its states over time. [A, N, T, F] -> [A, N, hidden].
 /// </summary>
 public sealed class GruTrunk : Module<Tensor, Tensor>
 {
-    private readonly ParameterList _wIh = new(), _wHh = new(), _bIh = new(), _bHh = new();
+    private readonly ParameterList w_ih = new(), w_hh = new(), b_ih = new(), b_hh = new();
     private readonly long[] _frames;
     private readonly long _hidden;
+    private readonly bool _meanPool;
 
     /// <summary>Creates the trunk for <paramref name="agents"/> agents.</summary>
-    public GruTrunk(long[] inputShape, string modality, int hidden, int layers, int agents = 1) : this(inputShape, modality, hidden, layers, agents, 3) { }
+    /// <param name="inputShape">Per-sample shape [T, F] (or [1, T, F]).</param>
+    /// <param name="modality">Modality name (for messages).</param>
+    /// <param name="hidden">State width (= output width).</param>
+    /// <param name="layers">Stacked recurrent layers.</param>
+    /// <param name="agents">Agents A.</param>
+    /// <param name="meanPool">Output the mean of the last layer's states over time instead of the final state.</param>
+    public GruTrunk(long[] inputShape, string modality, int hidden, int layers, int agents = 1, bool meanPool = false)
+        : this(inputShape, modality, hidden, layers, agents, 3, meanPool) { }
 
-    internal GruTrunk(long[] inputShape, string modality, int hidden, int layers, int agents, int gates) : base(gates == 3 ? nameof(GruTrunk) : nameof(LstmTrunk))
+    internal GruTrunk(long[] inputShape, string modality, int hidden, int layers, int agents, int gates, bool meanPool) : base(gates == 3 ? nameof(GruTrunk) : nameof(LstmTrunk))
     {
+        _meanPool = meanPool;
         _frames = SequenceShape.Frames(inputShape, gates == 3 ? "gru" : "lstm", modality);
         _hidden = hidden;
         Gates = gates;
@@ -55,10 +64,10 @@ public sealed class GruTrunk : Module<Tensor, Tensor>
         long input = _frames[1];
         for (int l = 0; l < Math.Max(1, layers); l++)
         {
-            _wIh.Add(SequenceShape.Uniform([gates * hidden, input], bound, agents));
-            _wHh.Add(SequenceShape.Uniform([gates * hidden, hidden], bound, agents));
-            _bIh.Add(SequenceShape.Uniform([gates * hidden], bound, agents));
-            _bHh.Add(SequenceShape.Uniform([gates * hidden], bound, agents));
+            w_ih.Add(SequenceShape.Uniform([gates * hidden, input], bound, agents));
+            w_hh.Add(SequenceShape.Uniform([gates * hidden, hidden], bound, agents));
+            b_ih.Add(SequenceShape.Uniform([gates * hidden], bound, agents));
+            b_hh.Add(SequenceShape.Uniform([gates * hidden], bound, agents));
             input = hidden;
         }
         RegisterComponents();
@@ -73,17 +82,17 @@ public sealed class GruTrunk : Module<Tensor, Tensor>
         long a = x.shape[0], n = x.shape[1], t = _frames[0];
         var seq = x.reshape(a, n, t, _frames[1]);
         Tensor last = null!;
-        for (int l = 0; l < _wIh.Count; l++)
+        for (int l = 0; l < w_ih.Count; l++)
         {
-            var wIh = Stacked.Use(_wIh[l]);
-            var wHh = Stacked.Use(_wHh[l]).transpose(1, 2);                                        // [A, H, G*H]
-            var bHh = Stacked.Use(_bHh[l]).unsqueeze(1);                                           // [A, 1, G*H]
+            var wIh = Stacked.Use(w_ih[l]);
+            var wHh = Stacked.Use(w_hh[l]).transpose(1, 2);                                        // [A, H, G*H]
+            var bHh = Stacked.Use(b_hh[l]).unsqueeze(1);                                           // [A, 1, G*H]
             // input contributions of every step in one product: [A, N*T, in] x [A, in, G*H]
-            var xi = torch.bmm(seq.reshape(a, n * t, seq.shape[3]), wIh.transpose(1, 2)).Plus(Stacked.Use(_bIh[l]).unsqueeze(1))
+            var xi = torch.bmm(seq.reshape(a, n * t, seq.shape[3]), wIh.transpose(1, 2)).Plus(Stacked.Use(b_ih[l]).unsqueeze(1))
                 .reshape(a, n, t, Gates * _hidden);
             var h = torch.zeros(a, n, _hidden, dtype: x.dtype);
             var c = Gates == 4 ? torch.zeros(a, n, _hidden, dtype: x.dtype) : null;
-            bool keep = l + 1 < _wIh.Count;
+            bool keep = l + 1 < w_ih.Count || _meanPool;
             var outputs = keep ? new List<Tensor>((int)t) : null;
             for (long s = 0; s < t; s++)
             {
@@ -96,7 +105,7 @@ public sealed class GruTrunk : Module<Tensor, Tensor>
             last = h;
             if (keep) seq = torch.stack(outputs!, 2);                                             // [A, N, T, H]
         }
-        return last;
+        return _meanPool ? seq.mean([2]) : last;
     }
 
     private Tensor GruStep(Tensor gi, Tensor gh, Tensor h)
@@ -131,9 +140,9 @@ public sealed class LstmTrunk : Module<Tensor, Tensor>
     private readonly GruTrunk core;
 
     /// <summary>Creates the trunk for <paramref name="agents"/> agents.</summary>
-    public LstmTrunk(long[] inputShape, string modality, int hidden, int layers, int agents = 1) : base(nameof(LstmTrunk))
+    public LstmTrunk(long[] inputShape, string modality, int hidden, int layers, int agents = 1, bool meanPool = false) : base(nameof(LstmTrunk))
     {
-        core = new GruTrunk(inputShape, modality, hidden, layers, agents, gates: 4);
+        core = new GruTrunk(inputShape, modality, hidden, layers, agents, gates: 4, meanPool);
         RegisterComponents();
     }
 

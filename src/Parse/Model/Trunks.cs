@@ -21,14 +21,16 @@ public static class TrunkFactory
             "2-D CNN for images [C,H,W], [H,W] or square flat vectors");
         r.Register("cnn1d", new EncoderFactory(q => new Cnn1dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers, q.Agents)),
             "1-D CNN over frames [T,F]");
-        r.Register("gru", new EncoderFactory(q => new GruTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Agents),
-            q => $"gru-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}"), "GRU over frames [T,F], final state");
-        r.Register("lstm", new EncoderFactory(q => new LstmTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Agents),
-            q => $"lstm-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}"), "LSTM over frames [T,F], final hidden state");
+        r.Register("gru", new EncoderFactory(q => new GruTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Agents, q.Config.Pool == "mean"),
+            q => $"gru-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}{PoolTag(q.Config)}"), "GRU over frames [T,F], final state (pool: last) or mean state (pool: mean)");
+        r.Register("lstm", new EncoderFactory(q => new LstmTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Agents, q.Config.Pool == "mean"),
+            q => $"lstm-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}{PoolTag(q.Config)}"), "LSTM over frames [T,F], final hidden state (pool: last) or mean state (pool: mean)");
         r.Register("transformer", new EncoderFactory(q => new TransformerTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Config.Heads, q.Agents),
             q => $"transformer-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}-a{q.Config.Heads}"), "small pre-norm transformer encoder over frames [T,F], mean over time");
         return r;
     }
+
+    private static string PoolTag(EncoderConfig c) => c.Pool == "last" ? "" : "-p" + c.Pool;
 
     /// <summary>Accepted encoder kinds (built-in and registered).</summary>
     public static IReadOnlyList<string> Kinds => Registry.Names;
