@@ -45,6 +45,7 @@ public sealed class CrossRuntimeTests : IDisposable
         { "median-vs-sign-flip-attackers", ["mixing.rule=median", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
         { "choco-qsgd-lz4", ["payload.processors=[qsgd,choco,lz4]", "mixing.rule=choco"] },
         { "top-k-ef-float16-privacy", ["payload.processors=[top-k,error-feedback,float16]", "privacy.clip=1", "privacy.roles=[synergy]"] },
+        { "heterogeneous-encoders", ["agents.types=[a, {modalities: b, name: b-wide, encoders: {b: {kind: mlp, widths: [24, 12], hidden: 16}}}, {modalities: a+b, encoders: {a: {kind: cnn1d, channels: 4, hidden: 16, layers: 1}}}]"] },
     };
 
     [Theory]
