@@ -53,6 +53,7 @@ public sealed class CrossRuntimeTests : IDisposable
         // start and agent 3 (a) leaves at round 4 (docs/dynamics.md)
         { "dynamics-failure-churn", ["dynamics.failure={b: {p_fail: 0.3, p_recover: 0.5}}", "dynamics.test_missing={a: 0.2}",
             "churn.join=[{agents: [5], round: 3}]", "churn.leave=[{agents: [3], round: 4}]"] },
+        { "heterogeneous-encoders", ["agents.types=[a, {modalities: b, name: b-wide, encoders: {b: {kind: mlp, widths: [24, 12], hidden: 16}}}, {modalities: a+b, encoders: {a: {kind: cnn1d, channels: 4, hidden: 16, layers: 1}}}]"] },
     };
 
     [Theory]

@@ -65,4 +65,25 @@ public class AvMnistRealDataTests
         Assert.True(acc["image"] > 0.35, $"image accuracy {acc["image"]:F3}");
         Assert.True(acc["audio"] > 0.3, $"audio accuracy {acc["audio"]:F3}");
     }
+
+    [SkippableFact]
+    public void The_audio_frames_run_through_a_gru_beside_agents_with_other_audio_encoders()
+    {
+        RealData.Require();
+        var cfg = ConfigLoader.FromText(Yaml("parse"), [
+            "rounds=4", "eval.every=4", "agents.count=null", "agents.mix=1:1:1",
+            "agents.types=[audio, {modalities: audio, name: audio-gru, encoders: {audio: {kind: gru, hidden: 32, layers: 1, pool: mean}}}, " +
+            "{modalities: audio+image, encoders: {audio: {kind: lstm, hidden: 32, layers: 1}}}]"]);
+        using var sim = new Simulator(cfg, RepoRoot());
+        var trunks = sim.Agents.ToDictionary(a => a.TypeName, a => a.Model.Groups.Single(g => g.Name.StartsWith("enc/audio/", StringComparison.Ordinal) && g.Role == Model.GroupRole.Trunk).Name);
+        Assert.Equal("enc/audio/cnn1d-48x32-c32-h64-l2/trunk", trunks["audio"]);
+        Assert.Equal("enc/audio/gru-48x32-h32-l1-pmean/trunk", trunks["audio-gru"]);
+        Assert.Equal("enc/audio/lstm-48x32-h32-l1/trunk", trunks["audio+image"]);
+        var r = sim.Run();
+        // every agent trained to a finite loss, and the three audio trunks of different architectures share the unique audio head
+        var losses = r.Metrics.GroupBy(m => m.Agent).ToDictionary(g => g.Key, g => g.OrderBy(m => m.Round).Select(m => m.TrainLoss).ToList());
+        Assert.All(losses.Values, l => Assert.True(l.All(double.IsFinite)));
+        Assert.Single(sim.Agents.Select(a => a.Model.Groups.Single(g => g.Name == "head/unique/audio").Key).Distinct());
+        Assert.All(r.FinalAccuracy, a => Assert.InRange(a, 0, 1));
+    }
 }

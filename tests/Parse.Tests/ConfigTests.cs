@@ -18,7 +18,7 @@ public class ConfigTests
     [InlineData("agents.mix=1:2", "agents.mix", "3 agent types")]
     [InlineData("train.optimizer=lbfgs", "train.optimizer", "lbfgs")]
     [InlineData("data.name=imagenet", "data.name", "imagenet")]
-    [InlineData("model.encoders.default.kind=transformer", "model.encoders.default.kind", "transformer")]
+    [InlineData("model.encoders.default.kind=wavenet", "model.encoders.default.kind", "wavenet")]
     [InlineData("loss.tau=0", "loss.tau", "> 0")]
     public void Bad_values_name_the_field(string setting, string field, string detail)
     {

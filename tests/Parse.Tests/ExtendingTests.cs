@@ -125,8 +125,8 @@ public class ExtendingTests
         Assert.StartsWith("data.name: unknown value 'imagenet' (expected one of: synthetic-pid, av-mnist, multiview-csv", e.Message);
         e = Assert.Throws<ConfigException>(() => StrategyRegistry.Create("fedmagic"));
         Assert.StartsWith("strategy: unknown value 'fedmagic' (expected one of: parse, local, dsgd-task, dsgd-modality, dsgd-hybrid, harmony, centralized", e.Message);
-        e = Assert.Throws<ConfigException>(() => TrunkFactory.Create(new EncoderConfig { Kind = "transformer" }, [4], "a"));
-        Assert.StartsWith("model.encoders.a.kind: unknown value 'transformer' (expected one of: mlp, cnn2d, cnn1d", e.Message);
+        e = Assert.Throws<ConfigException>(() => TrunkFactory.Create(new EncoderConfig { Kind = "wavenet" }, [4], "a"));
+        Assert.StartsWith("model.encoders.a.kind: unknown value 'wavenet' (expected one of: mlp, cnn2d, cnn1d, gru, lstm, transformer", e.Message);
         e = Assert.Throws<ConfigException>(() => PayloadPipeline.Create(["zstd"]));
         Assert.StartsWith("payload.processors: unknown value 'zstd' (expected one of: float16", e.Message);
         e = Assert.Throws<ConfigException>(() => Fusion.Create("bilinear", 2, 4));

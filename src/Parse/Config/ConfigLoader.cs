@@ -139,6 +139,7 @@ public static class ConfigLoader
     /// </summary>
     public static ExperimentConfig Bind(JsonObject obj, string source, IReadOnlyDictionary<string, string>? origins)
     {
+        SplitChannelGroups(obj, source);
         try
         {
             var cfg = obj.Deserialize<ExperimentConfig>(JsonOptions) ?? new ExperimentConfig();
@@ -198,6 +199,19 @@ public static class ConfigLoader
     }
 
     private static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
+
+    /// <summary>
+    /// The mapping form <c>data.modalities: {acc: [0,1,2], gyro: [3,4,5]}</c> (channel groups of a time-series data
+    /// set) becomes the modality list <c>[acc, gyro]</c> plus the table <c>data.channels</c>.
+    /// </summary>
+    private static void SplitChannelGroups(JsonObject obj, string source)
+    {
+        if (obj["data"] is not JsonObject data || data["modalities"] is not JsonObject groups) return;
+        if (data.ContainsKey("channels"))
+            throw new ConfigException($"{source}: data.modalities as a mapping of channel groups and data.channels both set; use one of them");
+        data["channels"] = groups.DeepClone();
+        data["modalities"] = new JsonArray(groups.Select(kv => (JsonNode?)JsonValue.Create(kv.Key)).ToArray());
+    }
 
     private static string FirstSentence(string s)
     {

@@ -46,7 +46,7 @@ public static class ConfigValidator
                 foreach (var s in sm) Check(c.Data.Modalities.Contains(s), $"data.synergy_modalities: unknown modality '{s}'");
             }
         }
-        if (c.Data.Name is "av-mnist" or "multiview-csv") DataValidator.Validate(c.Data, baseDir, errors);
+        if (c.Data.Name is "av-mnist" or "multiview-csv" or "ts") DataValidator.Validate(c.Data, baseDir, errors);
         OneOf("data.partition.kind", c.Data.Partition.Kind, ["iid", "dirichlet", "natural"]);
         Check(c.Data.Partition.Kind != "natural" || c.Data.Name != "synthetic-pid",
             "data.partition.kind: 'natural' needs a dataset with groups (av-mnist: speaker; multiview-csv: data.group_column); synthetic-pid has none");
@@ -78,11 +78,11 @@ public static class ConfigValidator
         {
             Check(name == "default" || c.Data.Modalities.Contains(name),
                 $"model.encoders.{name}: no such modality (data has: {string.Join(", ", c.Data.Modalities)})");
-            OneOf($"model.encoders.{name}.kind", e.Kind, Components.Encoders.Names);
-            Check(e.Hidden >= 1, $"model.encoders.{name}.hidden: must be >= 1");
-            Check(e.Layers >= 1, $"model.encoders.{name}.layers: must be >= 1");
-            Check(e.Channels >= 1, $"model.encoders.{name}.channels: must be >= 1");
+            EncoderChecks($"model.encoders.{name}", e, errors);
         }
+        for (int i = 0; i < (c.Agents.Types?.Count ?? 0); i++)
+            foreach (var (name, e) in c.Agents.Types![i].Encoders ?? [])
+                EncoderChecks($"agents.types[{i}].encoders.{name}", e, errors);
 
         Check(c.Loss.Tau > 0, $"loss.tau: must be > 0 (got {c.Loss.Tau})");
         Check(c.Loss.Beta >= 0 && c.Loss.Separation >= 0 && c.Loss.HeadWeight >= 0 && c.Loss.EnsembleWeight >= 0,
@@ -157,5 +157,20 @@ public static class ConfigValidator
 
         if (errors.Count == 1) throw new ConfigException(errors[0]);
         if (errors.Count > 1) throw new ConfigException("invalid configuration:\n  - " + string.Join("\n  - ", errors));
+    }
+
+    /// <summary>Checks one encoder's settings; <paramref name="field"/> is its path (e.g. <c>model.encoders.audio</c>).</summary>
+    private static void EncoderChecks(string field, EncoderConfig e, List<string> errors)
+    {
+        void Check(bool ok, string msg) { if (!ok) errors.Add(msg); }
+        var kinds = Components.Encoders.Names.ToList();
+        Check(kinds.Contains(e.Kind), $"{field}.kind: unknown value '{e.Kind}' (expected one of: {string.Join(", ", kinds)})");
+        Check(e.Hidden >= 1, $"{field}.hidden: must be >= 1");
+        Check(e.Layers >= 1, $"{field}.layers: must be >= 1");
+        Check(e.Channels >= 1, $"{field}.channels: must be >= 1");
+        Check(e.Heads >= 1, $"{field}.heads: must be >= 1");
+        Check(e.Pool is "last" or "mean", $"{field}.pool: unknown value '{e.Pool}' (expected one of: last, mean)");
+        Check(e.Kind != "transformer" || e.Heads < 1 || e.Hidden % e.Heads == 0, $"{field}.heads: hidden ({e.Hidden}) must be a multiple of heads ({e.Heads})");
+        Check(e.Widths is null || (e.Widths.Count > 0 && e.Widths.All(w => w >= 1)), $"{field}.widths: every width must be >= 1 (and at least one when set)");
     }
 }

@@ -26,6 +26,23 @@ public static class DataValidator
             Check(d.ImageRank is null or (>= 1 and <= 784), $"data.image_rank: must be in 1..784 when set (got {d.ImageRank})");
             return;
         }
+        if (d.Name == "ts")
+        {
+            Check(d.Missing is "error" or "mean" or "zero", $"data.missing: unknown value '{d.Missing}' (expected one of: error, mean, zero)");
+            Check(d.Train is { Length: > 0 }, "data.train: the ts data set needs the training file (.ts)");
+            Check(d.Test is not null || (d.TestFraction > 0 && d.TestFraction < 1), $"data.test_fraction: must be in (0, 1) (got {d.TestFraction})");
+            if (d.Channels is { } groups)
+            {
+                foreach (var name in groups.Keys.Where(k => !d.Modalities.Contains(k)))
+                    errors.Add($"data.channels.{name}: not one of data.modalities ({string.Join(", ", d.Modalities)})");
+                foreach (var (name, ch) in groups)
+                {
+                    Check(ch is { Count: > 0 }, $"data.modalities.{name}: the channel group is empty");
+                    foreach (int c in ch ?? []) Check(c >= 0, $"data.modalities.{name}: channel {c} is out of range (indices start at 0)");
+                }
+            }
+            return;
+        }
         // multiview-csv
         string Full(string f) => Path.GetFullPath(f, Path.GetFullPath(baseDir));
         void Exists(string field, string? f) { if (f is not null && !File.Exists(Full(f))) errors.Add($"{field}: file not found: {Full(f)}"); }

@@ -50,7 +50,7 @@ public sealed record ExperimentConfig
 /// <summary>Dataset selection and generation parameters.</summary>
 public sealed partial record DataConfig
 {
-    /// <summary>Dataset name: synthetic-pid, av-mnist, multiview-csv, or a name registered in <see cref="Components.Datasets"/>.</summary>
+    /// <summary>Dataset name: synthetic-pid, av-mnist, multiview-csv, ts, or a name registered in <see cref="Components.Datasets"/>.</summary>
     public string Name { get; init; } = "synthetic-pid";
     /// <summary>Modality names (synthetic-pid: any number >= 2).</summary>
     public List<string> Modalities { get; init; } = ["a", "b"];
@@ -118,8 +118,19 @@ public sealed partial record DataConfig
     public string LabelColumn { get; init; } = "label";
     /// <summary>multiview-csv: optional group column for <c>partition.kind: natural</c>.</summary>
     public string? GroupColumn { get; init; }
-    /// <summary>multiview-csv: missing-value policy: error, mean (training column mean) or zero.</summary>
+    /// <summary>multiview-csv and ts: missing-value policy: error, mean (training column/channel mean) or zero.</summary>
     public string Missing { get; init; } = "error";
+
+    /// <summary>ts: training file in the sktime/UEA <c>.ts</c> format (relative to the config's directory).</summary>
+    public string? Train { get; init; }
+    /// <summary>ts: test file (same format and dimensions); if unset, <see cref="TestFraction"/> of the training file is held out.</summary>
+    public string? Test { get; init; }
+    /// <summary>
+    /// ts: channel group (0-based dimension indices) of every modality. Written as the mapping form of
+    /// <c>data.modalities</c> (<c>modalities: {acc: [0,1,2], gyro: [3,4,5]}</c>), which the loader splits into the
+    /// modality names and this table.
+    /// </summary>
+    public Dictionary<string, List<int>>? Channels { get; init; }
 }
 
 /// <summary>One view of a multiview-csv dataset.</summary>
@@ -149,8 +160,11 @@ public sealed record AgentsConfig
     public int? Count { get; init; } = 30;
     /// <summary>Ratio or counts per agent type, e.g. "10:10:10" (order of <see cref="Types"/>).</summary>
     public string Mix { get; init; } = "10:10:10";
-    /// <summary>Agent types as modality sets ("a", "a+b"); default: each single modality, then all together.</summary>
-    public List<string>? Types { get; init; }
+    /// <summary>
+    /// Agent types as modality sets ("a", "a+b"), or mappings that also name the type and choose its encoders
+    /// (<see cref="AgentTypeSpec"/>); default: each single modality, then all together.
+    /// </summary>
+    public List<AgentTypeSpec>? Types { get; init; }
     /// <summary>Position of agent types on the graph: interleaved, blocked, random.</summary>
     public string Placement { get; init; } = "interleaved";
 }
@@ -193,7 +207,7 @@ public sealed record ModelConfig
 /// <summary>One modality encoder.</summary>
 public sealed record EncoderConfig
 {
-    /// <summary>mlp, cnn2d, cnn1d, or a name registered in <see cref="Components.Encoders"/>.</summary>
+    /// <summary>mlp, cnn2d, cnn1d, gru, lstm, transformer, or a name registered in <see cref="Components.Encoders"/>.</summary>
     public string Kind { get; init; } = "mlp";
     /// <summary>Trunk output width.</summary>
     public int Hidden { get; init; } = 64;
@@ -201,6 +215,12 @@ public sealed record EncoderConfig
     public int Layers { get; init; } = 2;
     /// <summary>Convolution channels (cnn kinds).</summary>
     public int Channels { get; init; } = 16;
+    /// <summary>mlp: widths of the hidden layers before the output layer of width <see cref="Hidden"/> (replaces <see cref="Layers"/>).</summary>
+    public List<int>? Widths { get; init; }
+    /// <summary>transformer: attention heads (<see cref="Hidden"/> must be a multiple).</summary>
+    public int Heads { get; init; } = 4;
+    /// <summary>gru and lstm: the trunk's output, <c>last</c> (the final state) or <c>mean</c> (the mean of the states over time; robust to padded tails).</summary>
+    public string Pool { get; init; } = "last";
 }
 
 /// <summary>Loss weights (DESIGN.md "Loss").</summary>

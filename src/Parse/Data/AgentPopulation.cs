@@ -15,6 +15,37 @@ public static class AgentTypes
         type.Split('+', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).OrderBy(m => m, StringComparer.Ordinal).ToList();
 }
 
+/// <summary>
+/// One agent type of <c>agents.types</c>, resolved: its reported name, its sorted modality set and the encoders it
+/// chooses itself (empty: <c>model.encoders</c> for every modality).
+/// </summary>
+/// <param name="Name">Name reported per agent (default: the canonical modality set).</param>
+/// <param name="Modalities">Held modalities, sorted.</param>
+/// <param name="Encoders">Encoder overrides by modality name.</param>
+/// <param name="Index">Position in <c>agents.types</c> (-1 for a type not from the config).</param>
+public sealed record AgentType(string Name, IReadOnlyList<string> Modalities, IReadOnlyDictionary<string, EncoderConfig> Encoders, int Index = -1)
+{
+    /// <summary>
+    /// The model section this type's agents are built with: <paramref name="model"/> with this type's encoders laid over
+    /// <c>model.encoders</c>.
+    /// </summary>
+    public ModelConfig ModelFor(ModelConfig model)
+    {
+        if (Encoders.Count == 0) return model;
+        var merged = new Dictionary<string, EncoderConfig>(model.Encoders);
+        foreach (var (m, e) in Encoders) merged[m] = e;
+        return model with { Encoders = merged };
+    }
+
+    /// <summary>Config path of the encoder settings of <paramref name="modality"/> for this type (for messages).</summary>
+    public string EncoderField(string modality) =>
+        Encoders.ContainsKey(modality) ? $"agents.types[{Index}].encoders.{modality}" : $"model.encoders.{modality}";
+
+    /// <summary>A type with the default encoders for a modality set (named by it).</summary>
+    public static AgentType Plain(IReadOnlyList<string> modalities) =>
+        new(AgentTypes.Name(modalities), modalities.OrderBy(m => m, StringComparer.Ordinal).ToList(), new Dictionary<string, EncoderConfig>());
+}
+
 /// <summary>Builds the list of agents (their modality sets, in graph position order) from <see cref="AgentsConfig"/>.</summary>
 public static class AgentPopulation
 {
@@ -23,22 +54,44 @@ public static class AgentPopulation
         modalities.Select(m => m).Append(string.Join('+', modalities)).ToList();
 
     /// <summary>Modality set of every agent, indexed by agent id (= position on the base graph).</summary>
-    public static IReadOnlyList<IReadOnlyList<string>> Build(AgentsConfig cfg, IReadOnlyList<string> modalities, int seed)
+    public static IReadOnlyList<IReadOnlyList<string>> Build(AgentsConfig cfg, IReadOnlyList<string> modalities, int seed) =>
+        Assign(cfg, modalities, seed).Select(t => t.Modalities).ToList();
+
+    /// <summary>The types of <c>agents.types</c> (or the default ones), checked; messages name <c>agents.types[i]</c>.</summary>
+    public static IReadOnlyList<AgentType> Types(AgentsConfig cfg, IReadOnlyList<string> modalities)
     {
-        var types = cfg.Types ?? DefaultTypes(modalities);
-        var parsed = new List<IReadOnlyList<string>>();
-        for (int i = 0; i < types.Count; i++)
+        var specs = cfg.Types ?? DefaultTypes(modalities).Select(t => (AgentTypeSpec)t).ToList();
+        var parsed = new List<AgentType>();
+        for (int i = 0; i < specs.Count; i++)
         {
-            var set = AgentTypes.Parse(types[i]);
+            var spec = specs[i] ?? throw new ConfigException($"agents.types[{i}]: empty entry");
+            var set = AgentTypes.Parse(spec.Modalities);
             if (set.Count == 0) throw new ConfigException($"agents.types[{i}]: an agent type must hold at least one modality");
             foreach (var m in set)
                 if (!modalities.Contains(m))
                     throw new ConfigException($"agents.types[{i}]: unknown modality '{m}' (data has: {string.Join(", ", modalities)})");
-            parsed.Add(set);
+            string name = spec.Name ?? AgentTypes.Name(set);
+            if (name.Length == 0 || name.Any(ch => ch is '/' or '|' or ',' or ':' || char.IsWhiteSpace(ch)))
+                throw new ConfigException($"agents.types[{i}].name: '{name}' must be non-empty without '/', '|', ',', ':' or white space");
+            int same = parsed.FindIndex(p => p.Name == name);
+            if (same >= 0)
+                throw new ConfigException($"agents.types[{i}]: type name '{name}' is also agents.types[{same}]; give one of them a name " +
+                                          $"(e.g. {{ modalities: {spec.Modalities}, name: {name}-gru, encoders: ... }})");
+            foreach (var m in spec.Encoders?.Keys ?? Enumerable.Empty<string>())
+                if (!set.Contains(m))
+                    throw new ConfigException($"agents.types[{i}].encoders.{m}: type '{name}' does not hold modality '{m}' (it holds: {string.Join(", ", set)})");
+            parsed.Add(new AgentType(name, set, spec.Encoders ?? new Dictionary<string, EncoderConfig>(), i));
         }
-        int[] counts = Counts(cfg, parsed.Count);
+        return parsed;
+    }
+
+    /// <summary>The type of every agent, indexed by agent id (= position on the base graph).</summary>
+    public static IReadOnlyList<AgentType> Assign(AgentsConfig cfg, IReadOnlyList<string> modalities, int seed)
+    {
+        var types = Types(cfg, modalities);
+        int[] counts = Counts(cfg, types.Count);
         var order = Place(counts, cfg.Placement, seed);
-        return order.Select(t => parsed[t]).ToList();
+        return order.Select(t => types[t]).ToList();
     }
 
     /// <summary>Agent counts per type from the mix string and the optional total.</summary>

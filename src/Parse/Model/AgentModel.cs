@@ -58,12 +58,14 @@ public sealed class AgentModel : Module
     /// <param name="seed">Experiment seed; groups with the same key get the same initial values on every agent.</param>
     /// <param name="agents">Number of agents A stacked in the model.</param>
     /// <param name="sliceScopes">False: the synergistic projection is keyed by its modality only (ablation <c>no-slice-scopes</c>).</param>
+    /// <param name="encoderField">Config path of a modality's encoder settings, for messages (default <c>model.encoders.NAME</c>).</param>
     public AgentModel(IReadOnlyList<string> modalities, IReadOnlyList<ModalitySpec> specs, int numClasses, ModelConfig cfg, int seed, int agents = 1,
-        bool sliceScopes = true)
+        bool sliceScopes = true, Func<string, string>? encoderField = null)
         : base(nameof(AgentModel))
     {
         if (agents < 1) throw new ArgumentOutOfRangeException(nameof(agents), "a model holds at least one agent");
         _cfg = cfg;
+        _encoderField = encoderField ?? (m => $"model.encoders.{m}");
         Agents = agents;
         _ensembleWeights = new IReadOnlyDictionary<string, double>?[agents];
         Modalities = modalities.OrderBy(m => m, StringComparer.Ordinal).ToList();
@@ -167,15 +169,27 @@ public sealed class AgentModel : Module
     {
         var spec = specs.FirstOrDefault(s => s.Name == m) ?? throw new ConfigException($"modality '{m}' is not in the dataset");
         var ecfg = _cfg.Encoders.GetValueOrDefault(m) ?? _cfg.Encoders.GetValueOrDefault("default") ?? new EncoderConfig();
-        return (ecfg, spec.Shape, $"enc/{m}/{TrunkFactory.Signature(ecfg, spec.Shape, m)}");
+        return (ecfg, spec.Shape, $"enc/{m}/{Named(m, () => TrunkFactory.Signature(ecfg, spec.Shape, m))}");
     }
 
     private Module<Tensor, Tensor> Trunk(int seed, string key, EncoderConfig ecfg, long[] shape, string m)
     {
-        var trunk = Seeded(seed, key, () => TrunkFactory.Create(ecfg, shape, m, Agents));
-        CheckStacked(trunk, $"model.encoders.{m}.kind", $"encoder '{ecfg.Kind}'");
+        var trunk = Seeded(seed, key, () => Named(m, () => TrunkFactory.Create(ecfg, shape, m, Agents)));
+        CheckStacked(trunk, $"{_encoderField(m)}.kind", $"encoder '{ecfg.Kind}'");
         Stacked.BroadcastFirstAgent(trunk);
         return trunk;
+    }
+
+    private readonly Func<string, string> _encoderField;
+
+    /// <summary>Runs an encoder factory; a <see cref="ConfigException"/> without a field (e.g. a shape it cannot read) gets the encoder's field.</summary>
+    private T Named<T>(string m, Func<T> make)
+    {
+        try { return make(); }
+        catch (ConfigException e) when (!e.Message.StartsWith("model.", StringComparison.Ordinal) && !e.Message.StartsWith("agents.", StringComparison.Ordinal))
+        {
+            throw new ConfigException($"{_encoderField(m)}.kind: {e.Message}");
+        }
     }
 
     /// <summary>Every parameter of a component must have the leading agent dimension (batched-first contract).</summary>

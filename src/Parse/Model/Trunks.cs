@@ -14,14 +14,23 @@ public static class TrunkFactory
     private static ComponentRegistry<EncoderFactory> BuiltIns()
     {
         var r = new ComponentRegistry<EncoderFactory>("encoder");
-        r.Register("mlp", new EncoderFactory(q => new MlpTrunk(q.InputShape, q.Config.Hidden, q.Config.Layers, q.Agents),
-            q => $"mlp-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}"), "flatten, then layers x (Linear, ReLU)");
+        r.Register("mlp", new EncoderFactory(q => new MlpTrunk(q.InputShape, q.Config.Hidden, q.Config.Layers, q.Agents, q.Config.Widths),
+            q => q.Config.Widths is { Count: > 0 } w ? $"mlp-{q.ShapeText}-w{string.Join('x', w)}-h{q.Config.Hidden}" : $"mlp-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}"),
+            "flatten, then layers x (Linear, ReLU), or one layer per entry of widths and a last one of width hidden");
         r.Register("cnn2d", new EncoderFactory(q => new Cnn2dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers, q.Agents)),
             "2-D CNN for images [C,H,W], [H,W] or square flat vectors");
         r.Register("cnn1d", new EncoderFactory(q => new Cnn1dTrunk(q.InputShape, q.Config.Hidden, q.Config.Channels, q.Config.Layers, q.Agents)),
             "1-D CNN over frames [T,F]");
+        r.Register("gru", new EncoderFactory(q => new GruTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Agents, q.Config.Pool == "mean"),
+            q => $"gru-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}{PoolTag(q.Config)}"), "GRU over frames [T,F], final state (pool: last) or mean state (pool: mean)");
+        r.Register("lstm", new EncoderFactory(q => new LstmTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Agents, q.Config.Pool == "mean"),
+            q => $"lstm-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}{PoolTag(q.Config)}"), "LSTM over frames [T,F], final hidden state (pool: last) or mean state (pool: mean)");
+        r.Register("transformer", new EncoderFactory(q => new TransformerTrunk(q.InputShape, q.Modality, q.Config.Hidden, q.Config.Layers, q.Config.Heads, q.Agents),
+            q => $"transformer-{q.ShapeText}-h{q.Config.Hidden}-l{q.Config.Layers}-a{q.Config.Heads}"), "small pre-norm transformer encoder over frames [T,F], mean over time");
         return r;
     }
+
+    private static string PoolTag(EncoderConfig c) => c.Pool == "last" ? "" : "-p" + c.Pool;
 
     /// <summary>Accepted encoder kinds (built-in and registered).</summary>
     public static IReadOnlyList<string> Kinds => Registry.Names;
@@ -49,13 +58,19 @@ public sealed class MlpTrunk : Module<Tensor, Tensor>
     private readonly Module<Tensor, Tensor> net;
 
     /// <summary>Creates the trunk for <paramref name="agents"/> agents.</summary>
-    public MlpTrunk(long[] inputShape, int hidden, int layers, int agents = 1) : base(nameof(MlpTrunk))
+    /// <param name="inputShape">Per-sample input shape (flattened).</param>
+    /// <param name="hidden">Output width.</param>
+    /// <param name="layers">Layers of width <paramref name="hidden"/> (without <paramref name="widths"/>).</param>
+    /// <param name="agents">Agents A.</param>
+    /// <param name="widths">Widths of the layers before the last one (of width <paramref name="hidden"/>); replaces <paramref name="layers"/>.</param>
+    public MlpTrunk(long[] inputShape, int hidden, int layers, int agents = 1, IReadOnlyList<int>? widths = null) : base(nameof(MlpTrunk))
     {
         long inDim = inputShape.Aggregate(1L, (a, b) => a * b);
         var mods = new List<(string, Module<Tensor, Tensor>)>();
-        for (int i = 0; i < Math.Max(1, layers); i++)
+        List<int> sizes = widths is { Count: > 0 } ? [.. widths, hidden] : Enumerable.Repeat(hidden, Math.Max(1, layers)).ToList();
+        for (int i = 0; i < sizes.Count; i++)
         {
-            mods.Add(($"fc{i}", new StackedLinear(agents, i == 0 ? inDim : hidden, hidden)));
+            mods.Add(($"fc{i}", new StackedLinear(agents, i == 0 ? inDim : sizes[i - 1], sizes[i])));
             mods.Add(($"relu{i}", ReLU()));
         }
         net = Sequential(mods);

@@ -150,10 +150,11 @@ public sealed class ExperimentSetup : IDisposable
         if (Pooled)
         {
             string type = LearnerTypes[id];
-            var mods = AgentTypes.Parse(type);
+            var kind = _plan.LearnerKinds[id];
+            var mods = kind.Modalities;
             var pooled = _parts.SelectMany(p => p).Order().ToArray();
             return new Agent(id, mods, Data.Train.Subset(pooled, mods), cfg, Seeds.Derive(cfg.Seed, "centralized", type),
-                stepsMultiplier: Population.Count(p => AgentTypes.Name(p) == type));
+                stepsMultiplier: _plan.AgentKinds.Count(p => p.Name == type), type: kind);
         }
         var train = Data.Train.Subset(_parts[id], Population[id]);
         if (Attacks.For(id) is { PoisonsData: true } attack)
@@ -162,11 +163,15 @@ public sealed class ExperimentSetup : IDisposable
             train.Dispose();
             train = poisoned;
         }
-        return new Agent(id, Population[id], train, cfg, Seeds.Derive(cfg.Seed, "agent", id));
+        return new Agent(id, Population[id], train, cfg, Seeds.Derive(cfg.Seed, "agent", id), type: _plan.AgentKinds[id]);
     }
 
+    /// <summary>Modalities of the agent type named <paramref name="typeName"/> (a name of <see cref="LearnerTypes"/>).</summary>
+    public IReadOnlyList<string> TypeModalities(string typeName) =>
+        _plan.AgentKinds.FirstOrDefault(k => k.Name == typeName)?.Modalities ?? AgentTypes.Parse(typeName);
+
     /// <summary>Bayes ceiling of a learner's type, when the dataset knows it.</summary>
-    public double? Ceiling(int learner) => Data.Ceiling?.Invoke(AgentTypes.Parse(LearnerTypes[learner]).ToList());
+    public double? Ceiling(int learner) => Data.Ceiling?.Invoke(_plan.LearnerKinds[learner].Modalities.ToList());
 
     /// <summary>Per-agent types and final accuracies from per-learner ones (see <see cref="LearnerPlan.ExpandToAgents"/>).</summary>
     public (IReadOnlyList<string> Types, IReadOnlyList<double> Accuracy) ExpandToAgents(IReadOnlyList<double> learnerAccuracy) =>
@@ -179,18 +184,24 @@ public sealed class ExperimentSetup : IDisposable
 /// <summary>Who learns in an experiment, derived from the config alone (no data): the agents, or one pooled learner per agent type.</summary>
 /// <param name="Population">Modality set of every agent, by agent id.</param>
 /// <param name="Pooled">True for <c>centralized</c>.</param>
-/// <param name="LearnerTypes">Type of each learner, by learner id.</param>
+/// <param name="LearnerTypes">Type name of each learner, by learner id.</param>
 public sealed record LearnerPlan(IReadOnlyList<IReadOnlyList<string>> Population, bool Pooled, IReadOnlyList<string> LearnerTypes)
 {
+    /// <summary>The type (name, modalities, encoders) of every agent, by agent id.</summary>
+    public IReadOnlyList<AgentType> AgentKinds { get; init; } = Population.Select(AgentType.Plain).ToList();
+    /// <summary>The type of every learner, by learner id.</summary>
+    public IReadOnlyList<AgentType> LearnerKinds { get; init; } = Population.Select(AgentType.Plain).ToList();
+
     /// <summary>The plan of <paramref name="cfg"/>.</summary>
     public static LearnerPlan Of(ExperimentConfig cfg)
     {
-        var population = AgentPopulation.Build(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
+        var kinds = AgentPopulation.Assign(cfg.Agents, cfg.Data.Modalities, cfg.Seed);
+        var population = kinds.Select(k => k.Modalities).ToList();
         bool pooled = cfg.Strategy == "centralized";
-        var types = pooled
-            ? population.Select(AgentTypes.Name).Distinct().OrderBy(t => t, StringComparer.Ordinal).ToList()
-            : population.Select(AgentTypes.Name).ToList();
-        return new LearnerPlan(population, pooled, types);
+        var learners = pooled
+            ? kinds.DistinctBy(k => k.Name).OrderBy(k => k.Name, StringComparer.Ordinal).ToList()
+            : kinds.ToList();
+        return new LearnerPlan(population, pooled, learners.Select(k => k.Name).ToList()) { AgentKinds = kinds, LearnerKinds = learners };
     }
 
     /// <summary>
@@ -201,7 +212,7 @@ public sealed record LearnerPlan(IReadOnlyList<IReadOnlyList<string>> Population
     {
         if (!Pooled) return (LearnerTypes, learnerAccuracy);
         var byType = LearnerTypes.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => learnerAccuracy[x.i]);
-        var types = Population.Select(AgentTypes.Name).ToList();
+        var types = AgentKinds.Select(k => k.Name).ToList();
         return (types, types.Select(t => byType[t]).ToList());
     }
 }

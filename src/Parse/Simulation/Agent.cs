@@ -39,12 +39,16 @@ public sealed class Agent : IDisposable
     /// <param name="cfg">The experiment.</param>
     /// <param name="seed">Seed of its batch sequence and hold-out split.</param>
     /// <param name="stepsMultiplier">Local steps per round as a multiple of the configured ones (pooled learners).</param>
-    public Agent(int id, IReadOnlyList<string> modalities, MultimodalData train, ExperimentConfig cfg, int seed, int stepsMultiplier = 1)
+    /// <param name="type">Its type of <c>agents.types</c> (name and encoders); default: named by its modality set, default encoders.</param>
+    public Agent(int id, IReadOnlyList<string> modalities, MultimodalData train, ExperimentConfig cfg, int seed, int stepsMultiplier = 1, AgentType? type = null)
     {
         Id = id;
         Modalities = modalities.OrderBy(m => m, StringComparer.Ordinal).ToList();
         if (Modalities.Count == 0) throw new ConfigException("an agent must hold at least one modality");
-        TypeName = AgentTypes.Name(Modalities);
+        Type = type ?? AgentType.Plain(Modalities);
+        if (!Type.Modalities.SequenceEqual(Modalities))
+            throw new ArgumentException($"agent {id}: type '{Type.Name}' holds [{string.Join(", ", Type.Modalities)}], not [{string.Join(", ", Modalities)}]", nameof(type));
+        TypeName = Type.Name;
         (Train, Holdout) = cfg.Model.Ensemble == "stacked" ? SplitHoldout(train, cfg.Model.EnsembleHoldout, seed) : (train, null);
         var t = cfg.Train;
         _seed = seed;
@@ -68,8 +72,10 @@ public sealed class Agent : IDisposable
     public MultimodalData Train { get; private set; }
     /// <summary>Local samples held out from training to fit the <c>stacked</c> ensemble (null otherwise).</summary>
     public MultimodalData? Holdout { get; }
-    /// <summary>Agent type name.</summary>
+    /// <summary>Agent type name (<c>agents.types[i].name</c>, default the modality set).</summary>
     public string TypeName { get; }
+    /// <summary>Its type: name, modalities and the encoders it chooses.</summary>
+    public AgentType Type { get; }
     /// <summary>Held modalities, sorted.</summary>
     public IReadOnlyList<string> Modalities { get; }
     /// <summary>Samples per local step.</summary>

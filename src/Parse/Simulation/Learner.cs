@@ -53,15 +53,15 @@ public sealed class Learner : IDisposable
         if (agents.Count == 0) throw new ArgumentException("a learner needs at least one agent", nameof(agents));
         var first = agents[0];
         foreach (var a in agents)
-            if (a.TypeName != first.TypeName || a.BatchSize != first.BatchSize || a.StepsPerRound != first.StepsPerRound)
-                throw new ArgumentException($"agents {first.Id} and {a.Id} differ in type, batch size or steps per round; they cannot train as one model", nameof(agents));
+            if (a.TypeName != first.TypeName || !a.Type.Equals(first.Type) || a.BatchSize != first.BatchSize || a.StepsPerRound != first.StepsPerRound)
+                throw new ArgumentException($"agents {first.Id} and {a.Id} differ in type (or its encoders), batch size or steps per round; they cannot train as one model", nameof(agents));
         _agents = agents.ToArray();
         _loss = cfg.EffectiveLoss();
         _strategy = Federation.Sharing.StrategyRegistry.Create(cfg.Strategy, cfg);
         _dynamics = cfg.Dynamics;
         _seed = cfg.Seed;
-        Model = new AgentModel(first.Modalities, specs, numClasses, cfg.Model, cfg.Seed, _agents.Length,
-            sliceScopes: !cfg.Has(Ablations.NoSliceScopes));
+        Model = new AgentModel(first.Modalities, specs, numClasses, first.Type.ModelFor(cfg.Model), cfg.Seed, _agents.Length,
+            sliceScopes: !cfg.Has(Ablations.NoSliceScopes), encoderField: first.Type.EncoderField);
         var t = cfg.Train;
         var ps = Model.parameters();
         switch (t.Optimizer)
@@ -103,8 +103,8 @@ public sealed class Learner : IDisposable
     public AgentModel Model { get; }
     /// <summary>The agents, in the order of the model's agent dimension.</summary>
     public IReadOnlyList<Agent> Agents => _agents;
-    /// <summary>Agent type of every member.</summary>
-    public string TypeName => Model.TypeName;
+    /// <summary>Agent type name of every member (<c>agents.types[i].name</c>, default the modality set).</summary>
+    public string TypeName => _agents[0].TypeName;
     /// <summary>Modalities of every member, sorted.</summary>
     public IReadOnlyList<string> Modalities => Model.Modalities;
     /// <summary>Samples per local step (every member).</summary>

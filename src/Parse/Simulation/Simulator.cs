@@ -284,7 +284,7 @@ public sealed class Simulator : IDisposable
             AgentTypes = types,
             FinalAccuracy = finalAcc,
             CeilingByType = _setup.Data.Ceiling is null ? null
-                : types.Distinct().OrderBy(t => t, StringComparer.Ordinal).ToDictionary(t => t, t => _setup.Data.Ceiling(AgentTypes.Parse(t).ToList())),
+                : types.Distinct().OrderBy(t => t, StringComparer.Ordinal).ToDictionary(t => t, t => _setup.Data.Ceiling(_setup.TypeModalities(t).ToList())),
             BytesSentTotal = tallies.Sum(x => x.BytesSent),
             BytesByRole = byRole,
             BytesByLink = byLink,
