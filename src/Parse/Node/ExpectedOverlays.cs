@@ -27,14 +27,14 @@ public sealed class ExpectedOverlays
     public IReadOnlySet<string>? KeysOf(int agent)
     {
         if (agent < 0 || agent >= _setup.Population.Count) return null;
-        var mods = _setup.Population[agent];
-        string type = AgentTypes.Name(mods);
+        var kind = _setup.AgentKinds[agent];
+        string type = kind.Name;
         lock (_lock)
         {
             if (_keysByType.TryGetValue(type, out var keys)) return keys;
             var cfg = _setup.Config;
             using var scope = torch.NewDisposeScope();
-            using var model = new AgentModel(mods, _setup.Data.Modalities, _setup.Data.Train.NumClasses, cfg.Model, cfg.Seed);
+            using var model = Simulation.Learner.BuildModel(kind, _setup.Data.Modalities, _setup.Data.Train.NumClasses, cfg, 1);
             keys = model.GroupsOf(0).Where(g => Enumerable.Range(0, cfg.Rounds).Any(r => _setup.Strategy.Shares(g, r)))
                 .Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
             _keysByType[type] = keys;

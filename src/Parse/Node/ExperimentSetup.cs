@@ -166,6 +166,9 @@ public sealed class ExperimentSetup : IDisposable
         return new Agent(id, Population[id], train, cfg, Seeds.Derive(cfg.Seed, "agent", id), type: _plan.AgentKinds[id]);
     }
 
+    /// <summary>The type (name, modalities, encoders) of every agent, by agent id.</summary>
+    public IReadOnlyList<AgentType> AgentKinds => _plan.AgentKinds;
+
     /// <summary>Modalities of the agent type named <paramref name="typeName"/> (a name of <see cref="LearnerTypes"/>).</summary>
     public IReadOnlyList<string> TypeModalities(string typeName) =>
         _plan.AgentKinds.FirstOrDefault(k => k.Name == typeName)?.Modalities ?? AgentTypes.Parse(typeName);

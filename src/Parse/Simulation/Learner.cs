@@ -18,6 +18,14 @@ namespace Parse.Simulation;
 /// </summary>
 public sealed class Learner : IDisposable
 {
+    /// <summary>
+    /// The model of <paramref name="agents"/> agents of one type, as every learner builds it (the type's encoders, the
+    /// <c>no-slice-scopes</c> ablation); also used to know a type's group keys without data (<see cref="Node.ExpectedOverlays"/>).
+    /// </summary>
+    internal static AgentModel BuildModel(AgentType type, IReadOnlyList<ModalitySpec> specs, int numClasses, ExperimentConfig cfg, int agents) =>
+        new(type.Modalities, specs, numClasses, type.ModelFor(cfg.Model), cfg.Seed, agents,
+            sliceScopes: !cfg.Has(Ablations.NoSliceScopes), encoderField: type.EncoderField);
+
     private readonly Agent[] _agents;
     private readonly LossConfig _loss;
     private readonly Federation.Sharing.ISharingStrategy _strategy;
@@ -60,8 +68,7 @@ public sealed class Learner : IDisposable
         _strategy = Federation.Sharing.StrategyRegistry.Create(cfg.Strategy, cfg);
         _dynamics = cfg.Dynamics;
         _seed = cfg.Seed;
-        Model = new AgentModel(first.Modalities, specs, numClasses, first.Type.ModelFor(cfg.Model), cfg.Seed, _agents.Length,
-            sliceScopes: !cfg.Has(Ablations.NoSliceScopes), encoderField: first.Type.EncoderField);
+        Model = BuildModel(first.Type, specs, numClasses, cfg, _agents.Length);
         var t = cfg.Train;
         var ps = Model.parameters();
         switch (t.Optimizer)
