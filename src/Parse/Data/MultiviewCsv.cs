@@ -102,7 +102,7 @@ public static class MultiviewCsv
                 Npy.IsArrayFile(anchorLabelOnly ?? anchorSource.Path), anchor: true) with { Keep = hostedFilter };
             var anchorTable = ReadTable(anchorReq);
             var tables = new List<(SourceTable Table, List<(string View, int Modality)> Views, int[]? Perm)>();
-            if (anchorSource.Key is not null) tables.Add((anchorTable, anchorSource.Views, null));
+            if (anchorSource.Key is not null) tables.Add((anchorTable, anchorSource.Views!, null));
 
             // 2. the other sources, aligned with the anchor's kept rows by position or by key
             Dictionary<string, int>? anchorKeys = null;
