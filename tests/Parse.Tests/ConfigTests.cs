@@ -87,8 +87,10 @@ public class ConfigTests
     {
         var cfg = TestConfigs.Load("data.samples_per_agent=1", "data.partition.kind=dirichlet", "data.partition.alpha=0.01");
         var e = Assert.Throws<ConfigException>(() => new Simulation.Simulator(cfg, "."));
-        Assert.Contains("empty partition", e.Message);
-        Assert.Contains("data.partition", e.Message);
+        // redrawn up to data.partition.max_resamples times, then stopped with keys valid for synthetic-pid
+        Assert.Contains("no Dirichlet draw", e.Message);
+        Assert.Contains("data.partition.max_resamples", e.Message);
+        Assert.Contains("raise data.samples_per_agent", e.Message);
     }
 }
 

@@ -23,6 +23,10 @@ public static class DatasetRegistry
     public static IReadOnlyList<string> Names => Registry.Names;
 
     /// <summary>Loads or generates the dataset for <paramref name="agentCount"/> agents; relative paths resolve against <paramref name="baseDir"/> (the config's directory).</summary>
+    /// <param name="cfg">The data section.</param>
+    /// <param name="agentCount">Number of agents.</param>
+    /// <param name="seed">Experiment seed.</param>
+    /// <param name="baseDir">Directory of the config file.</param>
     /// <param name="hostedAgents">Agents this process hosts (null: all); see <see cref="DatasetRequest.HostedAgents"/>.</param>
     /// <param name="ct">Stops a long load when cancelled (Ctrl-C, SIGTERM).</param>
     public static DatasetBundle Load(DataConfig cfg, int agentCount, int seed, string baseDir, IReadOnlySet<int>? hostedAgents = null, CancellationToken ct = default)

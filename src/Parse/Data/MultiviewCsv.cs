@@ -74,7 +74,8 @@ public static class MultiviewCsv
             else
                 anchorKey = sources.FirstOrDefault(x => !x.Array && HasLabel(x.Path)).Key
                     ?? throw new ConfigException($"data.label_column: column '{cfg.LabelColumn}' not found in {string.Join(", ", sources.Select(x => x.Path).Distinct())}" +
-                                                 " (labels in a file of their own: set data.label_file)");
+                                                 " (labels in a file of their own: set data.label_file)" +
+                                                 CsvSource.SeparatorHint(headers.Values.FirstOrDefault(h => h.Length == 1) ?? [], separator));
 
             TableRequest Request(string path, List<(string View, int Modality)> vs, bool isArray, bool anchor) => new(path)
             {
@@ -101,7 +102,7 @@ public static class MultiviewCsv
                 Npy.IsArrayFile(anchorLabelOnly ?? anchorSource.Path), anchor: true) with { Keep = hostedFilter };
             var anchorTable = ReadTable(anchorReq);
             var tables = new List<(SourceTable Table, List<(string View, int Modality)> Views, int[]? Perm)>();
-            if (anchorSource.Key is not null) tables.Add((anchorTable, anchorSource.Views, null));
+            if (anchorSource.Key is not null) tables.Add((anchorTable, anchorSource.Views!, null));
 
             // 2. the other sources, aligned with the anchor's kept rows by position or by key
             Dictionary<string, int>? anchorKeys = null;

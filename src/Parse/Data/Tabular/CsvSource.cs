@@ -65,6 +65,14 @@ internal static class CsvSource
         }
     }
 
+    /// <summary>1-based first line of the row (Sep 0.17 reports 2 for the very first row).</summary>
+    private static int Line(SepReader.Row row) => row.RowIndex == 0 ? 1 : row.LineNumberFrom;
+
+    /// <summary>A hint when a header came out as one column: the separator is probably not the file's.</summary>
+    internal static string SeparatorHint(string[] header, char? separator) => header.Length == 1
+        ? $" (the header came out as one column: is the separator right? data.separator is '{(separator is { } s ? (s == '\t' ? "tab" : s.ToString()) : "auto")}')"
+        : "";
+
     private static bool IsBlank(SepReader.Row row) => row.ColCount == 1 && row[0].Span.IsWhiteSpace();
 
     private static string[] Names(SepReader.Row row, string path)
@@ -72,7 +80,7 @@ internal static class CsvSource
         var names = new string[row.ColCount];
         for (int i = 0; i < names.Length; i++) names[i] = row[i].ToString().Trim();
         for (int i = 0; i < names.Length; i++)
-            if (names[i].Length == 0) throw new ConfigException($"{path}: line {row.LineNumberFrom}, column {i + 1}: empty column name in the header");
+            if (names[i].Length == 0) throw new ConfigException($"{path}: line {Line(row)}, column {i + 1}: empty column name in the header");
         return names;
     }
 
@@ -113,13 +121,13 @@ internal static class CsvSource
             {
                 if (q.Header) header = Names(row, path);
                 else header = Enumerable.Range(0, row.ColCount).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
-                (cols, colNames) = Resolve(q, header, row.LineNumberFrom);
+                (cols, colNames) = Resolve(q, header, Line(row));
                 views = cols.Select(c => new GrowBuffer<float>(lineHint * Math.Max(1, c.Length))).ToArray();
                 stats = cols.Select(c => new ColumnStats(c.Length)).ToArray();
                 scratch = cols.Select(c => new float[c.Length]).ToArray();
                 labelCol = q.Label is null ? -1 : Array.IndexOf(header, q.Label);
                 if (q.LabelRequired && labelCol < 0)
-                    throw new ConfigException($"data.label_column: column '{q.Label}' not found in {path} (columns: {Preview(header)})");
+                    throw new ConfigException($"data.label_column: column '{q.Label}' not found in {path} (columns: {Preview(header)}){SeparatorHint(header, q.Separator)}");
                 groupCol = q.Group is null ? -1 : Array.IndexOf(header, q.Group);
                 if (q.Id is not null && (idCol = Array.IndexOf(header, q.Id)) < 0)
                     throw new ConfigException($"data.id_column: column '{q.Id}' not found in {path} (columns: {Preview(header)})");
@@ -131,7 +139,7 @@ internal static class CsvSource
                 if (agentCol >= 0) agents = new GrowBuffer<int>(lineHint);
                 if (q.Header) continue;
             }
-            int line = row.LineNumberFrom;
+            int line = Line(row);
             if (row.ColCount != header.Length)
                 throw new ConfigException($"{path}: row {position + 1} (line {line}) has {row.ColCount} fields but the header has {header.Length}" +
                                           (row.ColCount == 1 && header.Length > 1 ? $" (is the separator right? data.separator is '{(q.Separator is { } s ? s.ToString() : "auto")}')" : ""));
@@ -160,7 +168,8 @@ internal static class CsvSource
                 {
                     var col = row[c[j]];
                     var span = col.Span;
-                    if (col.TryParse(out float x) && float.IsFinite(x)) { buf[j] = x; continue; }
+                    // Sep's fast parser reads "1,5" as 15 (thousands separator): never accept a comma in a number
+                    if (span.IndexOf(',') < 0 && col.TryParse(out float x) && float.IsFinite(x)) { buf[j] = x; continue; }
                     if (IsMissing(span))
                     {
                         if (q.Missing == "error")
@@ -241,7 +250,7 @@ internal static class CsvSource
                 foreach (var c in columns) if (dups.ContainsKey(c)) Refuse(c);
             if (columns is not null)
                 cols[v] = columns.Select(c => Array.IndexOf(header, c) is var i and >= 0 ? i
-                    : throw new ConfigException($"data.views.{view}.columns: unknown column '{c}' in {q.Path} (columns: {Preview(header)})")).ToArray();
+                    : throw new ConfigException($"data.views.{view}.columns: unknown column '{c}' in {q.Path} (columns: {Preview(header)}){SeparatorHint(header, q.Separator)}")).ToArray();
             else
             {
                 cols[v] = Enumerable.Range(0, header.Length).Where(i => !q.KeyColumns.Contains(header[i])).ToArray();
