@@ -24,6 +24,7 @@ timing: { deadline_ms: 5000 }
 cluster: { discovery_quiet_ms: 800, discovery_timeout_ms: 60000, linger_ms: 5000, failure_detection_ms: 4000 }
 YAML
 "$root/parse" validate "$work/exp.yaml" > /dev/null   # builds once, before the clock starts
+dll="$root/src/Parse.Cli/bin/Release/net10.0/Parse.Cli.dll"
 export PARSE_SECRET=garbage-bench
 run() {   # $1 = label, $2 = fault of process 2
   local out="$work/$1" base=$((20000 + RANDOM % 20000))
@@ -33,7 +34,7 @@ run() {   # $1 = label, $2 = fault of process 2
   mkdir -p "$out"
   for k in 0 1 2; do
     local fault=None; [[ $k == 2 ]] && fault="$2"
-    ( "$root/parse" node --config "$work/exp.yaml" --agent "$((2 * k)),$((2 * k + 1))" --port $((base + k)) --seed-nodes "$seeds" \
+    ( dotnet "$dll" node --config "$work/exp.yaml" --agent "$((2 * k)),$((2 * k + 1))" --port $((base + k)) --seed-nodes "$seeds" \
         --out "$out/node$k" --fault "$fault" > "$out.node$k.log" 2>&1; echo "$(date +%s.%N)" > "$out.node$k.end" ) &
     pids+=($!)
   done
