@@ -95,7 +95,7 @@ internal static class ClusterCommands
             string dir = pr.GetValue(outOpt)!;
             var files = TestCertificates.Create(dir, pr.GetValue(nodes), Environment.GetEnvironmentVariable(TlsSetup.PasswordVariable), pr.GetValue(days), pr.GetValue(force));
             foreach (var f in files) Console.WriteLine(f);
-            Console.WriteLine($"use: cluster.tls: {{ enabled: true, ca: {Path.Combine(dir, "ca.crt")}, certificate: {Path.Combine(dir, "node-{process}.pfx")} }}");
+            Console.WriteLine($"use: cluster: {{ tls: {{ enabled: true, ca: \"{Path.Combine(dir, "ca.crt")}\", certificate: \"{Path.Combine(dir, "node-{process}.pfx")}\" }} }}");
             return 0;
         }));
         return cmd;

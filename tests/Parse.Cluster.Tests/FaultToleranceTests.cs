@@ -78,7 +78,7 @@ public sealed class FaultToleranceTests : IDisposable
         using var p0 = new NodeProcess(NodeArgs(cfg, "0,1", honest[0], honest, outs[0]), Secret);
         using var p1 = new NodeProcess(NodeArgs(cfg, "2,3", honest[1], honest, outs[1]), Secret);
         using var p2 = new NodeProcess(NodeArgs(cfg, "4,5", honest[2], honest, outs[2], "--fault", "NaN"), Secret);
-        p0.WaitUntil(() => p0.Output.Contains("admitted akka"), TimeSpan.FromSeconds(60), "the cluster to form");
+        p0.WaitUntil(() => p0.Output.Contains("admitted akka"), TimeSpan.FromSeconds(300), "the cluster to form");
         using (var rogue = new NodeProcess(NodeArgs(cfg, "1", ports[3], honest, outs[3]), "wrong-secret"))
         {
             rogue.ExpectExit(NodeHost.ExitNotAdmitted, TimeSpan.FromSeconds(90), "rogue");

@@ -104,6 +104,17 @@ public sealed class MessageAuthTests
     }
 
     [Fact]
+    public void Insecure_mode_without_a_secret_still_seals_and_refuses_replays()
+    {
+        var (ka, kb) = Pair(secretA: "", secretB: "");
+        var auth = new MessageAuth(2);
+        var m = Chunk(ka, B, 0, 2, 7, 0);
+        Assert.Equal(SealVerdict.Ok, auth.Check(m, kb.ReceiveKeys(A, false), null));
+        Assert.Equal(SealVerdict.Replayed, auth.Check(m, kb.ReceiveKeys(A, false), null));
+        Assert.True(SecretAuth.Verify("", new byte[32], A, [0], Fp, SecretAuth.Mac("", new byte[32], A, [0], Fp)));
+    }
+
+    [Fact]
     public void A_peer_challenged_again_keeps_its_in_flight_messages_valid()
     {
         var (ka, kb) = Pair();

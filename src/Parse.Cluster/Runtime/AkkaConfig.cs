@@ -37,7 +37,9 @@ public static class AkkaConfig
     /// </summary>
     public static string Hocon(NodeOptions o, ClusterConfig k)
     {
-        string seeds = string.Join(", ", o.SeedNodes.Select(s => $"\"akka.tcp://{SystemName}@{s}\""));
+        // with TLS the DotNetty transport speaks (and addresses are) akka.ssl.tcp
+        string protocol = k.Tls.Enabled ? "akka.ssl.tcp" : "akka.tcp";
+        string seeds = string.Join(", ", o.SeedNodes.Select(s => $"\"{protocol}://{SystemName}@{s}\""));
         int pause = k.FailureDetectionMs;
         string I(int v) => v.ToString(CultureInfo.InvariantCulture);
         return $$"""

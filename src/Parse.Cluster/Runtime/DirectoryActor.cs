@@ -35,6 +35,8 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly HashSet<Address> _denied = new();
     // nonces of the proofs we sent, per challenger (a Denied must answer one of them)
     private readonly Dictionary<Address, List<byte[]>> _proved = new();
+    // members whose proof failed while this node had admitted no one (it could not refuse them yet)
+    private readonly HashSet<Address> _failedEarly = new();
     private bool _everAdmitted;
     private int _ignoredDenials;
 
@@ -100,6 +102,12 @@ public sealed class DirectoryActor : ReceiveActor
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         var up = new PeerUp(_local, Self.Path.Address);
         foreach (var a in _agents) a.Tell(up);
+        // downed (e.g. by the honest nodes after a failed admission) without our MemberRemoved event reaching this actor:
+        // Akka shuts the node down; the node must still exit with a reason (its own leave is filtered by the node)
+        var fatal = _fatal;
+        _cluster.RegisterOnMemberRemoved(() => fatal(Volatile.Read(ref _everAdmitted)
+            ? "this node was removed from the cluster"
+            : "this node was removed from the cluster before admitting any peer: not admitted (wrong experiment secret or config?)"));
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
@@ -144,7 +152,7 @@ public sealed class DirectoryActor : ReceiveActor
         if (!SecretAuth.Verify(_secret, nonce, a.ToString(), p.Agents, p.Fingerprint, p.Mac))
         {
             _log($"peer {a} failed admission (wrong or missing secret); its agents are ignored");
-            Deny(a, nonce, "wrong or missing experiment secret");
+            if (!Deny(a, nonce, "wrong or missing experiment secret")) _failedEarly.Add(a);
             return;
         }
         if (!p.Fingerprint.AsSpan().SequenceEqual(_keys.Fingerprint))
@@ -159,6 +167,7 @@ public sealed class DirectoryActor : ReceiveActor
             return;
         }
         bool fresh = !_admitted.ContainsKey(a);
+        bool first = _admitted.Count == 0;
         _admitted[a] = p.Agents;
         _everAdmitted = true;
         _keys.Admitted(_cluster.SelfAddress.ToString(), a.ToString(), nonce);
@@ -168,6 +177,9 @@ public sealed class DirectoryActor : ReceiveActor
         var up = new PeerUp(p.Agents, a);
         foreach (var ag in _agents) ag.Tell(up);
         PublishStatus();
+        // now that this node has an admitted peer it may refuse: challenge again those that failed before
+        if (first)
+            foreach (var f in _failedEarly.ToList()) { _failedEarly.Remove(f); Challenge(f); }
     }
 
     /// <summary>Refuses and downs <paramref name="a"/> if this node has admitted a peer; true if it did.</summary>
