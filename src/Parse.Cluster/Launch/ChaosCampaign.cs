@@ -226,6 +226,7 @@ public static class ChaosCampaign
                     break;
             }
 
+            if (trial.Detail.Length == 0) trial.Detail = $"fault not injected: process {target} exited or the trial timed out before round {round}";
             // wait for everything, then judge
             foreach (var node in current.Append(rogue).OfType<ChaosNode>())
                 if (!node.WaitUntil(deadline))

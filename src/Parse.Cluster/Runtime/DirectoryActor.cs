@@ -23,6 +23,8 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly Action<string> _fatal;
     private readonly Action<string> _removed;
     private readonly HashSet<int> _finished = new();
+    private bool _everAdmitted;
+    private readonly Action _onAdmitted;
     private readonly Dictionary<Address, int[]> _finishedUnverified = new();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<Address, byte[]> _nonces = new();
@@ -35,9 +37,12 @@ public sealed class DirectoryActor : ReceiveActor
     /// <param name="log">Node log.</param>
     /// <param name="fatal">Called when this node is refused by its peers.</param>
     /// <param name="removed">Called when the cluster removes this node (e.g. after a long pause); the node may rejoin.</param>
-    public DirectoryActor(string secret, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed)
+    /// <param name="admitted">Called whenever a peer is admitted.</param>
+    public DirectoryActor(string secret, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed,
+        Action? admitted = null)
     {
         _removed = removed;
+        _onAdmitted = admitted ?? (() => { });
         _secret = secret;
         _local = localAgents;
         _agents = agents;
@@ -49,7 +54,9 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<ClusterEvent.UnreachableMember>(m => { if (!Replaced(m.Member)) Lost(m.Member.Address, "unreachable"); });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
-            if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress) _removed("this node was removed from the cluster");
+            // only a node that took part (admitted a peer) rejoins; one nobody admitted (e.g. a wrong secret) stays out
+            if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress)
+                (_everAdmitted ? _removed : _fatal)("this node was removed from the cluster");
             else if (!Replaced(m.Member)) Lost(m.Member.Address, "removed");
         });
         Receive<Challenge>(c => Sender.Tell(new Proof(c.Nonce, SecretAuth.Mac(_secret, c.Nonce, _cluster.SelfAddress.ToString(), _local), _local)));
@@ -119,6 +126,8 @@ public sealed class DirectoryActor : ReceiveActor
         }
         bool fresh = !_admitted.ContainsKey(a);
         _admitted[a] = p.Agents;
+        _everAdmitted = true;
+        _onAdmitted();
         if (fresh) _log($"admitted {a} hosting agents {string.Join(',', p.Agents)}");
         if (fresh && _finished.Count > 0) Sender.Tell(new AgentsFinished(_finished.Order().ToArray()), Self);
         if (_finishedUnverified.Remove(a, out var told)) LearnFinished(told);
