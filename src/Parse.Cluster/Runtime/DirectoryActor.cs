@@ -28,6 +28,8 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly Action<string> _fatal;
     private readonly Action<string> _removed;
     private readonly HashSet<int> _finished = new();
+    private bool _everAdmitted;
+    private readonly Action _onAdmitted;
     private readonly Dictionary<Address, int[]> _finishedUnverified = new();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<Address, byte[]> _nonces = new();
@@ -47,9 +49,12 @@ public sealed class DirectoryActor : ReceiveActor
     /// <param name="log">Node log.</param>
     /// <param name="fatal">Called when this node is refused by its peers.</param>
     /// <param name="removed">Called when the cluster removes this node (e.g. after a long pause); the node may rejoin.</param>
-    public DirectoryActor(string secret, PeerKeys keys, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed)
+    /// <param name="admitted">Called whenever a peer is admitted.</param>
+    public DirectoryActor(string secret, PeerKeys keys, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed,
+        Action? admitted = null)
     {
         _removed = removed;
+        _onAdmitted = admitted ?? (() => { });
         _secret = secret;
         _keys = keys;
         _local = localAgents;
@@ -171,6 +176,7 @@ public sealed class DirectoryActor : ReceiveActor
         _admitted[a] = p.Agents;
         _everAdmitted = true;
         _keys.Admitted(_cluster.SelfAddress.ToString(), a.ToString(), nonce);
+        _onAdmitted();
         if (fresh) _log($"admitted {a} hosting agents {string.Join(',', p.Agents)}");
         if (fresh && _finished.Count > 0) Sender.Tell(new AgentsFinished(_finished.Order().ToArray()), Self);
         if (_finishedUnverified.Remove(a, out var told)) LearnFinished(told);

@@ -183,15 +183,18 @@ public static class NodeHost
             Action<string> logLine = Log;
             Action<string> notAdmitted = why => Fail(why, ExitNotAdmitted);
             Action<string> removed = why => Fail(why, ExitRemoved);
+            bool everAdmitted = false;
+            Action admitted = () => Volatile.Write(ref everAdmitted, true);
             var ids = agents.Select(a => a.Id).ToArray();
-            directory = system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted, removed)), "directory");
+            directory = system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted, removed, admitted)), "directory");
             foreach (var r in finished.Values.Where(r => r.RoundsCompleted >= cfg.Rounds)) directory.Tell(new LocalAgentFinished(r.Agent));
             if (string.IsNullOrEmpty(o.Secret))
                 Log("warning: --insecure: no experiment secret; any process that reaches a seed node is admitted");
             Log($"config fingerprint {Parse.Cluster.Protocol.ConfigFingerprint.Short(keys.Fingerprint)}; TLS {(cfg.Cluster.Tls.Enabled ? "on (mutual)" : "off")}");
             Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
             // a node the cluster downs shuts its actor system down; that must end the wait, never leave it hanging
-            system.WhenTerminated.ContinueWith(_ => Fail("the actor system terminated (this node was downed)", ExitRemoved));
+            // (a node nobody admitted, e.g. one with a wrong secret, does not rejoin)
+            system.WhenTerminated.ContinueWith(_ => Fail("the actor system terminated (this node was downed)", Volatile.Read(ref everAdmitted) ? ExitRemoved : ExitNotAdmitted));
 
             // never wait forever for a cluster that is not there: give up if this node is not Up in time
             // (WeaklyUp counts: the directory admits WeaklyUp peers, and a rejoin while a crashed incarnation is

@@ -1,0 +1,38 @@
+using System.Text.Json.Nodes;
+using Parse.Cluster.Launch;
+
+namespace Parse.Cluster.Tests;
+
+/// <summary>The CI chaos campaign: one crash trial (kill -9 and restart with --resume) on three local processes.</summary>
+[Collection("processes")]
+public sealed class ChaosTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("parse-chaos").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void A_one_trial_crash_campaign_finishes_with_no_corrupt_checkpoint_no_hung_node_and_no_healthy_node_downed()
+    {
+        string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 10").Replace("local_steps: 4", "local_steps: 2")
+            .Replace("timing: { deadline_ms: 30000 }", "timing: { deadline_ms: 3000 }"));
+        string outDir = Path.Combine(_dir, "chaos");
+        var log = new StringWriter();
+        var result = ChaosCampaign.Run(new ChaosOptions
+        {
+            ConfigPath = cfg, Processes = 3, Trials = 1, OutDir = outDir, Seed = 5, Faults = [ChaosFault.Kill],
+            CliCommand = ["dotnet", Path.Combine(AppContext.BaseDirectory, "Parse.Cli.dll")], TrialTimeout = TimeSpan.FromMinutes(8),
+        }, log);
+        var saved = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "chaos.json")))!;
+        foreach (var key in new[] { "trials", "corrupt_checkpoints", "hung_nodes", "healthy_nodes_downed", "rounds_lost", "finished" })
+            Assert.NotNull(saved[key]);
+        string why = log + "\n" + File.ReadAllText(Path.Combine(outDir, "chaos.md"));
+        Assert.True((int)result["finished"]! == 1, why);
+        Assert.Equal(0, (int)result["corrupt_checkpoints"]!);
+        Assert.Equal(0, (int)result["hung_nodes"]!);
+        Assert.True((int)result["healthy_nodes_downed"]! == 0, why);
+        Assert.Equal(0, (int)result["rounds_lost"]!);
+        Assert.Contains("kill -9 after round", (string)result["trial_list"]![0]!["detail"]!);
+        Assert.Contains("trial 1/1", log.ToString());
+    }
+}
