@@ -27,7 +27,32 @@ public static class BenchStatistics
             .GroupBy(c => string.Join("|", groupAxes.Select(a => c.Get(a)))).Select(g => g.ToList()).ToList();
         string paired = WritePaired(grid, cells, summaries, groupAxes, types, rows, outDir, md);
         string target = WriteBytesToTarget(outDir, summaries, groupAxes, types, rows, md);
+        WriteProbes(outDir, groupAxes, rows, md);
         return (paired, target);
+    }
+
+    /// <summary>Slice x factor probe table of the multimodal agents (cells run with <c>eval.probes: true</c>), mean over agents and seeds.</summary>
+    private static void WriteProbes(string outDir, IReadOnlyList<string> groupAxes, List<List<GridCell>> rows, StringBuilder md)
+    {
+        var lines = new List<(string Row, string Slice, string Factor, double Acc)>();
+        foreach (var row in rows)
+        {
+            string label = string.Join(" ", groupAxes.Select(a => row[0].Get(a)));
+            foreach (var c in row)
+                foreach (var r in ReadRows(Path.Combine(BenchRunner.CellDir(outDir, c), "probes.csv")))
+                    if (r["type"].Contains('+'))
+                        lines.Add((label, r["type"] + " " + r["slice"], r["factor"], double.Parse(r["accuracy"], Inv)));
+        }
+        if (lines.Count == 0) return;
+        var factors = lines.Select(l => l.Factor).Distinct().ToList();
+        md.AppendLine().AppendLine("## Slice probes (multimodal agents)").AppendLine();
+        md.AppendLine("Linear-probe accuracy of each slice for each label factor (chance 0.5), mean over the multimodal agents and seeds; " +
+                      "see a run's report.md \"Slice probes\".").AppendLine();
+        md.AppendLine("| " + string.Join(" ", groupAxes) + " | slice | " + string.Join(" | ", factors) + " |");
+        md.AppendLine("|---|---|" + string.Concat(Enumerable.Repeat("---:|", factors.Count)));
+        foreach (var g in lines.GroupBy(l => (l.Row, l.Slice)))
+            md.AppendLine($"| {g.Key.Row} | {g.Key.Slice} | " + string.Join(" | ", factors.Select(f =>
+                g.Where(l => l.Factor == f).Select(l => l.Acc).DefaultIfEmpty(double.NaN).Average().ToString("F2", Inv))) + " |");
     }
 
     private static string WritePaired(GridSpec grid, IReadOnlyList<GridCell> cells, IReadOnlyDictionary<string, JsonObject> summaries,

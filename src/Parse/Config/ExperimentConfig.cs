@@ -327,6 +327,8 @@ public sealed record EvalConfig
     public int EmbeddingSamples { get; init; } = 600;
     /// <summary>Bytes-to-target in summary.json: bytes sent until an agent type first reaches this fraction of its final accuracy, in (0, 1].</summary>
     public double TargetFraction { get; init; } = 0.95;
+    /// <summary>Slice probes after training (synthetic-pid, simulator): probes.csv, probes.png, report.md "Slice probes".</summary>
+    public bool Probes { get; init; }
 }
 
 /// <summary>Simulator execution.</summary>

@@ -61,6 +61,29 @@ public static class Plots
         Save(plt, path);
     }
 
+    /// <summary>A heatmap of <paramref name="values"/> [rows, columns] in [0.5, 1] with labelled rows and columns (slice probes).</summary>
+    public static void Heatmap(string path, string title, string[] rowLabels, string[] columnLabels, double[,] values)
+    {
+        var plt = new Plot();
+        var hm = plt.Add.Heatmap(values);
+        hm.Colormap = new ScottPlot.Colormaps.Viridis();
+        hm.ManualRange = new ScottPlot.Range(0.5, 1.0);
+        plt.Add.ColorBar(hm);
+        int rows = rowLabels.Length;
+        // the heatmap draws row 0 at the top: cell centres at y = rows - 1 - i
+        plt.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(i => (double)(rows - 1 - i)).ToArray(), rowLabels);
+        plt.Axes.Bottom.SetTicks(Enumerable.Range(0, columnLabels.Length).Select(i => (double)i).ToArray(), columnLabels);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < columnLabels.Length; j++)
+            {
+                var t = plt.Add.Text(values[i, j].ToString("F2", CultureInfo.InvariantCulture), j, rows - 1 - i);
+                t.Alignment = Alignment.MiddleCenter;
+                t.LabelFontColor = values[i, j] > 0.8 ? Colors.Black : Colors.White;
+            }
+        plt.Title(title);
+        Save(plt, path, width: 1000);
+    }
+
     private static void Save(Plot plt, string path, int width = 900)
     {
         string tmp = path + ".tmp.png";
