@@ -36,7 +36,7 @@ public class MfeatTests : IDisposable
         Assert.Equal(labels, last);
         Assert.Equal(Enumerable.Range(0, 2000).Select(i => (i / 200).ToString()), labels);
         // agent types with 1, 2, 3 and 6 views
-        Assert.Equal(new[] { 1, 2, 3, 6 }, cfg.Agents.Types!.Select(t => AgentTypes.Parse(t).Count));
+        Assert.Equal(new[] { 1, 2, 3, 6 }, cfg.Agents.Types!.Select(t => AgentTypes.Parse(t.Modalities).Count));
     }
 
     [SkippableFact]

@@ -39,7 +39,6 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly Dictionary<Address, List<byte[]>> _proved = new();
     // members whose proof failed while this node had admitted no one (it could not refuse them yet)
     private readonly HashSet<Address> _failedEarly = new();
-    private bool _everAdmitted;
     private int _ignoredDenials;
 
     /// <param name="secret">Experiment secret.</param>
@@ -109,10 +108,14 @@ public sealed class DirectoryActor : ReceiveActor
         foreach (var a in _agents) a.Tell(up);
         // downed (e.g. by the honest nodes after a failed admission) without our MemberRemoved event reaching this actor:
         // Akka shuts the node down; the node must still exit with a reason (its own leave is filtered by the node)
+        // (a node that took part rejoins as a new incarnation, cluster.rejoin; one nobody admitted is refused)
         var fatal = _fatal;
-        _cluster.RegisterOnMemberRemoved(() => fatal(Volatile.Read(ref _everAdmitted)
-            ? "this node was removed from the cluster"
-            : "this node was removed from the cluster before admitting any peer: not admitted (wrong experiment secret or config?)"));
+        var removed = _removed;
+        _cluster.RegisterOnMemberRemoved(() =>
+        {
+            if (Volatile.Read(ref _everAdmitted)) removed("this node was removed from the cluster");
+            else fatal("this node was removed from the cluster before admitting any peer: not admitted (wrong experiment secret or config?)");
+        });
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
