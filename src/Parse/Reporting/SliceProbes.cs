@@ -80,7 +80,8 @@ public static class SliceProbes
         long n = x.shape[0], d = x.shape[1], f = labels.shape[1];
         var train = x.narrow(0, 0, half);
         var mean = train.mean([0], keepdim: true);
-        var std = train.std([0], keepdim: true).clamp_min(1e-6);
+        using var eps = 1e-6.ToScalar();   // held for the call (Util.ScalarOps)
+        var std = train.std([0], keepdim: true).clamp_min(eps);
         var xs = x.sub(mean).div(std);
         var xTrain = xs.narrow(0, 0, half);
         var yTrain = labels.narrow(0, 0, half);
@@ -99,7 +100,8 @@ public static class SliceProbes
         using var noGrad = torch.no_grad();
         var rest = xs.narrow(0, half, n - half);
         var predicted = rest.matmul(w).Plus(b).gt(torch.zeros(1));
-        var truth = labels.narrow(0, half, n - half).gt(torch.full(1, 0.5f));
+        using var halfScalar = 0.5f.ToScalar();
+        var truth = labels.narrow(0, half, n - half).gt(torch.full(1, halfScalar));
         return predicted.eq(truth).to_type(ScalarType.Float64).mean([0]).data<double>().ToArray();
     }
 
