@@ -47,8 +47,10 @@ public sealed class FaultToleranceTests : IDisposable
         // the restarted process finishes last: it need not linger for anyone
         using var p2b = new NodeProcess(NodeArgs(cfg, "4,5", ports[2], ports, outs[2], "--resume", "--set", "cluster.linger_ms=5000"), Secret);
         p2b.ExpectExit(0, TimeSpan.FromSeconds(150), "p2b");
-        p0.ExpectExit(0, TimeSpan.FromSeconds(60), "p0");
-        p1.ExpectExit(0, TimeSpan.FromSeconds(60), "p1");
+        // the survivors usually leave as soon as they learn the restarted agents finished; at worst they linger out
+        // linger_ms (120 s), which happened once on an idle machine (closing note, issue 10)
+        p0.ExpectExit(0, TimeSpan.FromSeconds(200), "p0");
+        p1.ExpectExit(0, TimeSpan.FromSeconds(200), "p1");
         Assert.Contains("resuming after round", p2b.Output);
 
         var reports = RunMerger.ReadReports(outs, 6);
