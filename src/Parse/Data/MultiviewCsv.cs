@@ -27,8 +27,16 @@ namespace Parse.Data;
 /// </summary>
 public static class MultiviewCsv
 {
+    /// <summary>The file that held a part's labels: for messages, and what agent mode needs of every row (kept or not).</summary>
+    private sealed record Origin(string Path, int TotalRows, IReadOnlySet<string>? LabelValues);
+
     private sealed record Part(float[][] Views, string[] Labels, string[]? Groups, int Rows, int[]? Agents, long[][] Shapes,
-        string[][] Columns, ColumnStats[] Stats, SourceTable Anchor);
+        string[][] Columns, ColumnStats[] Stats, Origin Anchor)
+    {
+        /// <summary>Rows of <see cref="Views"/> that make this part (null: all of them, in order). A split or subset only
+        /// selects rows, so the values are copied once, straight into the tensors.</summary>
+        public int[]? Select { get; init; }
+    }
 
     /// <summary>Loads the dataset described by <paramref name="cfg"/>; relative paths resolve against <paramref name="baseDir"/>.</summary>
     /// <param name="cfg">The data section.</param>
@@ -198,7 +206,8 @@ public static class MultiviewCsv
                 if (t.Groups is not null) { groups = perm is null ? t.Groups : perm.Select(i => t.Groups[i]).ToArray(); break; }
             if (cfg.GroupColumn is not null && groups is null)
                 throw new ConfigException($"data.group_column: column '{cfg.GroupColumn}' not found in {string.Join(", ", tables.Select(t => t.Table.Path).Prepend(anchorTable.Path).Distinct())}");
-            return new Part(data, labels, groups, rows, anchorTable.Agents, shapes, columns, stats, anchorTable);
+            return new Part(data, labels, groups, rows, anchorTable.Agents, shapes, columns, stats,
+                new Origin(anchorTable.Path, anchorTable.TotalRows, anchorTable.LabelValues));
         }
 
         Part train, test;
@@ -258,12 +267,13 @@ public static class MultiviewCsv
             {
                 int cols = checked((int)train.Shapes[v].Aggregate(1L, (a, b) => a * b));
                 var (mean, std) = agentFiles ? Moments(test.Stats[v], test.Columns[v], test.Anchor.Path, names[v])
-                    : agentMode ? Moments(train.Stats[v], train.Columns[v], train.Anchor.Path, names[v]) : Moments(train.Views[v], cols, train.Columns[v], names[v]);
+                    : agentMode ? Moments(train.Stats[v], train.Columns[v], train.Anchor.Path, names[v]) : Moments(train, v, cols, names[v]);
                 Normalize(train.Views[v], mean, std, cfg.Missing);
-                Normalize(test.Views[v], mean, std, cfg.Missing);
+                if (!ReferenceEquals(test.Views[v], train.Views[v])) Normalize(test.Views[v], mean, std, cfg.Missing);   // a split shares one array
                 specs.Add(new ModalitySpec(names[v], train.Shapes[v]));
-                trV[names[v]] = torch.tensor(train.Views[v], [train.Rows, .. train.Shapes[v]]);
-                teV[names[v]] = torch.tensor(test.Views[v], [test.Rows, .. train.Shapes[v]]);
+                trV[names[v]] = ToTensor(train, v, cols, train.Shapes[v]);
+                teV[names[v]] = ToTensor(test, v, cols, train.Shapes[v]);
+                Release(train, test, v);
             }
         }
         catch
@@ -304,11 +314,33 @@ public static class MultiviewCsv
         return lists.Select(l => l.ToArray()).ToArray();
     }
 
-    private static (double[] Mean, double[] Std) Moments(float[] train, int cols, string[] names, string view)
+    private static (double[] Mean, double[] Std) Moments(Part train, int v, int cols, string view)
     {
         var s = new ColumnStats(cols);
-        for (long i = 0; i < train.Length; i += cols) s.Add(train.AsSpan((int)i, cols));
-        return Moments(s, names, null, view);
+        var a = train.Views[v];
+        for (int r = 0; r < train.Rows; r++) s.Add(a.AsSpan((train.Select?[r] ?? r) * cols, cols));
+        return Moments(s, train.Columns[v], null, view);
+    }
+
+    /// <summary>Drops view <paramref name="v"/>'s values once its tensors exist. Large views (32 MB and up) are collected at
+    /// once, so that the values of one view and the tensors of all views are never held together (peak memory).</summary>
+    private static void Release(Part train, Part test, int v)
+    {
+        long bytes = 4L * (train.Views[v].Length + (ReferenceEquals(train.Views[v], test.Views[v]) ? 0 : test.Views[v].Length));
+        train.Views[v] = null!;
+        test.Views[v] = null!;
+        if (bytes >= 32L << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+    }
+
+    /// <summary>View <paramref name="v"/> of the part's rows as a tensor [rows, ..shape]: one copy into native memory.</summary>
+    private static Tensor ToTensor(Part p, int v, int cols, long[] shape)
+    {
+        var a = p.Views[v];
+        if (p.Select is not { } sel) return torch.tensor(a, [p.Rows, .. shape]);
+        var t = torch.empty([p.Rows, .. shape], ScalarType.Float32);
+        var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes);
+        for (int r = 0; r < sel.Length; r++) a.AsSpan(sel[r] * cols, cols).CopyTo(dst.Slice(r * cols, cols));
+        return t;
     }
 
     private static (double[] Mean, double[] Std) Moments(ColumnStats s, string[] names, string? path, string view)
@@ -373,21 +405,13 @@ public static class MultiviewCsv
         };
     }
 
-    private static Part Take(Part p, int[] rows)
+    /// <summary>The part's rows <paramref name="rows"/> (positions within the part): values are selected, not copied.</summary>
+    private static Part Take(Part p, int[] rows) => p with
     {
-        var views = p.Views.Select((v, k) =>
-        {
-            int cols = checked((int)p.Shapes[k].Aggregate(1L, (a, b) => a * b));
-            var o = new float[(long)rows.Length * cols];
-            for (int i = 0; i < rows.Length; i++) Array.Copy(v, (long)rows[i] * cols, o, (long)i * cols, cols);
-            return o;
-        }).ToArray();
-        return p with
-        {
-            Views = views, Labels = rows.Select(r => p.Labels[r]).ToArray(), Groups = p.Groups is null ? null : rows.Select(r => p.Groups[r]).ToArray(),
-            Rows = rows.Length, Agents = p.Agents is null ? null : rows.Select(r => p.Agents[r]).ToArray(),
-        };
-    }
+        Select = p.Select is { } sel ? rows.Select(r => sel[r]).ToArray() : rows,
+        Labels = rows.Select(r => p.Labels[r]).ToArray(), Groups = p.Groups is null ? null : rows.Select(r => p.Groups[r]).ToArray(),
+        Rows = rows.Length, Agents = p.Agents is null ? null : rows.Select(r => p.Agents[r]).ToArray(),
+    };
 
     private static Part Limit(Part p, int? max, int seed, string split)
     {
