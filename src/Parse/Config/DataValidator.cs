@@ -45,7 +45,7 @@ public static class DataValidator
         }
         // multiview-csv
         string Full(string f) => Path.GetFullPath(f, Path.GetFullPath(baseDir));
-        void Exists(string field, string? f) { if (f is not null && !File.Exists(Full(f))) errors.Add($"{field}: file not found: {Full(f)}"); }
+        void Exists(string field, string? f) { if (f is not null && !f.Contains(Data.Tabular.AgentFiles.Placeholder) && !File.Exists(Full(f))) errors.Add($"{field}: file not found: {Full(f)}"); }
         Check(d.Missing is "error" or "mean" or "zero", $"data.missing: unknown value '{d.Missing}' (expected one of: error, mean, zero)");
         Check(d.LabelColumn.Length > 0, "data.label_column: must not be empty");
         Exists("data.file", d.File);

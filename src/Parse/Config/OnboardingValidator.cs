@@ -23,7 +23,7 @@ internal static class OnboardingValidator
         try { CsvSource.ParseSeparator(d.Separator); }
         catch (ConfigException e) { errors.Add(e.Message); }
         foreach (var (field, f) in new[] { ("data.label_file", d.LabelFile), ("data.test_label_file", d.TestLabelFile) })
-            if (f is not null && !File.Exists(full(f))) errors.Add($"{field}: file not found: {full(f)}");
+            if (f is not null && !f.Contains(AgentFiles.Placeholder) && !File.Exists(full(f))) errors.Add($"{field}: file not found: {full(f)}");
         Check(d.TestLabelFile is null || d.LabelFile is not null, "data.test_label_file: only applies with data.label_file");
         if (d.LabelFile is not null && anyTest)
             Check(d.TestLabelFile is not null, "data.test_label_file: required because data.label_file holds the training labels and the test rows come from test files");
@@ -61,6 +61,7 @@ internal static class OnboardingValidator
             Check(d.Partition.Kind == "iid", $"data.partition.kind: '{d.Partition.Kind}' does not apply with data.agent_column (the column is the partition)");
             Check(d.LabelFile is null || !Npy.IsArrayFile(d.LabelFile), "data.agent_column: must be a column of the label source; an array label file has no columns");
         }
+        AgentFiles.Validate(d, anyTest, errors);
         if (d.IdColumn is { } id)
             Check(id != d.LabelColumn, "data.id_column: must not be the label column");
     }

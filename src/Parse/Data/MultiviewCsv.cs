@@ -21,11 +21,22 @@ namespace Parse.Data;
 /// <para>With <c>data.agent_column</c> the training rows carry their agent: the partition is that column, and a process
 /// that hosts only some agents (a cluster node) keeps only their rows; statistics are still computed over every
 /// training row while reading, so all processes standardize alike.</para>
+/// <para>With per-agent files (an <c>{agent}</c> placeholder in the training file paths, <see cref="AgentFiles"/>) each
+/// agent's rows are its own files, and a process reads only its agents' files. No process sees every agent's data, so
+/// the shared test rows define the classes and the standardization statistics.</para>
 /// </summary>
 public static class MultiviewCsv
 {
+    /// <summary>The file that held a part's labels: for messages, and what agent mode needs of every row (kept or not).</summary>
+    private sealed record Origin(string Path, int TotalRows, IReadOnlySet<string>? LabelValues);
+
     private sealed record Part(float[][] Views, string[] Labels, string[]? Groups, int Rows, int[]? Agents, long[][] Shapes,
-        string[][] Columns, ColumnStats[] Stats, SourceTable Anchor);
+        string[][] Columns, ColumnStats[] Stats, Origin Anchor)
+    {
+        /// <summary>Rows of <see cref="Views"/> that make this part (null: all of them, in order). A split or subset only
+        /// selects rows, so the values are copied once, straight into the tensors.</summary>
+        public int[]? Select { get; init; }
+    }
 
     /// <summary>Loads the dataset described by <paramref name="cfg"/>; relative paths resolve against <paramref name="baseDir"/>.</summary>
     /// <param name="cfg">The data section.</param>
@@ -33,15 +44,18 @@ public static class MultiviewCsv
     /// <param name="seed">Experiment seed (split and subsets).</param>
     /// <param name="agentCount">Number of agents (needed with <c>data.agent_column</c>).</param>
     /// <param name="hostedAgents">With <c>data.agent_column</c>: keep only these agents' training rows (null: all).</param>
-    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, int agentCount = 0, IReadOnlySet<int>? hostedAgents = null)
+    /// <param name="log">Where a process hosting only some agents reports what it loaded (null: nowhere).</param>
+    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, int agentCount = 0, IReadOnlySet<int>? hostedAgents = null, TextWriter? log = null)
     {
         var views = cfg.Views ?? throw new ConfigException("data.views: multiview-csv needs at least one view");
         var names = cfg.Modalities;
         string Full(string f) => Path.GetFullPath(f, Path.GetFullPath(baseDir));
         char? separator = CsvSource.ParseSeparator(cfg.Separator);
         var keyColumns = new[] { cfg.LabelColumn, cfg.GroupColumn, cfg.IdColumn, cfg.AgentColumn }.OfType<string>().ToHashSet();
-        bool agentMode = cfg.AgentColumn is not null;
-        if (agentMode && agentCount < 1) throw new ConfigException("data.agent_column: the number of agents is unknown");
+        bool agentFiles = AgentFiles.Used(cfg);
+        bool agentMode = cfg.AgentColumn is not null || agentFiles;
+        string agentKey = agentFiles ? AgentFiles.Key(cfg) : "data.agent_column";
+        if (agentMode && agentCount < 1) throw new ConfigException($"{agentKey}: the number of agents is unknown");
 
         Part ReadPart(Func<string, string?> viewFile, string? mainFile, string? labelFile, bool train)
         {
@@ -57,7 +71,8 @@ public static class MultiviewCsv
                 s.Views.Add((names[m], m));
             }
             var headers = new Dictionary<string, string[]>();
-            string[] Header(string path) => headers.TryGetValue(path, out var h) ? h : headers[path] = CsvSource.ReadHeader(path, separator, cfg.Header);
+            string[] Header(string path) => headers.TryGetValue(path, out var h) ? h : headers[path] = ParquetSource.IsParquetFile(path)
+                ? ParquetSource.ReadHeader(path) : CsvSource.ReadHeader(path, separator, cfg.Header);
             bool HasLabel(string path) => !Npy.IsArrayFile(path) && Header(path).Contains(cfg.LabelColumn);
 
             // the label source (anchor): label file, data.file, or the first view file with the label column
@@ -93,11 +108,12 @@ public static class MultiviewCsv
                 Header = cfg.Header,
                 LabelArray = cfg.LabelArray,
             };
-            SourceTable ReadTable(TableRequest q) => Npy.IsArrayFile(q.Path) ? ArraySource.Read(q) : CsvSource.Read(q);
+            SourceTable ReadTable(TableRequest q) =>
+                Npy.IsArrayFile(q.Path) ? ArraySource.Read(q) : ParquetSource.IsParquetFile(q.Path) ? ParquetSource.Read(q) : CsvSource.Read(q);
 
             // 1. the anchor, keeping only the hosted agents' rows
             var anchorSource = sources.FirstOrDefault(x => x.Key == anchorKey);
-            Func<int, string?, int, bool>? hostedFilter = agentMode && train && hostedAgents is not null ? (_, _, agent) => hostedAgents.Contains(agent) : null;
+            Func<int, string?, int, bool>? hostedFilter = cfg.AgentColumn is not null && train && hostedAgents is not null ? (_, _, agent) => hostedAgents.Contains(agent) : null;
             var anchorReq = Request(anchorSource.Key is null ? anchorLabelOnly! : anchorSource.Path, anchorSource.Views ?? [],
                 Npy.IsArrayFile(anchorLabelOnly ?? anchorSource.Path), anchor: true) with { Keep = hostedFilter };
             var anchorTable = ReadTable(anchorReq);
@@ -190,19 +206,23 @@ public static class MultiviewCsv
                 if (t.Groups is not null) { groups = perm is null ? t.Groups : perm.Select(i => t.Groups[i]).ToArray(); break; }
             if (cfg.GroupColumn is not null && groups is null)
                 throw new ConfigException($"data.group_column: column '{cfg.GroupColumn}' not found in {string.Join(", ", tables.Select(t => t.Table.Path).Prepend(anchorTable.Path).Distinct())}");
-            return new Part(data, labels, groups, rows, anchorTable.Agents, shapes, columns, stats, anchorTable);
+            return new Part(data, labels, groups, rows, anchorTable.Agents, shapes, columns, stats,
+                new Origin(anchorTable.Path, anchorTable.TotalRows, anchorTable.LabelValues));
         }
 
         Part train, test;
         bool ownTestFiles = names.Any(n => views[n].TestFile is not null);
         if (cfg.TestFile is not null || ownTestFiles)
         {
-            train = ReadPart(n => views[n].File, cfg.File, cfg.LabelFile, train: true);
+            train = agentFiles
+                ? ConcatAgents(AgentFiles.Hosted(agentCount, hostedAgents).Select(a => (a, ReadPart(n => AgentFiles.Path(cfg, $"data.views.{n}.file", views[n].File, a, Full),
+                    AgentFiles.Path(cfg, "data.file", cfg.File, a, Full), AgentFiles.Path(cfg, "data.label_file", cfg.LabelFile, a, Full), train: true))).ToList(), names)
+                : ReadPart(n => views[n].File, cfg.File, cfg.LabelFile, train: true);
             test = ReadPart(n => views[n].File is null ? null : views[n].TestFile, cfg.TestFile ?? cfg.File, cfg.TestLabelFile, train: false);
         }
         else
         {
-            if (agentMode) throw new ConfigException("data.agent_column: needs a test file (data.test_file or views.NAME.test_file); every training row belongs to an agent");
+            if (agentMode) throw new ConfigException($"{agentKey}: needs a test file (data.test_file or views.NAME.test_file); every training row belongs to an agent");
             var all = ReadPart(n => views[n].File, cfg.File, cfg.LabelFile, train: true);
             var idx = Enumerable.Range(0, all.Rows).ToArray();
             new Random(Seeds.Derive(seed, "multiview-csv-split")).Shuffle(idx);
@@ -219,17 +239,24 @@ public static class MultiviewCsv
             test = Limit(test, cfg.MaxTest, seed, "test");
         }
 
-        // classes from training labels (in agent mode: from every agent's rows, kept or not: the same on every process)
-        var distinct = (agentMode ? (IEnumerable<string>)(train.Anchor.LabelValues ?? train.Labels.ToHashSet()) : train.Labels).Distinct().ToList();
+        // classes from training labels (agent column: from every agent's rows, kept or not; per-agent files: from the shared
+        // test rows, as no process sees every agent's files): the same on every process
+        var distinct = (agentFiles ? test.Labels : cfg.AgentColumn is not null ? (IEnumerable<string>)(train.Anchor.LabelValues ?? train.Labels.ToHashSet()) : train.Labels)
+            .Distinct().ToList();
         bool numeric = distinct.All(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out _));
         var classes = numeric ? distinct.OrderBy(s => double.Parse(s, CultureInfo.InvariantCulture)).ToList() : distinct.Order(StringComparer.Ordinal).ToList();
         if (classes.Count < 2) throw new ConfigException($"data.label_column: '{cfg.LabelColumn}' has {classes.Count} distinct value(s) in the training rows; at least 2 classes are needed");
         var classOf = classes.Select((c, i) => (c, i)).ToDictionary(t => t.c, t => t.i);
         int[] Encode(Part p, string split) => p.Labels.Select((l, r) => classOf.TryGetValue(l, out int k) ? k
-            : throw new ConfigException($"data.label_column: {split} row {r + 1} has label '{l}', which never occurs in the training rows")).ToArray();
+            : throw new ConfigException(agentFiles && split == "training"
+                ? $"data.label_column: agent {p.Agents![r]} has label '{l}' in its files, which never occurs in the test rows (with per-agent files the test set defines the classes)"
+                : $"data.label_column: {split} row {r + 1} has label '{l}', which never occurs in the training rows")).ToArray();
         var trainY = Encode(train, "training");
         var testY = Encode(test, "test");
-        int[][]? partition = agentMode ? AgentPartition(train, agentCount, hostedAgents, cfg.AgentColumn!) : null;
+        int[][]? partition = agentMode ? AgentPartition(train, agentCount, hostedAgents, agentFiles ? null : cfg.AgentColumn!) : null;
+        if (hostedAgents is not null && agentMode)
+            log?.WriteLine($"multiview-csv: loaded {train.Rows} training rows for agents {string.Join(',', hostedAgents.Order())} " +
+                           (agentFiles ? $"from their own files ({agentKey})" : $"of {train.Anchor.TotalRows} in {train.Anchor.Path} (data.agent_column)"));
 
         var specs = new List<ModalitySpec>();
         var trV = new Dictionary<string, Tensor>();
@@ -239,12 +266,14 @@ public static class MultiviewCsv
             for (int v = 0; v < names.Count; v++)
             {
                 int cols = checked((int)train.Shapes[v].Aggregate(1L, (a, b) => a * b));
-                var (mean, std) = agentMode ? Moments(train.Stats[v], train.Columns[v], train.Anchor.Path, names[v]) : Moments(train.Views[v], cols, train.Columns[v], names[v]);
+                var (mean, std) = agentFiles ? Moments(test.Stats[v], test.Columns[v], test.Anchor.Path, names[v])
+                    : agentMode ? Moments(train.Stats[v], train.Columns[v], train.Anchor.Path, names[v]) : Moments(train, v, cols, names[v]);
                 Normalize(train.Views[v], mean, std, cfg.Missing);
-                Normalize(test.Views[v], mean, std, cfg.Missing);
+                if (!ReferenceEquals(test.Views[v], train.Views[v])) Normalize(test.Views[v], mean, std, cfg.Missing);   // a split shares one array
                 specs.Add(new ModalitySpec(names[v], train.Shapes[v]));
-                trV[names[v]] = torch.tensor(train.Views[v], [train.Rows, .. train.Shapes[v]]);
-                teV[names[v]] = torch.tensor(test.Views[v], [test.Rows, .. train.Shapes[v]]);
+                trV[names[v]] = ToTensor(train, v, cols, train.Shapes[v]);
+                teV[names[v]] = ToTensor(test, v, cols, train.Shapes[v]);
+                Release(train, test, v);
             }
         }
         catch
@@ -273,22 +302,45 @@ public static class MultiviewCsv
     }
 
     /// <summary>Agent of every training row -> the rows of each agent; every hosted agent needs at least one row.</summary>
-    private static int[][] AgentPartition(Part train, int agents, IReadOnlySet<int>? hosted, string column)
+    private static int[][] AgentPartition(Part train, int agents, IReadOnlySet<int>? hosted, string? column)
     {
         var lists = Enumerable.Range(0, agents).Select(_ => new List<int>()).ToArray();
         var agentOf = train.Agents!;
         for (int r = 0; r < train.Rows; r++) lists[agentOf[r]].Add(r);
         for (int a = 0; a < agents; a++)
             if ((hosted is null || hosted.Contains(a)) && lists[a].Count == 0)
-                throw new ConfigException($"data.agent_column: agent {a} has no rows in {train.Anchor.Path} (column '{column}'; the experiment has {agents} agents, 0..{agents - 1})");
+                throw new ConfigException(column is null ? $"agent {a} has no training rows in its files" // per-agent files: an empty file is refused while reading
+                    : $"data.agent_column: agent {a} has no rows in {train.Anchor.Path} (column '{column}'; the experiment has {agents} agents, 0..{agents - 1})");
         return lists.Select(l => l.ToArray()).ToArray();
     }
 
-    private static (double[] Mean, double[] Std) Moments(float[] train, int cols, string[] names, string view)
+    private static (double[] Mean, double[] Std) Moments(Part train, int v, int cols, string view)
     {
         var s = new ColumnStats(cols);
-        for (long i = 0; i < train.Length; i += cols) s.Add(train.AsSpan((int)i, cols));
-        return Moments(s, names, null, view);
+        var a = train.Views[v];
+        for (int r = 0; r < train.Rows; r++) s.Add(a.AsSpan((train.Select?[r] ?? r) * cols, cols));
+        return Moments(s, train.Columns[v], null, view);
+    }
+
+    /// <summary>Drops view <paramref name="v"/>'s values once its tensors exist. Large views (32 MB and up) are collected at
+    /// once, so that the values of one view and the tensors of all views are never held together (peak memory).</summary>
+    private static void Release(Part train, Part test, int v)
+    {
+        long bytes = 4L * (train.Views[v].Length + (ReferenceEquals(train.Views[v], test.Views[v]) ? 0 : test.Views[v].Length));
+        train.Views[v] = null!;
+        test.Views[v] = null!;
+        if (bytes >= 32L << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+    }
+
+    /// <summary>View <paramref name="v"/> of the part's rows as a tensor [rows, ..shape]: one copy into native memory.</summary>
+    private static Tensor ToTensor(Part p, int v, int cols, long[] shape)
+    {
+        var a = p.Views[v];
+        if (p.Select is not { } sel) return torch.tensor(a, [p.Rows, .. shape]);
+        var t = torch.empty([p.Rows, .. shape], ScalarType.Float32);
+        var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes);
+        for (int r = 0; r < sel.Length; r++) a.AsSpan(sel[r] * cols, cols).CopyTo(dst.Slice(r * cols, cols));
+        return t;
     }
 
     private static (double[] Mean, double[] Std) Moments(ColumnStats s, string[] names, string? path, string view)
@@ -326,21 +378,40 @@ public static class MultiviewCsv
         }
     }
 
-    private static Part Take(Part p, int[] rows)
+    /// <summary>The hosted agents' parts, one after another; every agent's files must give the same columns.</summary>
+    private static Part ConcatAgents(List<(int Agent, Part Part)> parts, IReadOnlyList<string> names)
     {
-        var views = p.Views.Select((v, k) =>
+        var (a0, first) = parts[0];
+        if (parts.Count == 1) return first with { Agents = Enumerable.Repeat(a0, first.Rows).ToArray() };
+        foreach (var (a, p) in parts.Skip(1))
+            for (int m = 0; m < names.Count; m++)
+                if (!p.Shapes[m].SequenceEqual(first.Shapes[m]) || !p.Columns[m].SequenceEqual(first.Columns[m]))
+                    throw new ConfigException($"data.views.{names[m]}: agent {a}'s file ({p.Anchor.Path}) gives columns [{CsvSource.Preview(p.Columns[m])}] " +
+                                              $"but agent {a0}'s ({first.Anchor.Path}) gives [{CsvSource.Preview(first.Columns[m])}]; every agent's files need the same columns");
+        var views = Enumerable.Range(0, names.Count).Select(m =>
         {
-            int cols = checked((int)p.Shapes[k].Aggregate(1L, (a, b) => a * b));
-            var o = new float[(long)rows.Length * cols];
-            for (int i = 0; i < rows.Length; i++) Array.Copy(v, (long)rows[i] * cols, o, (long)i * cols, cols);
+            var o = new float[parts.Sum(x => (long)x.Part.Views[m].Length)];
+            long at = 0;
+            foreach (var (_, p) in parts) { Array.Copy(p.Views[m], 0, o, at, p.Views[m].Length); at += p.Views[m].Length; }
             return o;
         }).ToArray();
-        return p with
+        return first with
         {
-            Views = views, Labels = rows.Select(r => p.Labels[r]).ToArray(), Groups = p.Groups is null ? null : rows.Select(r => p.Groups[r]).ToArray(),
-            Rows = rows.Length, Agents = p.Agents is null ? null : rows.Select(r => p.Agents[r]).ToArray(),
+            Views = views,
+            Labels = parts.SelectMany(x => x.Part.Labels).ToArray(),
+            Groups = parts.All(x => x.Part.Groups is not null) ? parts.SelectMany(x => x.Part.Groups!).ToArray() : null,
+            Rows = parts.Sum(x => x.Part.Rows),
+            Agents = parts.SelectMany(x => Enumerable.Repeat(x.Agent, x.Part.Rows)).ToArray(),
         };
     }
+
+    /// <summary>The part's rows <paramref name="rows"/> (positions within the part): values are selected, not copied.</summary>
+    private static Part Take(Part p, int[] rows) => p with
+    {
+        Select = p.Select is { } sel ? rows.Select(r => sel[r]).ToArray() : rows,
+        Labels = rows.Select(r => p.Labels[r]).ToArray(), Groups = p.Groups is null ? null : rows.Select(r => p.Groups[r]).ToArray(),
+        Rows = rows.Length, Agents = p.Agents is null ? null : rows.Select(r => p.Agents[r]).ToArray(),
+    };
 
     private static Part Limit(Part p, int? max, int seed, string split)
     {

@@ -121,7 +121,7 @@ internal static class CsvSource
             {
                 if (q.Header) header = Names(row, path);
                 else header = Enumerable.Range(0, row.ColCount).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
-                (cols, colNames) = Resolve(q, header, Line(row));
+                (cols, colNames) = Resolve(q, header, $"line {Line(row)}");
                 views = cols.Select(c => new GrowBuffer<float>(lineHint * Math.Max(1, c.Length))).ToArray();
                 stats = cols.Select(c => new ColumnStats(c.Length)).ToArray();
                 scratch = cols.Select(c => new float[c.Length]).ToArray();
@@ -213,7 +213,7 @@ internal static class CsvSource
         };
     }
 
-    private static string Preview(string[] header) =>
+    internal static string Preview(string[] header) =>
         header.Length <= 12 ? string.Join(", ", header) : string.Join(", ", header.Take(12)) + $", ... ({header.Length} in all)";
 
     /// <summary>
@@ -221,7 +221,7 @@ internal static class CsvSource
     /// feature by name, by default, or as a label/group/key/agent column); views that select columns by position
     /// (<c>column_range</c>) may read such files.
     /// </summary>
-    private static (int[][] Cols, string[][] Names) Resolve(TableRequest q, string[] header, int headerLine)
+    internal static (int[][] Cols, string[][] Names) Resolve(TableRequest q, string[] header, string headerWhere)
     {
         var cols = new int[q.Views.Count][];
         var names = new string[q.Views.Count][];
@@ -230,7 +230,7 @@ internal static class CsvSource
         for (int i = 0; i < header.Length; i++)
             if (!first.TryAdd(header[i], i)) dups.TryAdd(header[i], (first[header[i]], i));
         void Refuse(string name) => throw new ConfigException(
-            $"{q.Path}: line {headerLine}: duplicate column '{name}' in the header (columns {dups[name].A + 1} and {dups[name].B + 1}); " +
+            $"{q.Path}: {headerWhere}: duplicate column '{name}' in the header (columns {dups[name].A + 1} and {dups[name].B + 1}); " +
             "rename one, or select the features by position (views.NAME.column_range)");
         foreach (var k in new[] { q.Label, q.Group, q.Id, q.Agent })
             if (k is not null && dups.ContainsKey(k)) Refuse(k);
