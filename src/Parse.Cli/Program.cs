@@ -248,11 +248,26 @@ internal static class Commands
     {
         var config = ConfigArgument();
         var set = SetOption();
-        var cmd = new Command("overlays", "Show the per-key overlays (size, degree, connectivity, spectral gap) without training.") { config, set };
+        var edgesOut = new Option<string?>("--edges-out")
+        {
+            Description = "Also write the effective graph of round 0 (base graph plus the links overlay repair added) as an edge list for topology.kind: file",
+        };
+        var cmd = new Command("overlays", "Show the per-key overlays (size, degree, connectivity, spectral gap) without training.") { config, set, edgesOut };
         cmd.SetAction(pr => Guard(() =>
         {
             var (cfg, baseDir) = Load(pr.GetValue(config), pr.GetValue(set));
             using var sim = new Simulator(cfg with { Rounds = 1 }, baseDir);
+            if (pr.GetValue(edgesOut) is { } edgesPath)
+            {
+                var baseGraph = sim.BaseGraphAt(0);
+                var effective = Parse.Federation.Overlays.LinkSummary.EffectiveGraph(baseGraph, sim.OverlaysAt(0));
+                var text = new System.Text.StringBuilder();
+                text.AppendLine($"# effective graph of {cfg.Name} (strategy {cfg.Strategy}, topology {cfg.Topology.Kind}, {baseGraph.N} agents): " +
+                    $"{baseGraph.EdgeCount} base links + {effective.EdgeCount - baseGraph.EdgeCount} added by overlay repair");
+                foreach (var (a, b) in effective.Edges()) text.AppendLine($"{a} {b}");
+                Parse.Reporting.AtomicFile.WriteAllText(edgesPath, text.ToString());
+                Console.Error.WriteLine($"wrote {effective.EdgeCount} links ({effective.EdgeCount - baseGraph.EdgeCount} added by repair) to {edgesPath}");
+            }
             var t = new Table().Border(TableBorder.Simple).AddColumn("key").AddColumn("size").AddColumn("edges").AddColumn("bridges")
                 .AddColumn("degree min/mean/max").AddColumn("connected").AddColumn("spectral gap");
             foreach (var o in sim.OverlaysAt(0).Select(Parse.Federation.Overlays.OverlayStats.Of))

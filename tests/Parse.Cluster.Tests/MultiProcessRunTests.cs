@@ -45,5 +45,10 @@ public sealed class MultiProcessRunTests : IDisposable
         var simOverlays = expected.Overlays.Select(o => $"{o.Key}:{o.Size}:{o.Edges}:{o.Bridges}").ToList();
         var clusterOverlays = s["overlays"]!.AsArray().Select(o => $"{o!["key"]}:{o["size"]}:{o["edges"]}:{o["bridges"]}").ToList();
         Assert.Equal(simOverlays, clusterOverlays);
+        // the links that carried traffic, and how many of them overlay repair added, are the simulator's
+        var links = s["links"]!;
+        Assert.Equal(expected.Links!.BaseLinks, links["base"]!.GetValue<int>());
+        Assert.Equal(expected.Links.UsedLinks, links["used"]!.GetValue<int>());
+        Assert.Equal(expected.Links.UsedOutsideBase, links["used_outside_base"]!.GetValue<int>());
     }
 }

@@ -45,7 +45,8 @@ public static class Launcher
         int n = plan.LearnerTypes.Count;
         if (o.Processes < 1 || o.Processes > n)
             throw new ConfigException($"--processes: must be in 1..{n} (the experiment has {n} {(plan.Pooled ? "pooled learners, one per agent type" : "agents")})");
-        var graph = TopologyFactory.Create(cfg.Topology, plan.Population.Count, cfg.Seed, baseDir).At(0);
+        var topology = TopologyFactory.Create(cfg.Topology, plan.Population.Count, cfg.Seed, baseDir);
+        var graph = topology.At(0);
 
         using var dir = RunDirectory.Create(o.OutDir, o.Force, cfg);
         string nodesDir = dir.File("nodes");
@@ -106,7 +107,7 @@ public static class Launcher
 
         var reports = RunMerger.ReadReports([nodesDir], n);
         var result = RunMerger.Merge(reports, graph, cfg.Rounds, wall.Elapsed.TotalSeconds, plan,
-            Parse.Federation.Attacks.AttackPlan.Of(cfg, plan.Pooled ? 0 : n).Attackers);
+            Parse.Federation.Attacks.AttackPlan.Of(cfg, plan.Pooled ? 0 : n).Attackers, topology.UnionOver(cfg.Rounds));
         var cluster = RunMerger.ClusterSummary(reports, new JsonObject { ["count"] = o.Processes, ["list"] = processes });
         File.WriteAllText(dir.File("cluster.json"), cluster.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         RunWriter.Write(dir, cfg, result);

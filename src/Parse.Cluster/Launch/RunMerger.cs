@@ -30,7 +30,7 @@ public static class RunMerger
 
     /// <summary>Builds the result; overlays are reassembled from the neighbour lists the agents reported.</summary>
     public static SimulationResult Merge(IReadOnlyList<AgentReport> reports, Graph baseGraph, int rounds, double wallSeconds,
-        Parse.Node.LearnerPlan? plan = null, IReadOnlyList<int>? attackers = null)
+        Parse.Node.LearnerPlan? plan = null, IReadOnlyList<int>? attackers = null, Graph? linkBase = null)
     {
         var (types, finalAcc) = plan is null
             ? (reports.Select(r => r.Type).ToList(), reports.Select(r => r.FinalAccuracy).ToList())
@@ -57,6 +57,7 @@ public static class RunMerger
             BytesSentTotal = reports.Sum(r => r.BytesSent),
             BytesByRole = byRole,
             BytesByLink = byLink,
+            Links = LinkSummary.Of(linkBase ?? baseGraph, byLink),
             Rejected = rejected,
             WallSeconds = wallSeconds,
             TrainSeconds = reports.Sum(r => r.TrainSeconds),

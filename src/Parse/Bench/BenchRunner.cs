@@ -118,13 +118,14 @@ public static class BenchRunner
         var roles = rows.SelectMany(r => r.Cells).SelectMany(s => s["bytes_by_role"]?.AsObject().Select(kv => kv.Key) ?? [])
             .Distinct().OrderBy(r => r, StringComparer.Ordinal).ToList();
         var csvOut = new StringBuilder();
-        csvOut.AppendLine(string.Join(",", groupAxes) + "," + string.Join(",", roles.Select(r => "bytes_" + r)) + ",bytes_total,links_max,bytes_per_agent_round");
+        csvOut.AppendLine(string.Join(",", groupAxes) + "," + string.Join(",", roles.Select(r => "bytes_" + r)) + ",bytes_total,links_max,bytes_per_agent_round,links_used,links_added_by_repair");
         md.AppendLine().AppendLine("## Communication: bytes per directed link per round, by parameter group").AppendLine();
         md.AppendLine("Mean over links that carried traffic and over seeds; each group's share of all bytes sent times the mean per link. " +
                       "\"max link\" is the busiest link (bytes per round). On time-varying graphs (random gossip) a link is used in few rounds, " +
-                      "so \"per agent-round\" (all bytes / rounds / agents) is the comparable figure. KiB = 1,024 bytes.").AppendLine();
-        md.AppendLine("| " + string.Join(" | ", groupAxes.Select(RunWriter.MdCell)) + " | " + string.Join(" | ", roles.Select(RunWriter.MdCell)) + " | total | max link | per agent-round |");
-        md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count)) + string.Concat(Enumerable.Repeat("---:|", roles.Count + 3)));
+                      "so \"per agent-round\" (all bytes / rounds / agents) is the comparable figure. KiB = 1,024 bytes. \"links used\": undirected links that " +
+                      "carried traffic, with, in brackets, how many of them overlay repair added to the base graph (mean over seeds).").AppendLine();
+        md.AppendLine("| " + string.Join(" | ", groupAxes.Select(RunWriter.MdCell)) + " | " + string.Join(" | ", roles.Select(RunWriter.MdCell)) + " | total | max link | per agent-round | links used (+repair) |");
+        md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", groupAxes.Count)) + string.Concat(Enumerable.Repeat("---:|", roles.Count + 4)));
         foreach (var (first, cells) in rows)
         {
             double PerLink(JsonObject s, string? role)
@@ -140,11 +141,16 @@ public static class BenchRunner
             double max = cells.Average(s => s["bytes_per_link_per_round"]?["max"]?.GetValue<double>() ?? 0);
             double perAgentRound = cells.Average(s => (s["bytes_sent_total"]?.GetValue<long>() ?? 0) /
                 (double)Math.Max(1, (s["rounds"]?.GetValue<int>() ?? 1) * (s["agents"]?.GetValue<int>() ?? 1)));
+            var withLinks = cells.Where(s => s["links"] is JsonObject).ToList();
+            double used = withLinks.Count == 0 ? double.NaN : withLinks.Average(s => s["links"]!["used"]!.GetValue<int>());
+            double added = withLinks.Count == 0 ? double.NaN : withLinks.Average(s => s["links"]!["used_outside_base"]!.GetValue<int>());
+            string linksMd = double.IsNaN(used) ? "–" : $"{used.ToString("0.#", Inv)} (+{added.ToString("0.#", Inv)})";
             static string K(double bytes) => bytes == 0 ? "0" : (bytes / 1024).ToString("F1", Inv) + " KiB";
             md.AppendLine("| " + string.Join(" | ", groupAxes.Select(a => RunWriter.MdCell(first.Get(a)))) + " | " + string.Join(" | ", byRole.Select(K)) +
-                          $" | {K(all)} | {K(max)} | {K(perAgentRound)} |");
+                          $" | {K(all)} | {K(max)} | {K(perAgentRound)} | {linksMd} |");
             csvOut.AppendLine(string.Join(",", groupAxes.Select(a => first.Get(a))) + "," + string.Join(",", byRole.Select(x => x.ToString("F1", Inv))) +
-                              $",{all.ToString("F1", Inv)},{max.ToString("F1", Inv)},{perAgentRound.ToString("F1", Inv)}");
+                              $",{all.ToString("F1", Inv)},{max.ToString("F1", Inv)},{perAgentRound.ToString("F1", Inv)}," +
+                              (double.IsNaN(used) ? "," : $"{used.ToString("F1", Inv)},{added.ToString("F1", Inv)}"));
         }
         csv = csvOut.ToString();
     }

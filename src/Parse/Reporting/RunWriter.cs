@@ -66,6 +66,10 @@ public static class RunWriter
                     : Math.Round(links.Average() / r.Rounds * kv.Value / r.BytesSentTotal, 1))))),
             },
             ["rejected_payloads"] = rejected,
+            ["links"] = r.Links is not { } lk ? null : new JsonObject
+            {
+                ["base"] = lk.BaseLinks, ["used"] = lk.UsedLinks, ["used_outside_base"] = lk.UsedOutsideBase,
+            },
             ["gradient_conflict"] = new JsonObject
             {
                 ["final"] = r.Conflict.Count == 0 || double.IsNaN(r.Conflict[^1].Mean) ? null : Math.Round(r.Conflict[^1].Mean, 6),
@@ -259,6 +263,13 @@ public static class RunWriter
                 sb.AppendLine(Inv, $"| `{MdCell(o.Key)}` | {o.Size} | {o.Edges} | {o.Bridges} | {o.MinDegree:F0}/{o.MeanDegree:F2}/{o.MaxDegree:F0} | {(o.Connected ? "yes" : "no")} | {o.SpectralGap:F4} |");
         }
         sb.AppendLine();
+        if (r.Links is { } links)
+        {
+            sb.AppendLine($"Links that carried traffic: {links.UsedLinks} ({links.UsedLinks - links.UsedOutsideBase} of the base graph's {links.BaseLinks}, " +
+                $"plus {links.UsedOutsideBase} added by overlay repair). `overlay.repair: false` keeps to the base graph; `parse overlays --edges-out FILE` " +
+                "writes the repaired graph for `topology.kind: file`, to give another method the same links.");
+            sb.AppendLine();
+        }
         sb.AppendLine("## Run");
         sb.AppendLine();
         sb.AppendLine(Inv, $"Wall time {r.WallSeconds:F1} s; {r.AgentSteps:N0} agent local steps ({r.AgentSteps / Math.Max(1e-9, r.TrainSeconds):F0} steps/s during training); peak working set {r.PeakWorkingSetBytes / 1048576.0:F0} MiB.");

@@ -39,6 +39,8 @@ public sealed class SimulationResult
     public required long BytesSentTotal { get; init; }
     public required IReadOnlyDictionary<string, long> BytesByRole { get; init; }
     public required IReadOnlyDictionary<(int From, int To), long> BytesByLink { get; init; }
+    /// <summary>Links used against the base graph: how many overlay repair added (null when not recorded).</summary>
+    public LinkSummary? Links { get; init; }
     public required IReadOnlyDictionary<string, long> Rejected { get; init; }
     public required double WallSeconds { get; init; }
     public required double TrainSeconds { get; init; }

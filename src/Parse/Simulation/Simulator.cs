@@ -6,6 +6,7 @@ using Parse.Federation.Mixing;
 using Parse.Federation.Overlays;
 using Parse.Federation.Payload;
 using Parse.Federation.Sharing;
+using Parse.Federation.Topology;
 using Parse.Model;
 using Parse.Node;
 using Parse.Util;
@@ -86,6 +87,9 @@ public sealed class Simulator : IDisposable
     /// cluster each agent discovers its part of the same overlays by messages.
     /// </summary>
     public IReadOnlyList<Overlay> OverlaysAt(int round) => OverlayMap(round).Values.ToList();
+
+    /// <summary>The base graph of 0-based round <paramref name="round"/>, before any overlay repair.</summary>
+    public Parse.Federation.Topology.Graph BaseGraphAt(int round) => _setup.Topology.At(round);
 
     private Dictionary<string, Overlay> OverlayMap(int round) =>
         _overlaysByRound.GetOrAdd(round, r => new Lazy<Dictionary<string, Overlay>>(() => BuildOverlays(r))).Value;
@@ -288,6 +292,7 @@ public sealed class Simulator : IDisposable
             BytesSentTotal = tallies.Sum(x => x.BytesSent),
             BytesByRole = byRole,
             BytesByLink = byLink,
+            Links = LinkSummary.Of(_setup.Topology.UnionOver(_cfg.Rounds), byLink),
             Rejected = rejected,
             WallSeconds = wall.Elapsed.TotalSeconds,
             TrainSeconds = trainSeconds,

@@ -164,3 +164,18 @@ public static class TopologyFactory
         return g;
     }
 }
+
+/// <summary>Helpers over <see cref="ITopology"/>.</summary>
+public static class TopologyExtensions
+{
+    /// <summary>The base graph of a static topology; for a time-varying one, the union of its graphs over rounds 0..<paramref name="rounds"/>-1.</summary>
+    public static Graph UnionOver(this ITopology topology, int rounds)
+    {
+        if (!topology.TimeVarying) return topology.At(0);
+        var first = topology.At(0);
+        var union = new Graph(first.N, first.Edges().Select(e => (e.A, e.B)));
+        for (int r = 1; r < rounds; r++)
+            foreach (var (a, b) in topology.At(r).Edges()) union.AddEdge(a, b);
+        return union;
+    }
+}
