@@ -39,6 +39,8 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
     private readonly long _incarnation = Random.Shared.NextInt64();
     private long _seq;
     private readonly Dictionary<Address, MessageAuth> _nodeAuth = new();
+    // the newest incarnation (unique address) seen at each member address
+    private readonly Dictionary<Address, UniqueAddress> _incarnations = new();
     private int _refusedNodeMessages;
     // proofs that failed the secret check (or Denied messages we could not verify) while this node had admitted no one
     private readonly List<string> _refusals = new();
@@ -77,9 +79,10 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
         _agents = agents;
         _log = log;
         _fatal = fatal;
-        Receive<ClusterEvent.MemberUp>(m => Challenge(m.Member.Address));
-        Receive<ClusterEvent.MemberWeaklyUp>(m => Challenge(m.Member.Address));
-        Receive<ClusterEvent.ReachableMember>(m => Challenge(m.Member.Address));
+        Receive<ClusterEvent.MemberJoined>(m => Seen(m.Member));
+        Receive<ClusterEvent.MemberUp>(m => { Seen(m.Member); Challenge(m.Member.Address); });
+        Receive<ClusterEvent.MemberWeaklyUp>(m => { Seen(m.Member); Challenge(m.Member.Address); });
+        Receive<ClusterEvent.ReachableMember>(m => { if (!Replaced(m.Member)) Challenge(m.Member.Address); });
         Receive<ClusterEvent.UnreachableMember>(m => { if (!Replaced(m.Member)) Lost(m.Member.Address, "unreachable"); });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
@@ -92,6 +95,7 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
             else
             {
                 if (Replaced(m.Member)) return;   // the new incarnation's keys are already in place
+                _incarnations.Remove(m.Member.Address);
                 Lost(m.Member.Address, "removed");
                 _keys.Forget(m.Member.Address.ToString());   // a process restarted at this address proves itself anew
                 _proved.Remove(m.Member.Address);
@@ -299,9 +303,19 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
         foreach (var ag in _agents) ag.Tell(status);
     }
 
-    /// <summary>True if a restarted process (same address, new incarnation) has already taken this member's place.</summary>
-    private bool Replaced(Member old) =>
-        _cluster.State.Members.Any(x => x.Address == old.Address && x.UniqueAddress != old.UniqueAddress && x.Status != MemberStatus.Removed);
+    /// <summary>
+    /// True if a restarted process (same address, new incarnation) has already taken this member's place. Decided from
+    /// the member events this actor has seen, not from <c>Cluster.State</c>: that view is updated by another actor and
+    /// can lag behind the events (a new incarnation's MemberUp and the old one's MemberRemoved often come in one batch,
+    /// and then the old one's removal must not drop the new one's admission and keys).
+    /// </summary>
+    private bool Replaced(Member old) => _incarnations.TryGetValue(old.Address, out var current) && current != old.UniqueAddress;
+
+    /// <summary>Remembers the newest incarnation seen at a member's address.</summary>
+    private void Seen(Member m)
+    {
+        if (m.Address != _cluster.SelfAddress) _incarnations[m.Address] = m.UniqueAddress;
+    }
 
     private void Lost(Address a, string why)
     {
