@@ -244,8 +244,17 @@ public static class ChaosCampaign
             var problems = new List<string>();
             for (int k = 0; k < p; k++)
                 if (current[k].ExitCode != 0) problems.Add($"process {k} exited {current[k].ExitCode}");
-            if (rogue is not null && rogue.ExitCode != NodeHost.ExitNotAdmitted)
-                problems.Add($"the wrong-secret joiner exited {rogue.ExitCode} (expected {NodeHost.ExitNotAdmitted}, not admitted)");
+            if (rogue is not null)
+            {
+                // a joiner that only came up after every honest process had left found no cluster: "could not join" (4) is
+                // right then, and the fault was not really injected; otherwise it must be refused: exit 3, not admitted
+                bool runOver = rogue.ReadyAt is { } ready && current.All(x => x.ExitedAt is { } e && e <= ready);
+                if (runOver && rogue.ExitCode == NodeHost.ExitNotJoined)
+                    trial.Detail += "; the joiner came up after the run had ended (could not join, exit 4): not injected";
+                else if (rogue.ExitCode != NodeHost.ExitNotAdmitted)
+                    problems.Add($"the wrong-secret joiner exited {rogue.ExitCode} (expected {NodeHost.ExitNotAdmitted}, not admitted)");
+                else trial.Detail += "; the joiner exited 3 (not admitted)";
+            }
             // a healthy process is one the fault did not target (a peer fault's sender is healthy at the process level too)
             bool processFault = trial.Fault is ChaosFault.Kill or ChaosFault.KillMidCheckpoint or ChaosFault.Pause;
             for (int k = 0; k < p; k++)
