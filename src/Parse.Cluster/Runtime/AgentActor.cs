@@ -128,7 +128,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (!_done || _settled) return;
         var peers = OverlayPeers();
         peers.UnionWith(_discovery.Neighbours);
-        if (!peers.All(_finished.Contains)) return;
+        // a quarantined neighbour is ignored for the rest of the run, its Finished message included: not waited for here either
+        if (!peers.All(p => _finished.Contains(p) || _security.IsQuarantined(p))) return;
         _settled = true;
         _s.OnSettled(_id);
     }
@@ -194,6 +195,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _core.Tally.Events.Add($"round {_core.Round}: agent {from} quarantined after {_k.Limits.QuarantineAfter} undecodable messages");
         _s.Log($"agent {_id}: quarantined agent {from} for the rest of the run after {_k.Limits.QuarantineAfter} undecodable messages (last: {detail})");
         CloseIfReady();
+        CheckSettled();
     }
 
     private void OnPeerUp(PeerUp m)
