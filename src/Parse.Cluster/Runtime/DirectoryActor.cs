@@ -172,8 +172,9 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// A sealed node message: accepted if it verifies under a key of the sending process (it answered our challenge, so
-    /// it holds the secret and our config), names no agent, and is fresh; whether we have admitted it yet does not matter.
+    /// A sealed node message: accepted if it verifies under a key of the sending process (derived from the nonce of its
+    /// challenge that we answered; only a holder of the secret and our config can derive it), names no agent, and is
+    /// fresh; whether we have admitted the sender yet does not matter.
     /// </summary>
     private void OnSealed(Sealed m)
     {
