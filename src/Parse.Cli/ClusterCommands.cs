@@ -19,7 +19,7 @@ internal static class ClusterCommands
         var outOpt = new Option<string?>("--out", "-o") { Description = "Directory for agent reports, checkpoints (default runs/node-PORT)" };
         var host = new Option<string>("--host") { Description = "Interface to bind", DefaultValueFactory = _ => "127.0.0.1" };
         var publicHost = new Option<string?>("--public-host") { Description = "Host name other processes use to reach this one (default: --host)" };
-        var fault = new Option<PayloadFault>("--fault") { Description = "Send corrupt payloads (testing only): None, NaN, Garbage", Hidden = true };
+        var fault = new Option<PayloadFault>("--fault") { Description = "Send corrupt payloads (testing only): None, NaN, Garbage, Scaled, Oversized, ForgedSender, Replayed", Hidden = true };
         var set = new Option<string[]>("--set", "-s") { Description = "Config override, identical on every process", Arity = ArgumentArity.ZeroOrMore };
         var insecure = new Option<bool>("--insecure") { Description = "Run without an experiment secret: open admission, no message authentication (testing only)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = $"This node's TLS certificate (.pfx), replacing cluster.tls.certificate (password: ${TlsSetup.PasswordVariable})" };
@@ -108,7 +108,7 @@ internal static class ClusterCommands
         var trials = new Option<int>("--trials", "-k") { Description = "Number of trials (one fault each)", DefaultValueFactory = _ => 10 };
         var outOpt = new Option<string>("--out", "-o") { Description = "Directory for chaos.json, chaos.md and each trial's node logs", Required = true };
         var seed = new Option<int>("--seed") { Description = "Seed of the fault draws", DefaultValueFactory = _ => 1 };
-        var faults = new Option<string[]>("--fault") { Description = "Only these faults (kill, kill-mid-checkpoint, pause, garbage-bytes, oversized-chunk, wrong-secret-joiner, garbage-peer, scaled-peer)", Arity = ArgumentArity.ZeroOrMore };
+        var faults = new Option<string[]>("--fault") { Description = "Only these faults (kill, kill-mid-checkpoint, pause, garbage-bytes, oversized-chunk, wrong-secret-joiner, garbage-peer, scaled-peer, forged-sender, replayed-payload)", Arity = ArgumentArity.ZeroOrMore };
         var timeout = new Option<int>("--trial-timeout") { Description = "A node still running this many seconds after its trial started counts as hung", DefaultValueFactory = _ => 360 };
         var set = new Option<string[]>("--set", "-s") { Description = "Config override by dotted path", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("chaos", "Fault campaign on local processes: crashes, restarts, pauses, garbage and hostile peers; writes chaos.json and chaos.md.")

@@ -3,7 +3,10 @@ using Parse.Cluster.Launch;
 
 namespace Parse.Cluster.Tests;
 
-/// <summary>The CI chaos campaign: one crash trial (kill -9 and restart with --resume) on three local processes.</summary>
+/// <summary>
+/// The CI chaos campaign: one crash trial (kill -9 and restart with --resume) on three local processes, and one trial each of
+/// an admitted insider forging senders or replaying sealed payloads.
+/// </summary>
 [Collection("processes")]
 public sealed class ChaosTests : IDisposable
 {
@@ -34,5 +37,29 @@ public sealed class ChaosTests : IDisposable
         Assert.Equal(0, (int)result["rounds_lost"]!);
         Assert.Contains("kill -9 after round", (string)result["trial_list"]![0]!["detail"]!);
         Assert.Contains("trial 1/1", log.ToString());
+    }
+
+    [Theory]
+    [InlineData(ChaosFault.ForgedSender, "forged sender")]
+    [InlineData(ChaosFault.ReplayedPayload, "replayed")]
+    public void Forged_senders_and_replayed_payloads_of_an_admitted_peer_are_refused_and_counted_and_the_run_finishes(ChaosFault fault, string kind)
+    {
+        string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 8").Replace("local_steps: 4", "local_steps: 2")
+            .Replace("timing: { deadline_ms: 30000 }", "timing: { deadline_ms: 20000 }"));
+        string outDir = Path.Combine(_dir, "chaos");
+        var log = new StringWriter();
+        var result = ChaosCampaign.Run(new ChaosOptions
+        {
+            ConfigPath = cfg, Processes = 3, Trials = 1, OutDir = outDir, Seed = 5, Faults = [fault],
+            CliCommand = ["dotnet", Path.Combine(AppContext.BaseDirectory, "Parse.Cli.dll")], TrialTimeout = TimeSpan.FromMinutes(8),
+        }, log);
+        var trial = result["trial_list"]![0]!;
+        string why = log + "\n" + File.ReadAllText(Path.Combine(outDir, "chaos.md"));
+        Assert.True((int)result["finished"]! == 1, why);
+        Assert.True((string)trial["problem"]! == "", why);
+        var m = System.Text.RegularExpressions.Regex.Match((string)trial["detail"]!, $@"(\d+) {kind} messages refused by the honest agents");
+        Assert.True(m.Success, why);
+        Assert.True(long.Parse(m.Groups[1].Value) > 0, why);
+        Assert.Equal(0, (int)result["healthy_nodes_downed"]!);
     }
 }

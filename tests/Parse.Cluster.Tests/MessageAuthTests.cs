@@ -4,7 +4,6 @@ using Parse.Cluster.Protocol;
 using Parse.Cluster.Runtime;
 using Parse.Cluster.Wire;
 using Parse.Config;
-using ConfigFingerprint = Parse.Cluster.Protocol.ConfigFingerprint;
 
 namespace Parse.Cluster.Tests;
 
@@ -132,13 +131,17 @@ public sealed class MessageAuthTests
     public void The_config_fingerprint_covers_the_experiment_but_not_node_local_cluster_settings()
     {
         var cfg = new ExperimentConfig();
-        var fp = ConfigFingerprint.Of(cfg);
-        Assert.Equal(fp, ConfigFingerprint.Of(new ExperimentConfig()));
-        Assert.NotEqual(fp, ConfigFingerprint.Of(cfg with { Rounds = cfg.Rounds + 1 }));
-        Assert.NotEqual(fp, ConfigFingerprint.Of(cfg with { Train = cfg.Train with { LocalSteps = cfg.Train.LocalSteps + 1 } }));
-        Assert.NotEqual(fp, ConfigFingerprint.Of(cfg with { Cluster = cfg.Cluster with { ChunkBytes = 4096 } }));
-        Assert.Equal(fp, ConfigFingerprint.Of(cfg with { Cluster = cfg.Cluster with { LingerMs = 1, DiscoveryTimeoutMs = 5 } }));
-        Assert.Equal(fp, ConfigFingerprint.Of(cfg with { Cluster = cfg.Cluster with { Tls = new ClusterTlsConfig { Enabled = true, Certificate = "x.pfx" } } }));
+        var fp = ConfigFingerprint.ForWire(cfg);
+        Assert.Equal(fp, ConfigFingerprint.ForWire(new ExperimentConfig()));
+        Assert.NotEqual(fp, ConfigFingerprint.ForWire(cfg with { Rounds = cfg.Rounds + 1 }));
+        Assert.NotEqual(fp, ConfigFingerprint.ForWire(cfg with { Train = cfg.Train with { LocalSteps = cfg.Train.LocalSteps + 1 } }));
+        Assert.NotEqual(fp, ConfigFingerprint.ForWire(cfg with { Cluster = cfg.Cluster with { ChunkBytes = 4096 } }));
+        Assert.Equal(fp, ConfigFingerprint.ForWire(cfg with { Cluster = cfg.Cluster with { LingerMs = 1, DiscoveryTimeoutMs = 5 } }));
+        Assert.Equal(fp, ConfigFingerprint.ForWire(cfg with { Cluster = cfg.Cluster with { Tls = new ClusterTlsConfig { Enabled = true, Certificate = "x.pfx" } } }));
+        // one definition of "the same experiment": the checkpoint fingerprint is the same hash without the wire limits
+        Assert.Equal(ConfigFingerprint.Of(cfg), ConfigFingerprint.Of(cfg with { Cluster = cfg.Cluster with { ChunkBytes = 4096 } }));
+        Assert.Equal(ConfigFingerprint.Of(cfg), Convert.ToHexStringLower(ConfigFingerprint.Hash(cfg).AsSpan(0, 16)));
+        Assert.NotEqual(ConfigFingerprint.Hash(cfg), fp);
     }
 
     [Fact]
@@ -157,6 +160,49 @@ public sealed class MessageAuthTests
         Assert.Equal(300, asm.PendingBytes);   // sender 2 one message, sender 1 its two newest
         Assert.Null(asm.Add(2, 10, 1, 3, new byte[100]));
         Assert.Equal(300, asm.Add(2, 10, 2, 3, new byte[100])!.Length);
+    }
+
+    [Fact]
+    public void Agents_finished_is_sealed_like_agent_messages_so_it_cannot_be_forged_or_replayed()
+    {
+        var (ka, kb) = Pair();
+        var news = MessageAuth.Seal(new AgentsFinished([4, 5]), MessageAuth.Node, MessageAuth.Node, 9, 0, 0, ka.SendKey(B, local: false)!);
+        var auth = new MessageAuth(MessageAuth.Node);
+        Assert.Equal(SealVerdict.Ok, auth.Check(news, kb.ReceiveKeys(A, false), null));
+        Assert.Equal([4, 5], MessageAuth.OpenNode(news).Agents);
+        Assert.Equal(SealVerdict.Replayed, auth.Check(news, kb.ReceiveKeys(A, false), null));
+        // altered list, a process without the secret, an agent envelope passed off as node news
+        Assert.Equal(SealVerdict.BadMac, auth.Check(news with { Body = WireCodec.Encode(new AgentsFinished([0, 1, 2, 3])), Seq = 1 }, kb.ReceiveKeys(A, false), null));
+        var (wrong, kb2) = Pair(secretA: "other");
+        var forged = MessageAuth.Seal(new AgentsFinished([0]), MessageAuth.Node, MessageAuth.Node, 9, 5, 0, wrong.SendKey(B, local: false)!);
+        Assert.Equal(SealVerdict.BadMac, new MessageAuth(MessageAuth.Node).Check(forged, kb2.ReceiveKeys(A, false), null));
+        var agentMsg = MessageAuth.Seal(new Finished(0, 2), 0, 2, 9, 7, 1, ka.SendKey(B, local: false)!);
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => MessageAuth.OpenNode(agentMsg));
+        Assert.Equal(SealVerdict.ForgedSender, new MessageAuth(MessageAuth.Node).Check(agentMsg, kb.ReceiveKeys(A, false), null));
+    }
+
+    [Fact]
+    public void An_unsealed_agents_finished_is_refused_by_the_directory()
+    {
+        var hocon = AkkaConfig.Hocon(new NodeOptions { ConfigPath = "x", Agents = [0], Port = 0, SeedNodes = [], OutDir = "x" }, new ClusterConfig());
+        using var system = ActorSystem.Create(AkkaConfig.SystemName, ConfigurationFactory.ParseString(hocon));
+        var log = new List<string>();
+        Action<string> onLog = l => { lock (log) log.Add(l); };
+        Action<string> onFatal = _ => { };
+        using var told = new ManualResetEventSlim();
+        var probe = system.ActorOf(Props.Create(() => new LastMessage(told)), "agent-0");
+        var dir = system.ActorOf(Props.Create(() => new DirectoryActor("s", new PeerKeys("s", Fp), new[] { 0 }, new[] { probe }, onLog, onFatal, onFatal, null, 60_000, null)), "directory");
+        dir.Tell(new AgentsFinished([1, 2]), ActorRefs.NoSender);
+        var end = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < end) { lock (log) if (log.Any(l => l.Contains("refused a node message"))) break; Thread.Sleep(50); }
+        lock (log) Assert.Contains(log, l => l.Contains("refused a node message") && l.Contains("unsealed"));
+        Assert.False(told.Wait(500), "the local agents were told that agents finished");
+    }
+
+    /// <summary>Stands in for a local agent: records whether the directory told it that agents finished.</summary>
+    private sealed class LastMessage : ReceiveActor
+    {
+        public LastMessage(ManualResetEventSlim told) { Receive<PeersFinished>(_ => told.Set()); ReceiveAny(_ => { }); }
     }
 
     [Fact]

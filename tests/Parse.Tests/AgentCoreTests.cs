@@ -27,6 +27,32 @@ public class AgentCoreTests
         Assert.Equal(0, core.Tally.Mixed);
     }
 
+    /// <summary>An overlay view that knows nothing until <see cref="Known"/> (like a cluster agent before discovery settles).</summary>
+    private sealed class LateOverlays(IReadOnlyList<int> neighbours) : Parse.Node.IOverlayView
+    {
+        public bool Known { get; set; }
+        public IReadOnlyCollection<int> Neighbours(string key, int round) => Known ? neighbours : [];
+    }
+
+    [Fact]
+    public void An_undecodable_payload_that_arrives_before_the_overlay_is_known_still_answers_its_round()
+    {
+        // on the cluster a fast neighbour's first payload can arrive while this agent is still discovering its overlays
+        var cfg = TestConfigs.Load("sim.batch_agents=false");
+        using var setup = Parse.Node.ExperimentSetup.Build(cfg, ".");
+        var view = new LateOverlays(setup.BaseNeighbours(0));
+        using var core = new Parse.Node.AgentCore(setup.CreateLearner(0), cfg, view, setup.Data.Test, setup.Strategy);
+        foreach (int j in setup.BaseNeighbours(0)) core.RefusedByTransport(j, RejectReason.Malformed, 16, round: 1);
+        view.Known = true;
+        core.StartRound(0);
+        core.Train();
+        foreach (var o in core.Publish(0)) o.Dispose();
+        Assert.NotEmpty(core.SharedGroups(1).SelectMany(g => core.Expected(g.Key, 1)));
+        Assert.True(core.Ready, "the refused payloads answered round 1: nothing left to wait for");
+        core.CloseRound(1, atDeadline: false);
+        Assert.Equal(0, core.Tally.Missing);
+    }
+
     [Fact]
     public void A_neighbour_running_ahead_cannot_make_the_core_hold_unbounded_payloads()
     {

@@ -31,6 +31,10 @@ public enum ChaosFault
     GarbagePeer,
     /// <summary>An admitted peer sending parameters scaled by 1000.</summary>
     ScaledPeer,
+    /// <summary>An admitted peer that also sends sealed payloads claiming to come from an agent of another process (honest receivers refuse and count them).</summary>
+    ForgedSender,
+    /// <summary>An admitted peer that also resends every round the sealed payload envelopes it sent the round before (refused as replays and counted).</summary>
+    ReplayedPayload,
 }
 
 /// <summary>Options of <c>parse chaos</c>.</summary>
@@ -144,6 +148,8 @@ public static class ChaosCampaign
             ChaosFault.GarbagePeer => nameof(PayloadFault.Garbage),
             ChaosFault.ScaledPeer => nameof(PayloadFault.Scaled),
             ChaosFault.OversizedChunk => nameof(PayloadFault.Oversized),
+            ChaosFault.ForgedSender => nameof(PayloadFault.ForgedSender),
+            ChaosFault.ReplayedPayload => nameof(PayloadFault.Replayed),
             _ => null,
         };
         // current and earlier incarnations of each process
@@ -214,11 +220,13 @@ public static class ChaosCampaign
                 }
                 case ChaosFault.WrongSecretJoiner:
                 {
-                    if (!WaitRound(current[target], round)) break;
+                    // started with the honest processes: a process takes about as long to come up as a short run lasts on a
+                    // loaded machine, so a joiner started mid-run often found the run over; this way it joins while the
+                    // cluster forms or runs
                     var args = Args(p, false, null, ports[p], blocks[target][0].ToString(CultureInfo.InvariantCulture));
                     args[args.IndexOf("--out") + 1] = Path.Combine(dir, "rogue");
                     rogue = new ChaosNode(o.CliCommand, args, "wrong-" + secret, Path.Combine(dir, "rogue.log"));
-                    trial.Detail = $"a process with the wrong secret claiming agent {blocks[target][0]} joined after round {round}";
+                    trial.Detail = $"a process with the wrong secret claiming agent {blocks[target][0]} started with the honest ones";
                     break;
                 }
                 default:
@@ -238,8 +246,17 @@ public static class ChaosCampaign
             var problems = new List<string>();
             for (int k = 0; k < p; k++)
                 if (current[k].ExitCode != 0) problems.Add($"process {k} exited {current[k].ExitCode}");
-            if (rogue is not null && rogue.ExitCode is not (NodeHost.ExitNotAdmitted or NodeHost.ExitNotJoined))
-                problems.Add($"the wrong-secret joiner exited {rogue.ExitCode} (expected {NodeHost.ExitNotAdmitted})");
+            if (rogue is not null)
+            {
+                // a joiner that only came up after every honest process had left found no cluster: "could not join" (4) is
+                // right then, and the fault was not really injected; otherwise it must be refused: exit 3, not admitted
+                bool runOver = rogue.ReadyAt is { } ready && current.All(x => x.ExitedAt is { } e && e <= ready);
+                if (runOver && rogue.ExitCode == NodeHost.ExitNotJoined)
+                    trial.Detail += "; the joiner came up after the run had ended (could not join, exit 4): not injected";
+                else if (rogue.ExitCode != NodeHost.ExitNotAdmitted)
+                    problems.Add($"the wrong-secret joiner exited {rogue.ExitCode} (expected {NodeHost.ExitNotAdmitted}, not admitted)");
+                else trial.Detail += "; the joiner exited 3 (not admitted)";
+            }
             // a healthy process is one the fault did not target (a peer fault's sender is healthy at the process level too)
             bool processFault = trial.Fault is ChaosFault.Kill or ChaosFault.KillMidCheckpoint or ChaosFault.Pause;
             for (int k = 0; k < p; k++)
@@ -269,6 +286,15 @@ public static class ChaosCampaign
                 }
             }
             if (resumedFrom >= 0) trial.Detail += $"; resumed from round {resumedFrom}";
+            // a forged or replayed message must be refused and counted by the honest receivers (never mixed)
+            string? refusedKind = trial.Fault switch { ChaosFault.ForgedSender => "forged_sender", ChaosFault.ReplayedPayload => "replayed", _ => null };
+            if (refusedKind is not null)
+            {
+                long refused = Enumerable.Range(0, n).Where(a => !targetAgents.Contains(a)).Select(a => Path.Combine(nodesDir, AgentReport.FileName(a)))
+                    .Where(File.Exists).Sum(path => { try { return AgentReport.Read(path).Security.GetValueOrDefault(refusedKind); } catch (Exception e) when (e is IOException or JsonException) { return 0; } });
+                trial.Detail += $"; {refused} {refusedKind.Replace('_', ' ')} messages refused by the honest agents";
+                if (refused == 0) problems.Add($"no {refusedKind.Replace('_', ' ')} message was refused and counted by the honest agents");
+            }
             if (trial.HungNodes > 0) problems.Add($"{trial.HungNodes} process(es) hung past {o.TrialTimeout.TotalSeconds:F0} s");
             trial.Finished = current.All(x => x.ExitCode == 0) && trial.RoundsLost == 0 && trial.HungNodes == 0;
             trial.Problem = string.Join("; ", problems);

@@ -38,12 +38,19 @@ internal sealed class ChaosNode : IDisposable
         lock (_out)
         {
             if (_closed) return;
+            if (ReadyAt is null && line.Contains(" hosting agents ", StringComparison.Ordinal)) ReadyAt = DateTime.UtcNow;
             _out.AppendLine(line);
             _log.WriteLine(line);
         }
     }
 
     public DateTime Started { get; }
+
+    /// <summary>When the node said it was up and joining ("node ... hosting agents ..."); null before.</summary>
+    public DateTime? ReadyAt { get; private set; }
+
+    /// <summary>When the process exited (UTC); null while it runs.</summary>
+    public DateTime? ExitedAt => _p.HasExited ? _p.ExitTime.ToUniversalTime() : null;
     public string Output { get { lock (_out) return _out.ToString(); } }
     public bool HasExited => _p.HasExited;
     public int ExitCode => _p.ExitCode;

@@ -27,6 +27,9 @@ public enum SealVerdict
 /// </summary>
 public sealed class MessageAuth(int self)
 {
+    /// <summary>The sender and receiver id of node-level (directory to directory) messages, e.g. <see cref="AgentsFinished"/>.</summary>
+    public const int Node = -1;
+
     private const int IncarnationsPerSender = 8;
     // per sender agent: highest sequence number seen per incarnation (a few recent incarnations)
     private readonly Dictionary<int, List<(long Incarnation, long Seq)>> _seen = new();
@@ -81,6 +84,18 @@ public sealed class MessageAuth(int self)
         list.Insert(0, (m.Incarnation, m.Seq));
         if (list.Count > IncarnationsPerSender) list.RemoveAt(list.Count - 1);
         return SealVerdict.Ok;
+    }
+
+    /// <summary>
+    /// The node-level message inside an envelope that passed <see cref="Check"/> (sender and receiver <see cref="Node"/>);
+    /// throws <see cref="System.Runtime.Serialization.SerializationException"/> if malformed or not a node message.
+    /// </summary>
+    public static AgentsFinished OpenNode(Sealed m)
+    {
+        if (m.From != Node || m.To != Node)
+            throw new System.Runtime.Serialization.SerializationException($"envelope {m.From}->{m.To} is not node to node");
+        return WireCodec.Decode(m.Body, m.Manifest) as AgentsFinished
+               ?? throw new System.Runtime.Serialization.SerializationException($"'{m.Manifest}' is not a node message");
     }
 
     /// <summary>The message inside an envelope that passed <see cref="Check"/>; throws <see cref="System.Runtime.Serialization.SerializationException"/> if malformed or not an agent message, or if it names other agents than the envelope.</summary>

@@ -8,7 +8,7 @@ public sealed record Challenge(byte[] Nonce) : IWireMessage;
 
 /// <summary>
 /// Node to node: the answer to a <see cref="Challenge"/>, with the agent ids the prover hosts and the fingerprint of
-/// its resolved experiment config (<see cref="ConfigFingerprint"/>), all bound by the MAC.
+/// its resolved experiment config (<see cref="Parse.Config.ConfigFingerprint.ForWire"/>), all bound by the MAC.
 /// </summary>
 public sealed record Proof(byte[] Nonce, byte[] Mac, int[] Agents, byte[] Fingerprint) : IWireMessage;
 
@@ -43,8 +43,12 @@ public sealed record Finished(int From, int To) : IWireMessage;
 /// per sender incarnation, so a replayed envelope is refused (<see cref="MessageAuth"/>).
 /// </summary>
 public sealed record Sealed(int From, int To, long Incarnation, long Seq, int Round, string Manifest, byte[] Body, byte[] Mac) : IWireMessage;
+
+/// <summary>
 /// Node to node (directory to directory): these agents finished their last round for good (a restart resumes them
 /// from their final checkpoint, already done). Sent when a local agent finishes and to every newly admitted member, so
-/// a restarted agent does not wait for neighbours whose processes have already left.
+/// a restarted agent does not wait for neighbours whose processes have already left. Travels only inside a
+/// <see cref="Sealed"/> envelope from and to <see cref="MessageAuth.Node"/>, under the same per-process-pair keys as agent
+/// messages (an unsealed one is ignored), so only a process holding the secret and the config can claim agents finished.
 /// </summary>
 public sealed record AgentsFinished(int[] Agents) : IWireMessage;

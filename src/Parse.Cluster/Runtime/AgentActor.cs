@@ -47,11 +47,13 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     // half-assembled chunks at the receivers
     private long _nextMessageId = Random.Shared.NextInt64(1L << 62);
     private int _resumedFrom;
-    private bool _training, _done, _failed, _settled, _allAdmitted, _stopped;
+    private bool _training, _done, _failed, _settled, _allAdmitted, _untrusted, _stopped;
     private double _discoveryStart, _lastChangeAt;
     private int _lastChanges = -1;
     private int _lastAnnounced = -1;
     private Dictionary<string, int[]> _finalOverlays = new(), _finalBridges = new();
+    // test fault PayloadFault.Replayed: the last sealed payload chunk sent to each neighbour, resent a round later
+    private readonly Dictionary<int, (Sealed Envelope, Address To)> _captured = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -73,7 +75,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<PeerUp>(OnPeerUp);
         Receive<PeerDown>(OnPeerDown);
         Receive<Sealed>(OnSealed);
-        Receive<AdmissionStatus>(m => { _allAdmitted = m.AllAdmitted; _lastChangeAt = Now; });
+        Receive<AdmissionStatus>(m => { _allAdmitted = m.AllAdmitted; _untrusted = m.Untrusted; _lastChangeAt = Now; });
         Receive<PeersFinished>(m => { _gone.UnionWith(m.Agents); ApplyGone(); });
         // agent messages are accepted only inside an authenticated envelope
         Receive<IWireMessage>(_ => Refused("unsealed", -1, "an agent message outside an authenticated envelope"));
@@ -126,7 +128,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (!_done || _settled) return;
         var peers = OverlayPeers();
         peers.UnionWith(_discovery.Neighbours);
-        if (!peers.All(_finished.Contains)) return;
+        // a quarantined neighbour is ignored for the rest of the run, its Finished message included: not waited for here either
+        if (!peers.All(p => _finished.Contains(p) || _security.IsQuarantined(p))) return;
         _settled = true;
         _s.OnSettled(_id);
     }
@@ -192,6 +195,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _core.Tally.Events.Add($"round {_core.Round}: agent {from} quarantined after {_k.Limits.QuarantineAfter} undecodable messages");
         _s.Log($"agent {_id}: quarantined agent {from} for the rest of the run after {_k.Limits.QuarantineAfter} undecodable messages (last: {detail})");
         CloseIfReady();
+        CheckSettled();
     }
 
     private void OnPeerUp(PeerUp m)
@@ -216,6 +220,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             _early.Remove(e);
             Redeliver(e.Msg, e.Round);   // already checked: same agent, same address
         }
+        // a readmitted agent that the directories already reported finished for good stays finished (its Finished
+        // message may have been sent to a process that was down at the time, and it will not be sent again)
+        ApplyGone();
     }
 
     private void Redeliver(object msg, int round)
@@ -311,6 +318,28 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (key is null) return;   // not admitted by our directory (cannot happen for an address in _where)
         var env = MessageAuth.Seal(msg, _id, agent, _incarnation, _seq++, round ?? _core.Round + 1, key);
         Context.ActorSelection(new RootActorPath(addr) / "user" / NodeHost.AgentActorName(agent)).Tell(env, Self);
+        if (_s.Fault == PayloadFault.Replayed && msg is PayloadChunk && !addr.HasLocalScope) _captured[agent] = (env, addr);
+    }
+
+    /// <summary>
+    /// Test fault <see cref="PayloadFault.ForgedSender"/>: the payload again, sealed under this process's genuine pair key
+    /// but claiming to come from an agent hosted by another process (what an insider holding the secret could try). The
+    /// receiver must refuse it as a forged sender.
+    /// </summary>
+    private void TellForged(int to, IReadOnlyList<byte[]> chunks, int round)
+    {
+        if (!_where.TryGetValue(to, out var addr) || addr.HasLocalScope) return;
+        // an agent the receiver hosts itself (it always knows where those live), another than the receiver if there is one
+        var there = _where.Where(kv => kv.Value == addr).Select(kv => kv.Key).Order().ToList();
+        int? claimed = there.Where(a => a != to).Cast<int?>().FirstOrDefault() ?? to;
+        var key = _s.Keys.SendKey(addr.ToString(), local: false);
+        if (claimed is not int c || key is null) return;
+        long id = _nextMessageId++;
+        for (int i = 0; i < chunks.Count; i++)
+        {
+            var env = MessageAuth.Seal(new PayloadChunk(c, to, id, i, chunks.Count, chunks[i]), c, to, _incarnation, _seq++, round, key);
+            Context.ActorSelection(new RootActorPath(addr) / "user" / NodeHost.AgentActorName(to)).Tell(env, Self);
+        }
     }
 
     private HashSet<int> OverlayPeers() => _core.SharedKeys.SelectMany(_discovery.OverlayNeighbours).ToHashSet();
@@ -318,6 +347,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private void OnDiscoveryTick()
     {
         if (_training) return;
+        // a peer's proof failed and this node has admitted no one (a wrong secret here or there): never train alone;
+        // the directory admits someone or stops the node as not admitted
+        if (_untrusted) return;
+        // nor before the node has joined the cluster (the node gives up at the same timeout: never train outside it)
+        if (Akka.Cluster.Cluster.Get(Context.System).SelfMember.Status is not (Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp)) return;
         if (_discovery.Changes != _lastChanges) { _lastChanges = _discovery.Changes; _lastChangeAt = Now; }
         // an agent without base neighbours (e.g. a pooled centralized learner) has nothing to discover or wait for
         // neighbours that finished for good (told by the directories) will never answer: they are not waited for
@@ -342,6 +376,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private void RunRound()
     {
         int r = _core.Round + 1;
+        if (_s.Fault == PayloadFault.Replayed)
+            foreach (var (agent, (env, to)) in _captured.ToList())
+                Context.ActorSelection(new RootActorPath(to) / "user" / NodeHost.AgentActorName(agent)).Tell(env, Self);
         _core.StartRound(Now);
         _core.Train();
         foreach (var o in _core.Publish(Now))
@@ -354,6 +391,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                     long id = _nextMessageId++;
                     for (int c = 0; c < chunks.Count; c++) Tell(j, new PayloadChunk(_id, j, id, c, chunks.Count, chunks[c]), o.Payload.Round);
                     if (_s.Fault == PayloadFault.Oversized) Tell(j, new PayloadChunk(_id, j, _nextMessageId++, 0, int.MaxValue, new byte[Math.Min(_k.ChunkBytes, 1 << 16)]), o.Payload.Round);
+                    if (_s.Fault == PayloadFault.ForgedSender) TellForged(j, chunks, o.Payload.Round);
                     _core.Sent(j, o.Role, bytes.Length);
                 }
             }

@@ -16,6 +16,10 @@ public enum PayloadFault
     Scaled,
     /// <summary>Send correct payloads plus, every round, a chunk that declares an enormous message (2^31 - 1 chunks).</summary>
     Oversized,
+    /// <summary>Send correct payloads plus, every round, a properly sealed copy that claims to come from an agent hosted elsewhere.</summary>
+    ForgedSender,
+    /// <summary>Send correct payloads plus, every round, the sealed envelopes captured from the round before, resent unchanged.</summary>
+    Replayed,
 }
 
 /// <summary>Everything an <see cref="AgentActor"/> needs, prepared by the node.</summary>

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Parse.Cluster.Protocol;
+using Parse.Config;
 
 namespace Parse.Cluster.Runtime;
 
@@ -14,10 +15,14 @@ namespace Parse.Cluster.Runtime;
 /// admitted at least one peer (so a node without the secret cannot down honest members this way). A member with the
 /// secret but another config is refused with a clear message. A <see cref="Denied"/> is obeyed only as the answer to our
 /// own proof and only if it verifies under our secret; any other is ignored and logged.
-/// The directories also share which agents have finished for good (<see cref="AgentsFinished"/>), so that an agent
-/// restarted late learns that its neighbours are done even if their processes have already left.
+/// The directories also share which agents have finished for good (<see cref="AgentsFinished"/>, sealed under the pair
+/// keys like agent messages), so that an agent restarted late learns that its neighbours are done even if their
+/// processes have already left.
+/// A node that sees a peer's proof fail (or a <see cref="Denied"/> it cannot verify) before it has admitted anyone
+/// holds its agents back (<see cref="AdmissionStatus.Untrusted"/>) and, if it still has admitted no one after the
+/// admission grace, stops as not admitted: a node with the wrong secret never trains alone.
 /// </summary>
-public sealed class DirectoryActor : ReceiveActor
+public sealed class DirectoryActor : ReceiveActor, IWithTimers
 {
     private const int ProofsPerPeer = 4;
     private readonly string _secret;
@@ -30,7 +35,17 @@ public sealed class DirectoryActor : ReceiveActor
     private readonly HashSet<int> _finished = new();
     private bool _everAdmitted;
     private readonly Action _onAdmitted;
-    private readonly Dictionary<Address, int[]> _finishedUnverified = new();
+    // node-level messages are sealed like agent messages: one sequence per directory incarnation, checked per sender process
+    private readonly long _incarnation = Random.Shared.NextInt64();
+    private long _seq;
+    private readonly Dictionary<Address, MessageAuth> _nodeAuth = new();
+    // the newest incarnation (unique address) seen at each member address
+    private readonly Dictionary<Address, UniqueAddress> _incarnations = new();
+    private int _refusedNodeMessages;
+    // proofs that failed the secret check (or Denied messages we could not verify) while this node had admitted no one
+    private readonly List<string> _refusals = new();
+    private readonly TimeSpan _admissionGrace;
+    private readonly Action<string> _untrusted;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<Address, byte[]> _nonces = new();
     private readonly Dictionary<Address, int[]> _admitted = new();
@@ -49,9 +64,13 @@ public sealed class DirectoryActor : ReceiveActor
     /// <param name="fatal">Called when this node is refused by its peers.</param>
     /// <param name="removed">Called when the cluster removes this node (e.g. after a long pause); the node may rejoin.</param>
     /// <param name="admitted">Called whenever a peer is admitted.</param>
+    /// <param name="admissionGraceMs">How long a node that has seen a proof fail and admitted no one waits for an admission before it stops as not admitted.</param>
+    /// <param name="untrusted">Called (with the reason) when a proof fails while this node has admitted no one.</param>
     public DirectoryActor(string secret, PeerKeys keys, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed,
-        Action? admitted = null)
+        Action? admitted = null, int admissionGraceMs = 60_000, Action<string>? untrusted = null)
     {
+        _admissionGrace = TimeSpan.FromMilliseconds(Math.Max(1, admissionGraceMs));
+        _untrusted = untrusted ?? (_ => { });
         _removed = removed;
         _onAdmitted = admitted ?? (() => { });
         _secret = secret;
@@ -60,9 +79,10 @@ public sealed class DirectoryActor : ReceiveActor
         _agents = agents;
         _log = log;
         _fatal = fatal;
-        Receive<ClusterEvent.MemberUp>(m => Challenge(m.Member.Address));
-        Receive<ClusterEvent.MemberWeaklyUp>(m => Challenge(m.Member.Address));
-        Receive<ClusterEvent.ReachableMember>(m => Challenge(m.Member.Address));
+        Receive<ClusterEvent.MemberJoined>(m => Seen(m.Member));
+        Receive<ClusterEvent.MemberUp>(m => { Seen(m.Member); Challenge(m.Member.Address); });
+        Receive<ClusterEvent.MemberWeaklyUp>(m => { Seen(m.Member); Challenge(m.Member.Address); });
+        Receive<ClusterEvent.ReachableMember>(m => { if (!Replaced(m.Member)) Challenge(m.Member.Address); });
         Receive<ClusterEvent.UnreachableMember>(m => { if (!Replaced(m.Member)) Lost(m.Member.Address, "unreachable"); });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
@@ -75,9 +95,11 @@ public sealed class DirectoryActor : ReceiveActor
             else
             {
                 if (Replaced(m.Member)) return;   // the new incarnation's keys are already in place
+                _incarnations.Remove(m.Member.Address);
                 Lost(m.Member.Address, "removed");
                 _keys.Forget(m.Member.Address.ToString());   // a process restarted at this address proves itself anew
                 _proved.Remove(m.Member.Address);
+                _nodeAuth.Remove(m.Member.Address);
             }
         });
         Receive<Challenge>(OnChallenge);
@@ -86,19 +108,18 @@ public sealed class DirectoryActor : ReceiveActor
         Receive<LocalAgentFinished>(m =>
         {
             if (!_finished.Add(m.Agent)) return;
-            foreach (var a in _admitted.Keys) DirectoryOf(a).Tell(new AgentsFinished([m.Agent]), Self);
+            foreach (var a in _admitted.Keys) TellFinished(a, [m.Agent]);
         });
-        Receive<AgentsFinished>(m =>
-        {
-            // only admitted members speak for the cluster; news from a member not admitted yet waits for its proof (bounded)
-            var from = Sender.Path.Address;
-            if (_admitted.ContainsKey(from)) LearnFinished(m.Agents);
-            else if (_finishedUnverified.Count < 64 || _finishedUnverified.ContainsKey(from))
-                _finishedUnverified[from] = [.. _finishedUnverified.GetValueOrDefault(from, []), .. m.Agents.Take(100_000)];
-        });
+        Receive<Sealed>(OnSealed);
+        // node-level news is accepted only inside an authenticated envelope
+        Receive<AgentsFinished>(_ => RefusedNodeMessage(Sender.Path.Address, "unsealed"));
+        Receive<AdmissionGraceOver>(_ => OnGraceOver());
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
     }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
     {
@@ -142,6 +163,58 @@ public sealed class DirectoryActor : ReceiveActor
         Sender.Tell(new Proof(c.Nonce, SecretAuth.Mac(_secret, c.Nonce, self, _local, _keys.Fingerprint), _local, _keys.Fingerprint));
     }
 
+    /// <summary>Tells the directory at <paramref name="a"/> (admitted, so we hold a send key for it) that <paramref name="agents"/> finished for good.</summary>
+    private void TellFinished(Address a, int[] agents)
+    {
+        var key = _keys.SendKey(a.ToString(), local: false);
+        if (key is null) return;
+        DirectoryOf(a).Tell(MessageAuth.Seal(new AgentsFinished(agents), MessageAuth.Node, MessageAuth.Node, _incarnation, _seq++, 0, key), Self);
+    }
+
+    /// <summary>
+    /// A sealed node message: accepted if it verifies under a key of the sending process (derived from the nonce of its
+    /// challenge that we answered; only a holder of the secret and our config can derive it), names no agent, and is
+    /// fresh; whether we have admitted the sender yet does not matter.
+    /// </summary>
+    private void OnSealed(Sealed m)
+    {
+        var from = Sender.Path.Address;
+        if (from.HasLocalScope) return;
+        if (!_nodeAuth.TryGetValue(from, out var auth))
+        {
+            if (_nodeAuth.Count >= 4096) { RefusedNodeMessage(from, "too many peers"); return; }
+            _nodeAuth[from] = auth = new MessageAuth(MessageAuth.Node);
+        }
+        var verdict = m.From != MessageAuth.Node ? SealVerdict.ForgedSender : auth.Check(m, _keys.ReceiveKeys(from.ToString(), local: false), null);
+        if (verdict != SealVerdict.Ok) { RefusedNodeMessage(from, SecurityTally.Kind(verdict)); return; }
+        AgentsFinished g;
+        try { g = MessageAuth.OpenNode(m); }
+        catch (System.Runtime.Serialization.SerializationException e) { RefusedNodeMessage(from, "undecodable: " + e.Message); return; }
+        LearnFinished(g.Agents.Take(100_000).ToArray());
+    }
+
+    private void RefusedNodeMessage(Address from, string why)
+    {
+        if (_refusedNodeMessages++ < 5) _log($"refused a node message from {from}: {why.Replace('_', ' ')}");
+    }
+
+    /// <summary>A proof failed (or a Denied did not verify) while this node had admitted no one: hold the agents back, start the grace.</summary>
+    private void Refusal(string what)
+    {
+        if (_everAdmitted || _admitted.Count > 0) return;
+        if (_refusals.Count == 0) Timers.StartSingleTimer("admission-grace", AdmissionGraceOver.Instance, _admissionGrace);
+        if (_refusals.Count < 16) _refusals.Add(what);
+        _untrusted(what);
+        PublishStatus();
+    }
+
+    private void OnGraceOver()
+    {
+        if (_everAdmitted || _admitted.Count > 0) return;
+        _fatal($"not admitted: no peer proved the experiment secret to this node and none admitted it within {_admissionGrace.TotalMilliseconds:F0} ms " +
+               $"({string.Join("; ", _refusals)}); check --secret / $PARSE_SECRET and the config (every process must use the same)");
+    }
+
     private void LearnFinished(int[] agents)
     {
         var fresh = agents.Where(a => !_local.Contains(a) && _finished.Add(a)).Distinct().ToArray();
@@ -160,7 +233,11 @@ public sealed class DirectoryActor : ReceiveActor
         if (!SecretAuth.Verify(_secret, nonce, a.ToString(), p.Agents, p.Fingerprint, p.Mac))
         {
             _log($"peer {a} failed admission (wrong or missing secret); its agents are ignored");
-            if (!Deny(a, nonce, "wrong or missing experiment secret")) _failedEarly.Add(a);
+            if (!Deny(a, nonce, "wrong or missing experiment secret"))
+            {
+                _failedEarly.Add(a);
+                Refusal($"the proof of {a} failed under our secret");
+            }
             return;
         }
         if (!p.Fingerprint.AsSpan().SequenceEqual(_keys.Fingerprint))
@@ -178,11 +255,11 @@ public sealed class DirectoryActor : ReceiveActor
         bool first = _admitted.Count == 0;
         _admitted[a] = p.Agents;
         _everAdmitted = true;
+        Timers.Cancel("admission-grace");
         _keys.Admitted(_cluster.SelfAddress.ToString(), a.ToString(), nonce);
         _onAdmitted();
         if (fresh) _log($"admitted {a} hosting agents {string.Join(',', p.Agents)}");
-        if (fresh && _finished.Count > 0) Sender.Tell(new AgentsFinished(_finished.Order().ToArray()), Self);
-        if (_finishedUnverified.Remove(a, out var told)) LearnFinished(told);
+        if (fresh && _finished.Count > 0) TellFinished(a, _finished.Order().ToArray());
         var up = new PeerUp(p.Agents, a);
         foreach (var ag in _agents) ag.Tell(up);
         PublishStatus();
@@ -211,6 +288,7 @@ public sealed class DirectoryActor : ReceiveActor
             _fatal($"not admitted by {from}: {d.Reason}");
             return;
         }
+        if (answersOurProof) Refusal($"{from} refused our proof with a Denied that does not verify under our secret");
         if (_ignoredDenials++ < 5)
             _log(answersOurProof
                 ? $"ignored a Denied from {from} that does not verify under our secret (it or this node has the wrong secret)"
@@ -222,18 +300,27 @@ public sealed class DirectoryActor : ReceiveActor
     {
         var members = _cluster.State.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.WeaklyUp && m.Address != _cluster.SelfAddress)
             .Select(m => m.Address).Where(a => !_denied.Contains(a)).ToList();
-        var status = new AdmissionStatus(members.All(_admitted.ContainsKey));
+        var status = new AdmissionStatus(members.All(_admitted.ContainsKey), !_everAdmitted && _admitted.Count == 0 && _refusals.Count > 0);
         foreach (var ag in _agents) ag.Tell(status);
     }
 
-    /// <summary>True if a restarted process (same address, new incarnation) has already taken this member's place.</summary>
-    private bool Replaced(Member old) =>
-        _cluster.State.Members.Any(x => x.Address == old.Address && x.UniqueAddress != old.UniqueAddress && x.Status != MemberStatus.Removed);
+    /// <summary>
+    /// True if a restarted process (same address, new incarnation) has already taken this member's place. Decided from
+    /// the member events this actor has seen, not from <c>Cluster.State</c>: that view is updated by another actor and
+    /// can lag behind the events (a new incarnation's MemberUp and the old one's MemberRemoved often come in one batch,
+    /// and then the old one's removal must not drop the new one's admission and keys).
+    /// </summary>
+    private bool Replaced(Member old) => _incarnations.TryGetValue(old.Address, out var current) && current != old.UniqueAddress;
+
+    /// <summary>Remembers the newest incarnation seen at a member's address.</summary>
+    private void Seen(Member m)
+    {
+        if (m.Address != _cluster.SelfAddress) _incarnations[m.Address] = m.UniqueAddress;
+    }
 
     private void Lost(Address a, string why)
     {
         _nonces.Remove(a);
-        _finishedUnverified.Remove(a);
         if (!_admitted.Remove(a, out var agents)) return;
         _log($"peer {a} {why}; dropping agents {string.Join(',', agents)} from mixing");
         var down = new PeerDown(agents, why);

@@ -151,7 +151,7 @@ public static class NodeHost
             allSettled.TrySetResult();
         }
 
-        var keys = new Parse.Cluster.Protocol.PeerKeys(o.Secret, Parse.Cluster.Protocol.ConfigFingerprint.Of(cfg));
+        var keys = new Parse.Cluster.Protocol.PeerKeys(o.Secret, ConfigFingerprint.ForWire(cfg));
         var system = ActorSystem.Create(AkkaConfig.SystemName, AkkaConfig.Setup(o, cfg, baseDir));
         IActorRef? directory = null;
         try
@@ -185,23 +185,37 @@ public static class NodeHost
             Action<string> removed = why => Fail(why, ExitRemoved);
             bool everAdmitted = false;
             Action admitted = () => Volatile.Write(ref everAdmitted, true);
+            // a peer's proof failed while this node had admitted no one: it never ends with exit 0 unless it admits someone
+            string? refusal = null;
+            Action<string> untrusted = why => Interlocked.CompareExchange(ref refusal, why, null);
+            string NotAdmitted(string what) => $"not admitted: {what} ({Volatile.Read(ref refusal)}); check --secret / $PARSE_SECRET and the config (every process must use the same)";
             var ids = agents.Select(a => a.Id).ToArray();
-            directory = system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted, removed, admitted)), "directory");
+            int grace = cfg.Cluster.DiscoveryTimeoutMs;
+            directory = system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted, removed, admitted, grace, untrusted)), "directory");
             foreach (var r in finished.Values.Where(r => r.RoundsCompleted >= cfg.Rounds)) directory.Tell(new LocalAgentFinished(r.Agent));
             if (string.IsNullOrEmpty(o.Secret))
                 Log("warning: --insecure: no experiment secret; any process that reaches a seed node is admitted");
-            Log($"config fingerprint {Parse.Cluster.Protocol.ConfigFingerprint.Short(keys.Fingerprint)}; TLS {(cfg.Cluster.Tls.Enabled ? "on (mutual)" : "off")}");
+            Log($"config fingerprint {ConfigFingerprint.Short(keys.Fingerprint)}; TLS {(cfg.Cluster.Tls.Enabled ? "on (mutual)" : "off")}");
             Log($"node {o.Host}:{o.Port} hosting agents {string.Join(',', agents.Select(a => a.Id))}; seeds {string.Join(',', o.SeedNodes)}");
             // a node the cluster downs shuts its actor system down; that must end the wait, never leave it hanging
             // (a node nobody admitted, e.g. one with a wrong secret, does not rejoin)
-            system.WhenTerminated.ContinueWith(_ => Fail("the actor system terminated (this node was downed)", Volatile.Read(ref everAdmitted) ? ExitRemoved : ExitNotAdmitted));
+            system.WhenTerminated.ContinueWith(_ =>
+            {
+                if (Volatile.Read(ref everAdmitted)) Fail("the actor system terminated (this node was downed)", ExitRemoved);
+                else Fail("not admitted: the actor system terminated (this node was downed before it admitted any peer; wrong experiment secret or config?)", ExitNotAdmitted);
+            });
 
             // never wait forever for a cluster that is not there: give up if this node is not Up in time
             // (WeaklyUp counts: the directory admits WeaklyUp peers, and a rejoin while a crashed incarnation is
             // still being removed may sit in WeaklyUp for a while on a loaded machine)
             if (!WaitUntilJoined(Akka.Cluster.Cluster.Get(system), allDone.Task, cfg.Cluster.DiscoveryTimeoutMs, Log, ct))
-                Fail($"could not join the cluster through the seed nodes {string.Join(',', o.SeedNodes)} within " +
+            {
+                // refused while joining (the honest members downed it, or their proofs failed here): that is "not admitted"
+                if (Volatile.Read(ref refusal) is not null && !Volatile.Read(ref everAdmitted))
+                    Fail(NotAdmitted($"did not join the cluster within {cfg.Cluster.DiscoveryTimeoutMs} ms and admitted no peer"), ExitNotAdmitted);
+                else Fail($"could not join the cluster through the seed nodes {string.Join(',', o.SeedNodes)} within " +
                      $"{cfg.Cluster.DiscoveryTimeoutMs} ms (cluster.discovery_timeout_ms); are they running and reachable?", ExitNotJoined);
+            }
             // the watchdog: every wait has a limit; an agent that closes no round for the stall timeout ends the node
             int stallMs = StallTimeoutMs(cfg);
             while (!allDone.Task.IsCompleted)
@@ -218,6 +232,9 @@ public static class NodeHost
                 bool all = allSettled.Task.Wait(TimeSpan.FromMilliseconds(cfg.Cluster.LingerMs), ct);
                 if (!all) Log($"linger of {cfg.Cluster.LingerMs} ms over; leaving with neighbours still running");
             }
+            // a node that saw proofs fail and never admitted anyone did not take part in the experiment, whatever its agents did
+            if (fatal is null && Volatile.Read(ref refusal) is not null && !Volatile.Read(ref everAdmitted))
+                Fail(NotAdmitted("admitted no peer"), ExitNotAdmitted);
         }
         finally
         {

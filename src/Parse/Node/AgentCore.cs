@@ -311,9 +311,11 @@ public sealed class AgentCore : IDisposable
         Tally.BytesReceived += wireBytes;
         CountRejection(from, reason);
         int r = round ?? Round + 1;
+        // every shared group, whether or not the overlay already names the sender: on the cluster a payload can arrive
+        // before this agent's overlay discovery has settled (the overlay is still empty), and it must still answer the
+        // round (only overlay neighbours are waited for, so marking the others changes nothing)
         foreach (var g in SharedGroups(r))
-            if (_overlays.Neighbours(g.Key, r).Contains(from))
-                _heard[(g.Key, from)] = Math.Max(r, _heard.GetValueOrDefault((g.Key, from), -1));
+            _heard[(g.Key, from)] = Math.Max(r, _heard.GetValueOrDefault((g.Key, from), -1));
     }
 
     private RejectReason Refuse(Held held, int from, RejectReason reason, string detail)
