@@ -62,4 +62,25 @@ public sealed class ChaosTests : IDisposable
         Assert.True(long.Parse(m.Groups[1].Value) > 0, why);
         Assert.Equal(0, (int)result["healthy_nodes_downed"]!);
     }
+
+    [Fact]
+    public void A_scaled_peer_trial_runs_with_the_robust_mixing_defence_and_finishes()
+    {
+        string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 8").Replace("local_steps: 4", "local_steps: 2")
+            .Replace("timing: { deadline_ms: 30000 }", "timing: { deadline_ms: 20000 }"));
+        string outDir = Path.Combine(_dir, "chaos");
+        var log = new StringWriter();
+        var result = ChaosCampaign.Run(new ChaosOptions
+        {
+            ConfigPath = cfg, Processes = 3, Trials = 1, OutDir = outDir, Seed = 5, Faults = [ChaosFault.ScaledPeer],
+            CliCommand = ["dotnet", Path.Combine(AppContext.BaseDirectory, "Parse.Cli.dll")], TrialTimeout = TimeSpan.FromMinutes(8),
+        }, log);
+        var trial = result["trial_list"]![0]!;
+        string why = log + "\n" + File.ReadAllText(Path.Combine(outDir, "chaos.md"));
+        // with metropolis mixing every loss diverges and the nodes exit 1; the campaign adds clipped gossip for this fault
+        Assert.Contains("defence: mixing.rule=clipped-gossip", (string)trial["detail"]!);
+        Assert.True((int)result["finished"]! == 1, why);
+        Assert.True((string)trial["problem"]! == "", why);
+        Assert.Equal(0, (int)result["healthy_nodes_downed"]!);
+    }
 }

@@ -91,6 +91,9 @@ public static class ChaosCampaign
     public static readonly IReadOnlyList<string> DefaultSets =
         ["cluster.checkpoint_every=2", "cluster.linger_ms=240000", "cluster.discovery_timeout_ms=60000", "cluster.failure_detection_ms=8000"];
 
+    /// <summary>Overrides a <c>scaled-peer</c> trial adds when the campaign's config mixes with <c>metropolis</c>.</summary>
+    public static readonly IReadOnlyList<string> ScaledPeerDefence = ["mixing.rule=clipped-gossip", "mixing.clip=1.0"];
+
     /// <summary>Runs the campaign; returns chaos.json's content. Throws <see cref="ConfigException"/> on bad input.</summary>
     public static JsonObject Run(ChaosOptions o, TextWriter log)
     {
@@ -134,6 +137,11 @@ public static class ChaosCampaign
         string secret = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var blocks = Enumerable.Range(0, p).Select(k => Enumerable.Range(0, n).Where(i => i * p / n == k).ToList()).ToList();
         string config = Path.GetFullPath(o.ConfigPath);
+        // a peer sending parameters x 1000 is defended by a robust mixing rule, not by the transport: unless the campaign
+        // chose a rule, the trial runs clipped gossip with a fixed radius (the adaptive radius, the round's median
+        // distance, is the attacker's own distance for a group whose only neighbour is the attacker)
+        if (trial.Fault == ChaosFault.ScaledPeer && cfg.Mixing.Rule == "metropolis")
+            sets = [.. sets, .. ScaledPeerDefence];
         List<string> Args(int k, bool resume, string? fault, int port, string agents)
         {
             var a = new List<string> { "node", "--config", config, "--agent", agents, "--port", port.ToString(CultureInfo.InvariantCulture),
@@ -230,7 +238,8 @@ public static class ChaosCampaign
                     break;
                 }
                 default:
-                    trial.Detail = $"process {target} runs with --fault {peerFault} from the start";
+                    trial.Detail = $"process {target} runs with --fault {peerFault} from the start" +
+                        (trial.Fault == ChaosFault.ScaledPeer && cfg.Mixing.Rule == "metropolis" ? $" (defence: {string.Join(", ", ScaledPeerDefence)})" : "");
                     break;
             }
 

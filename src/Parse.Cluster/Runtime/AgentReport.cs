@@ -58,7 +58,12 @@ public sealed record AgentReport
     /// <summary>File name of an agent's report.</summary>
     public static string FileName(int agent) => $"agent-{agent}.json";
 
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    // a diverged agent's losses can be infinite or NaN: its report must still be written (and read back by the merger)
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);
 
