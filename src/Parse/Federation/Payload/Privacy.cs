@@ -85,7 +85,11 @@ public sealed class PrivacyStage : IBindablePayloadProcessor
     private Func<Node.AgentTally>? _tally;
 
     /// <summary>A stage with the given options (bind it to an agent for its random stream, groups and tally).</summary>
-    public PrivacyStage(PrivacyConfig cfg) => _cfg = cfg;
+    public PrivacyStage(PrivacyConfig cfg)
+    {
+        _cfg = cfg;
+        NoiseMultiplier = cfg.NoiseMultiplier;
+    }
 
     /// <summary>The privacy spent so far.</summary>
     public RdpAccountant Accountant { get; } = new();
@@ -106,7 +110,7 @@ public sealed class PrivacyStage : IBindablePayloadProcessor
     /// The noise multiplier in use: <c>privacy.noise_multiplier</c>, or with <c>privacy.target_epsilon</c> the one
     /// derived for this agent's planned releases (rounds x protected groups it shares).
     /// </summary>
-    public double NoiseMultiplier { get; private set; } = 1.0;
+    public double NoiseMultiplier { get; private set; }
 
     /// <summary>Whether <paramref name="cfg"/> protects group <paramref name="g"/> (by <c>privacy.roles</c> and <c>privacy.groups</c>).</summary>
     public static bool Protects(PrivacyConfig cfg, Model.ParameterGroup g) =>
