@@ -40,6 +40,9 @@ public class PrivacyTargetTests
         Assert.All(r.PrivacyEpsilon, x => Assert.InRange(x.Epsilon, 0.5, 2.0 + 1e-9));
         // agents that publish every planned release spend the target almost exactly
         Assert.Contains(r.PrivacyEpsilon, x => x.Epsilon > 1.9);
+        var privacy = Parse.Reporting.RunWriter.Summary(cfg, r)["privacy"]!;
+        Assert.Equal(2.0, privacy["target_epsilon"]!.GetValue<double>());
+        Assert.Null(privacy["noise_multiplier"]);
     }
 
     [Fact]
