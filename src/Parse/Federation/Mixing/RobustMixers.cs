@@ -136,8 +136,12 @@ public sealed class KrumMixer(int f, bool multi) : RowMixer
             foreach (int k in Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(m)) chosen[k][a] = true;
         }
         var zero = torch.zeros_like(c.Rows[0]);
-        var picked = Enumerable.Range(0, n).Select(k => torch.where(torch.tensor(chosen[k]).reshape(-1, 1), c.Rows[k], zero));
-        var sum = SumInOrder(picked);
+        var picked = Enumerable.Range(0, n).Select(k =>
+        {
+            using var mask = torch.tensor(chosen[k]).reshape(-1, 1);
+            return torch.where(mask, c.Rows[k], zero);
+        });
+        var sum = SumInOrder(picked, consume: true);
         return m == 1 ? sum : sum.Over(m);
     }
 }
@@ -159,7 +163,7 @@ public sealed class ClippedGossipMixer(double? clip) : RowMixer
         int n = c.Count, b = c.Agents;
         var self = c.Rows[0];
         var diffs = Enumerable.Range(1, n - 1).Select(k => c.Rows[k].sub(self)).ToArray();   // n - 1 x [B, P]
-        var norms = torch.stack(diffs.Select(x => x.Squared().sum([1]).sqrt()).ToArray(), 1)
+        var norms = torch.stack(diffs.Select(RowNorm).ToArray(), 1)
             .to_type(ScalarType.Float64).data<double>().ToArray();                           // [B, n - 1]
         // coefficient of neighbour k at agent a: w_ak x clip factor
         var coef = new double[n - 1][];
@@ -174,7 +178,13 @@ public sealed class ClippedGossipMixer(double? clip) : RowMixer
                 coef[k][a] = w * (row[k] > tau && row[k] > 0 ? tau / row[k] : 1.0);
             }
         }
-        var update = SumInOrder(diffs.Select((x, k) => x.mul(Column(coef[k], x))));
+        var update = SumInOrder(diffs.Select((x, k) =>
+        {
+            using var col = Column(coef[k], x);
+            var scaled = x.mul(col);
+            x.Dispose();
+            return scaled;
+        }), consume: true);
         return self.Plus(update);
     }
 
