@@ -379,6 +379,12 @@ public sealed record PrivacyConfig
     public List<string> Groups { get; init; } = [];
     /// <summary>The delta of the reported (epsilon, delta) guarantee, in (0, 1).</summary>
     public double Delta { get; init; } = 1e-5;
+    /// <summary>
+    /// When &gt; 0, each agent derives its noise multiplier from this epsilon (at <see cref="Delta"/>) instead of
+    /// <see cref="NoiseMultiplier"/>: the smallest that keeps its planned releases (rounds x protected groups it shares)
+    /// within the target.
+    /// </summary>
+    public double TargetEpsilon { get; init; }
 }
 
 /// <summary>Options of the <c>harmony</c> baseline.</summary>

@@ -30,6 +30,7 @@ internal static class PayloadValidator
         {
             Check(v.NoiseMultiplier > 0 && double.IsFinite(v.NoiseMultiplier), $"privacy.noise_multiplier: must be a finite number > 0 (got {v.NoiseMultiplier})");
             Check(v.Delta is > 0 and < 1, $"privacy.delta: must be in (0,1) (got {v.Delta})");
+            Check(v.TargetEpsilon >= 0 && double.IsFinite(v.TargetEpsilon), $"privacy.target_epsilon: must be a finite number >= 0 (got {v.TargetEpsilon})");
             Check(p.KeyframeEvery == 0, "payload.keyframe_every: must be 0 with privacy (a full payload would release unprotected values)");
             foreach (var r in v.Roles)
                 Check(Roles.Contains(r), $"privacy.roles: unknown role '{r}' (expected one of: {string.Join(", ", Roles)})");

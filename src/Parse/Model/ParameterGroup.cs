@@ -47,7 +47,13 @@ public sealed class ParameterGroup
         : this(name, role, modality, parameters, [], 0) { }
 
     /// <summary>Creates agent <paramref name="agent"/>'s group over stacked parameters ([A, ...] each).</summary>
-    internal ParameterGroup(string name, GroupRole role, string? modality, IReadOnlyList<Tensor> parameters,
+    /// <param name="name">Readable name (the key without shapes).</param>
+    /// <param name="role">Part of the model.</param>
+    /// <param name="modality">Modality of encoder and unique groups, else null.</param>
+    /// <param name="parameters">The agent's tensors: views of its slices of <paramref name="stacked"/>.</param>
+    /// <param name="stacked">The stacked parameters, one per tensor of the group.</param>
+    /// <param name="agent">The agent's index in the leading dimension of <paramref name="stacked"/>.</param>
+    public ParameterGroup(string name, GroupRole role, string? modality, IReadOnlyList<Tensor> parameters,
         IReadOnlyList<Parameter> stacked, int agent)
     {
         Name = name;

@@ -389,6 +389,21 @@ public sealed class AgentCore : IDisposable
     /// <summary>The mixing half of <see cref="CloseRound"/> (a runtime may time it apart from evaluation).</summary>
     public void Mix(double now, bool atDeadline)
     {
+        using var prepared = PrepareMix(now, atDeadline);
+        using (var scope = torch.NewDisposeScope())
+        using (torch.no_grad())
+            foreach (var t in prepared.Tasks) _mixer.Mix(t.Group.Parameters, t.OwnDegree, t.Received);
+    }
+
+    /// <summary>
+    /// <see cref="Mix"/> in two halves, for a runtime that mixes many agents at once (the simulator batches the agents
+    /// of a stacked model with <see cref="IBatchedMixer.MixBatch"/>): chooses every shared group's neighbour payloads
+    /// of round <c>Round + 1</c>, counts them, runs warm starts, and returns what is left to mix. The round is
+    /// complete (and the payloads released) when the returned object is disposed, after the caller mixed its
+    /// <see cref="PreparedMix.Tasks"/> with this agent's rule.
+    /// </summary>
+    public PreparedMix PrepareMix(double now, bool atDeadline)
+    {
         int r = Round + 1;
         Waiting = false;
         if (atDeadline) Tally.DeadlineRounds++;
@@ -398,13 +413,14 @@ public sealed class AgentCore : IDisposable
             _recentLastArrival.Enqueue(_lastArrival);
             while (_recentLastArrival.Count > 5) _recentLastArrival.Dequeue();
         }
+        var tasks = new List<MixTask>();
+        var chosen = new List<IDisposable>();
         using (var scope = torch.NewDisposeScope())
         using (torch.no_grad())
             foreach (var g in SharedGroups(r))
             {
                 var peers = Expected(g.Key, r);
                 if (peers.Count == 0) continue;
-                var chosen = new List<Held>();
                 var contributions = new List<Contribution>();
                 foreach (int j in peers)
                 {
@@ -423,15 +439,14 @@ public sealed class AgentCore : IDisposable
                     Tally.MaxStaleness = Math.Max(Tally.MaxStaleness, stale);
                 }
                 if (_attack?.NeedsReceived == true) Remember(g.Key, contributions);
-                try
-                {
-                    if (Joining(Id, g.Key, r)) WarmStart(g, contributions, r);
-                    else _mixer.Mix(g.Parameters, peers.Count, contributions);
-                }
-                finally { foreach (var h in chosen) h.Dispose(); }
+                if (Joining(Id, g.Key, r)) WarmStart(g, contributions, r);
+                else tasks.Add(new MixTask(g, peers.Count, contributions));
             }
-        Round = r;
+        return new PreparedMix(tasks, chosen, () => Round = r);
     }
+
+    /// <summary>This agent's mixing rule (<c>mixing.rule</c>).</summary>
+    public IMixer Mixer => _mixer;
 
     /// <summary>
     /// Warm start of a group that rejoins its overlay: its parameters become the plain average of the neighbours'

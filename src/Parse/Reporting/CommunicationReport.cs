@@ -32,7 +32,7 @@ public static class CommunicationReport
         return new JsonObject { ["fraction"] = fraction, ["by_agent_type"] = byType };
     }
 
-    /// <summary>The privacy section of summary.json: settings and epsilon per agent type (mean, max); null when privacy is off.</summary>
+    /// <summary>The privacy section of summary.json: settings (noise_multiplier null when a target epsilon derives it per agent) and epsilon per agent type (mean, max); null when privacy is off.</summary>
     public static JsonObject? Privacy(ExperimentConfig cfg, SimulationResult r)
     {
         var p = cfg.Privacy;
@@ -43,7 +43,9 @@ public static class CommunicationReport
         return new JsonObject
         {
             ["clip"] = p.Clip,
-            ["noise_multiplier"] = p.NoiseMultiplier,
+            // with a target epsilon each agent derives its own multiplier (privacy.target_epsilon)
+            ["noise_multiplier"] = p.TargetEpsilon > 0 ? null : p.NoiseMultiplier,
+            ["target_epsilon"] = p.TargetEpsilon > 0 ? p.TargetEpsilon : null,
             ["delta"] = p.Delta,
             ["roles"] = new JsonArray(p.Roles.Select(x => (JsonNode)x).ToArray()),
             ["groups"] = new JsonArray(p.Groups.Select(x => (JsonNode)x).ToArray()),

@@ -240,7 +240,7 @@ public sealed class Simulator : IDisposable
                     case Phase.Close:
                     {
                         var cores = batch.Select(e => _cores[e.Agent]).ToList();
-                        ForEachUnit(par, cores.Select(c => Labelled($"agent {c.Id}", "mixing", () => c.Mix(now, atDeadline[c.Id]))).ToList());
+                        MixAll(cores, now, atDeadline, par);
                         exchangeSeconds += sw.Elapsed.TotalSeconds;
                         sw.Restart();
                         ForEachUnit(par, EvaluationUnits(cores, now));
@@ -397,6 +397,56 @@ public sealed class Simulator : IDisposable
                 .ToDictionary(g => g.Key, g => g.Average(x => x.M!.Accuracy));
         progress.Report(new RoundProgress(round, _cfg.Rounds, eval, accByType, _cores.Sum(c => c.Tally.BytesSent),
             _cores.Average(c => c.LastTrainLoss)));
+    }
+
+    /// <summary>
+    /// True (the default) to mix agents of one stacked model together when the rule can (<see cref="IBatchedMixer"/>,
+    /// with <c>sim.batch_agents</c>); false mixes agent by agent. Both give the same values (tests compare them).
+    /// </summary>
+    public bool BatchedMixing { get; set; } = true;
+
+    /// <summary>
+    /// Closes the mixing half of the round for <paramref name="cores"/>: agent by agent, or, for a rule that batches,
+    /// every agent's payloads chosen first, then one batched call per stacked store (a group of a learner), in parallel.
+    /// </summary>
+    private void MixAll(IReadOnlyList<AgentCore> cores, double now, bool[] atDeadline, int par)
+    {
+        var batched = BatchedMixing && _cfg.Sim.BatchAgents && cores.Count > 1 && cores[0].Mixer is IBatchedMixer first
+            && cores.All(c => c.Mixer is IBatchedMixer && c.Mixer.GetType() == first.GetType()) ? first : null;
+        if (batched is null)
+        {
+            ForEachUnit(par, cores.Select(c => Labelled($"agent {c.Id}", "mixing", () => c.Mix(now, atDeadline[c.Id]))).ToList());
+            return;
+        }
+        var prepared = new PreparedMix?[cores.Count];
+        try
+        {
+            ForEachUnit(par, cores.Select((c, k) => Labelled($"agent {c.Id}", "mixing", () => prepared[k] = c.PrepareMix(now, atDeadline[c.Id]))).ToList());
+            var byStore = new Dictionary<object, List<MixTask>>(ReferenceEqualityComparer.Instance);
+            var agentOf = new Dictionary<MixTask, int>(ReferenceEqualityComparer.Instance);
+            for (int k = 0; k < cores.Count; k++)
+                foreach (var t in prepared[k]!.Tasks)
+                {
+                    object store = t.Group.Stacked.Count > 0 ? t.Group.Stacked : t;
+                    if (!byStore.TryGetValue(store, out var list)) byStore[store] = list = new();
+                    list.Add(t);
+                    agentOf[t] = cores[k].Id;
+                }
+            // costliest first: the self-scheduling workers then balance the rest
+            var units = byStore.Values.OrderByDescending(l => l.Count * l[0].Group.NumElements * (l[0].Received.Count + 1))
+                .Select(l => Labelled(l.Count == 1 ? $"agent {agentOf[l[0]]}" : $"agents {string.Join(",", l.Select(t => agentOf[t]))}",
+                    $"mixing {l[0].Group.Key}", () =>
+                    {
+                        using var scope = torch.NewDisposeScope();
+                        using var noGrad = torch.no_grad();
+                        batched.MixBatch(l);
+                    })).ToList();
+            ForEachUnit(par, units);
+        }
+        finally
+        {
+            foreach (var p in prepared) p?.Dispose();
+        }
     }
 
     /// <summary>

@@ -6,49 +6,11 @@ using static TorchSharp.torch;
 namespace Parse.Federation.Mixing;
 
 /// <summary>
-/// Helpers of the robust rules: a group's tensors as one flat vector per candidate (the agent itself first, then its
-/// neighbours), and writing a flat result back into the group.
-/// </summary>
-internal static class Candidates
-{
-    /// <summary>[n, numel] stack: row 0 is the agent's own values, then one row per received contribution.</summary>
-    public static Tensor Stack(IReadOnlyList<Tensor> own, IReadOnlyList<Contribution> received)
-    {
-        var rows = new List<Tensor> { torch.cat(own.Select(p => p.detach().reshape(-1)).ToArray(), 0) };
-        foreach (var c in received) rows.Add(torch.cat(c.Values.Select(v => v.reshape(-1)).ToArray(), 0));
-        return torch.stack(rows.ToArray(), 0);
-    }
-
-    /// <summary>One flat vector per candidate: the agent's own values first, then one per received contribution.</summary>
-    public static List<Tensor> Rows(IReadOnlyList<Tensor> own, IReadOnlyList<Contribution> received)
-    {
-        var rows = new List<Tensor>(received.Count + 1) { Flat(own) };
-        foreach (var c in received) rows.Add(Flat(c.Values));
-        return rows;
-    }
-
-    private static Tensor Flat(IReadOnlyList<Tensor> values) =>
-        values.Count == 1 ? values[0].detach().reshape(-1) : torch.cat(values.Select(v => v.detach().reshape(-1)).ToArray(), 0);
-
-    /// <summary>Copies the flat vector <paramref name="flat"/> into the group's tensors.</summary>
-    public static void WriteBack(IReadOnlyList<Tensor> own, Tensor flat)
-    {
-        long offset = 0;
-        foreach (var p in own)
-        {
-            long n = p.numel();
-            p.copy_(flat.narrow(0, offset, n).view(p.shape));
-            offset += n;
-        }
-    }
-}
-
-/// <summary>
-/// Coordinate-wise sorting of a few candidate vectors by a sorting network of element-wise minimum and maximum
+/// Coordinate-wise sorting of a few candidate rows by a sorting network of element-wise minimum and maximum
 /// (odd-even transposition: n rounds of compare-exchanges between neighbouring rows). For the handful of candidates
 /// of an overlay neighbourhood this is a few vectorised passes over the values, where a sort along the candidate
-/// dimension sorts every coordinate separately; it is what keeps the robust rules within a small factor of
-/// Metropolis-Hastings (docs/robustness.md).
+/// dimension sorts every coordinate separately. Rows may be [P] or [B, P] (a batch of agents): the network is
+/// element-wise, so each agent's sorted values are the same either way.
 /// </summary>
 internal static class SortingNetwork
 {
@@ -65,13 +27,17 @@ internal static class SortingNetwork
             var sorted = torch.stack(r, 0).sort(0).Values;
             return Enumerable.Range(0, n).Select(k => sorted[k]).ToArray();
         }
+        // intermediate rows are released as soon as they are replaced (a batch of agents makes them large)
+        var owned = new bool[n];
         for (int round = 0; round < n; round++)
             for (int i = round % 2; i + 1 < n; i += 2)
             {
                 var lo = torch.minimum(r[i], r[i + 1]);
                 var hi = torch.maximum(r[i], r[i + 1]);
-                r[i] = lo;
-                r[i + 1] = hi;
+                if (owned[i]) r[i].Dispose();
+                if (owned[i + 1]) r[i + 1].Dispose();
+                (r[i], r[i + 1]) = (lo, hi);
+                owned[i] = owned[i + 1] = true;
             }
         return r;
     }
@@ -82,25 +48,22 @@ internal static class SortingNetwork
 /// and <c>trim</c> smallest of the n = degree + 1 values are dropped and the rest averaged. Tolerates up to
 /// <c>trim</c> Byzantine neighbours per coordinate when n &gt; 2 x trim. Cost: a sort of n values per coordinate.
 /// </summary>
-public sealed class TrimmedMeanMixer(int trim) : IMixer
+public sealed class TrimmedMeanMixer(int trim) : RowMixer
 {
     /// <inheritdoc />
-    public string Name => "trimmed-mean";
+    public override string Name => "trimmed-mean";
 
     /// <summary>Values dropped at each end.</summary>
     public int Trim => trim;
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
+    protected internal override Tensor Combine(CandidateRows c)
     {
-        if (received.Count == 0) return;
-        var sorted = SortingNetwork.Sort(Candidates.Rows(own, received));
+        var sorted = SortingNetwork.Sort(c.Rows);
         int n = sorted.Length;
         // with fewer candidates than the rule needs (neighbours missing this round), trim as much as still leaves one
         int t = Math.Min(trim, (n - 1) / 2);
-        var sum = sorted[t].clone();
-        for (int k = t + 1; k < n - t; k++) sum.add_(sorted[k], ScalarOps.One);
-        Candidates.WriteBack(own, sum.Over(n - 2 * t));
+        return SumInOrder(sorted.Skip(t).Take(n - 2 * t)).Over(n - 2 * t);
     }
 }
 
@@ -108,17 +71,16 @@ public sealed class TrimmedMeanMixer(int trim) : IMixer
 /// Coordinate-wise median of the agent's own values and its neighbours' (the lower median for an even count, so the
 /// result is always one of the values). Tolerates fewer than half Byzantine values per coordinate.
 /// </summary>
-public sealed class MedianMixer : IMixer
+public sealed class MedianMixer : RowMixer
 {
     /// <inheritdoc />
-    public string Name => "median";
+    public override string Name => "median";
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
+    protected internal override Tensor Combine(CandidateRows c)
     {
-        if (received.Count == 0) return;
-        var sorted = SortingNetwork.Sort(Candidates.Rows(own, received));
-        Candidates.WriteBack(own, sorted[(sorted.Length - 1) / 2]);
+        var sorted = SortingNetwork.Sort(c.Rows);
+        return sorted[(sorted.Length - 1) / 2];
     }
 }
 
@@ -126,41 +88,61 @@ public sealed class MedianMixer : IMixer
 /// Krum (Blanchard et al., 2017) over the agent's own values and its neighbours': each candidate is scored by the sum of
 /// squared distances to its n - f - 2 nearest other candidates; <c>krum</c> takes the best-scored candidate,
 /// <c>multi-krum</c> the mean of the n - f best. Tolerates f Byzantine neighbours when n &gt; 2f + 2. Cost: all
-/// pairwise distances, O(n^2) per group.
+/// pairwise distances, O(n^2) per group (one row-wise difference and reduction per pair, for a whole batch at once).
 /// </summary>
-public sealed class KrumMixer(int f, bool multi) : IMixer
+public sealed class KrumMixer(int f, bool multi) : RowMixer
 {
     /// <inheritdoc />
-    public string Name => multi ? "multi-krum" : "krum";
+    public override string Name => multi ? "multi-krum" : "krum";
 
-    /// <summary>Scores of the candidates (own first): lower is more central.</summary>
-    public static double[] Scores(Tensor candidates, int f)
+    /// <summary>
+    /// Scores of n candidates from their squared pairwise distances (row-major n x n): the sum of each candidate's
+    /// n - f - 2 smallest distances to the others (at least one). Lower is more central.
+    /// </summary>
+    public static double[] Scores(double[] squaredDistances, int n, int f)
     {
-        long n = candidates.shape[0];
-        var d = torch.cdist(candidates.unsqueeze(0), candidates.unsqueeze(0)).squeeze(0).Squared();   // [n, n]
         long k = Math.Max(1, n - f - 2);
         var scores = new double[n];
-        var rows = d.to_type(ScalarType.Float64).data<double>().ToArray();
         for (int i = 0; i < n; i++)
         {
-            var others = Enumerable.Range(0, (int)n).Where(j => j != i).Select(j => rows[i * n + j]).Order().Take((int)Math.Min(k, n - 1));
+            int row = i;
+            var others = Enumerable.Range(0, n).Where(j => j != row).Select(j => squaredDistances[row * n + j]).Order().Take((int)Math.Min(k, n - 1));
             scores[i] = others.Sum();
         }
         return scores;
     }
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
+    protected internal override Tensor Combine(CandidateRows c)
     {
-        if (received.Count == 0) return;
-        var x = Candidates.Stack(own, received);
-        var scores = Scores(x, f);
-        // ties go to the agent's own values (index 0), then to the lower sender id
-        var order = Enumerable.Range(0, scores.Length).OrderBy(i => scores[i]).ThenBy(i => i).ToList();
-        if (!multi) { Candidates.WriteBack(own, x[order[0]]); return; }
-        int m = Math.Max(1, scores.Length - f);
-        using var idx = torch.tensor(order.Take(m).Select(i => (long)i).ToArray(), dtype: ScalarType.Int64);
-        Candidates.WriteBack(own, x.index_select(0, idx).mean([0]));
+        int n = c.Count, b = c.Agents;
+        var pairs = new List<(int I, int J)>();
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) pairs.Add((i, j));
+        var d = torch.stack(pairs.Select(p => SquaredDistance(c.Rows[p.I], c.Rows[p.J])).ToArray(), 1)
+            .to_type(ScalarType.Float64).data<double>().ToArray();   // [B, pairs]
+        int m = multi ? Math.Max(1, n - f) : 1;
+        // chosen[k][agent]: whether candidate k is among the agent's m best-scored (ties: own values first, then lower sender)
+        var chosen = Enumerable.Range(0, n).Select(_ => new bool[b]).ToArray();
+        for (int a = 0; a < b; a++)
+        {
+            var dist = new double[n * n];
+            for (int p = 0; p < pairs.Count; p++)
+            {
+                var (i, j) = pairs[p];
+                dist[i * n + j] = dist[j * n + i] = d[a * pairs.Count + p];
+            }
+            var scores = Scores(dist, n, f);
+            foreach (int k in Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(m)) chosen[k][a] = true;
+        }
+        var zero = torch.zeros_like(c.Rows[0]);
+        var picked = Enumerable.Range(0, n).Select(k =>
+        {
+            using var mask = torch.tensor(chosen[k]).reshape(-1, 1);
+            return torch.where(mask, c.Rows[k], zero);
+        });
+        var sum = SumInOrder(picked, consume: true);
+        return m == 1 ? sum : sum.Over(m);
     }
 }
 
@@ -170,28 +152,40 @@ public sealed class KrumMixer(int f, bool multi) : IMixer
 /// Byzantine neighbour can move the agent by at most w_ij x tau per round. tau is <c>mixing.clip</c>, or adaptive: the
 /// median of the round's neighbour distances (so at most half of the neighbours are clipped).
 /// </summary>
-public sealed class ClippedGossipMixer(double? clip) : IMixer
+public sealed class ClippedGossipMixer(double? clip) : RowMixer
 {
     /// <inheritdoc />
-    public string Name => "clipped-gossip";
+    public override string Name => "clipped-gossip";
 
     /// <inheritdoc />
-    public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
+    protected internal override Tensor Combine(CandidateRows c)
     {
-        if (received.Count == 0) return;
-        var x = Candidates.Stack(own, received);
-        var self = x[0];
-        var diffs = x.narrow(0, 1, x.shape[0] - 1).sub(self);                                   // [m, numel]
-        var norms = diffs.Squared().sum([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
-        double tau = clip ?? Median(norms);
-        var update = torch.zeros_like(self);
-        for (int k = 0; k < received.Count; k++)
+        int n = c.Count, b = c.Agents;
+        var self = c.Rows[0];
+        var diffs = Enumerable.Range(1, n - 1).Select(k => c.Rows[k].sub(self)).ToArray();   // n - 1 x [B, P]
+        var norms = torch.stack(diffs.Select(RowNorm).ToArray(), 1)
+            .to_type(ScalarType.Float64).data<double>().ToArray();                           // [B, n - 1]
+        // coefficient of neighbour k at agent a: w_ak x clip factor
+        var coef = new double[n - 1][];
+        for (int k = 0; k < n - 1; k++) coef[k] = new double[b];
+        for (int a = 0; a < b; a++)
         {
-            double w = MetropolisHastings.Weight(ownDegree, received[k].SenderDegree);
-            double factor = norms[k] > tau && norms[k] > 0 ? tau / norms[k] : 1.0;
-            update.AddScaled_(diffs[k], w * factor);
+            var row = norms.AsSpan(a * (n - 1), n - 1).ToArray();
+            double tau = clip ?? Median(row);
+            for (int k = 0; k < n - 1; k++)
+            {
+                double w = MetropolisHastings.Weight(c.OwnDegrees[a], c.SenderDegrees[a][k]);
+                coef[k][a] = w * (row[k] > tau && row[k] > 0 ? tau / row[k] : 1.0);
+            }
         }
-        Candidates.WriteBack(own, self.Plus(update));
+        var update = SumInOrder(diffs.Select((x, k) =>
+        {
+            using var col = Column(coef[k], x);
+            var scaled = x.mul(col);
+            x.Dispose();
+            return scaled;
+        }), consume: true);
+        return self.Plus(update);
     }
 
     private static double Median(double[] v)

@@ -31,6 +31,30 @@ public sealed class RdpAccountant
         Releases += count;
     }
 
+    /// <summary>
+    /// The smallest noise multiplier (to 1e-6 relative) at which <paramref name="releases"/> Gaussian releases stay
+    /// within <paramref name="epsilon"/> at <paramref name="delta"/> (epsilon falls as the multiplier grows).
+    /// </summary>
+    public static double NoiseFor(double epsilon, double delta, int releases)
+    {
+        if (!(epsilon > 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), "epsilon must be > 0");
+        if (releases <= 0) return 1.0;
+        double Eps(double sigma)
+        {
+            var a = new RdpAccountant();
+            a.AddGaussian(sigma, releases);
+            return a.Epsilon(delta);
+        }
+        double lo = 1e-3, hi = 1.0;
+        while (Eps(hi) > epsilon) { lo = hi; hi *= 2; if (hi > 1e9) throw new ArgumentOutOfRangeException(nameof(epsilon), $"epsilon {epsilon} is out of reach"); }
+        while (hi - lo > 1e-6 * hi)
+        {
+            double mid = (lo + hi) / 2;
+            if (Eps(mid) > epsilon) lo = mid; else hi = mid;
+        }
+        return hi;
+    }
+
     /// <summary>The RDP at every order in <see cref="Orders"/>.</summary>
     public IReadOnlyList<double> Rdp => _rdp;
 
@@ -61,7 +85,11 @@ public sealed class PrivacyStage : IBindablePayloadProcessor
     private Func<Node.AgentTally>? _tally;
 
     /// <summary>A stage with the given options (bind it to an agent for its random stream, groups and tally).</summary>
-    public PrivacyStage(PrivacyConfig cfg) => _cfg = cfg;
+    public PrivacyStage(PrivacyConfig cfg)
+    {
+        _cfg = cfg;
+        NoiseMultiplier = cfg.NoiseMultiplier;
+    }
 
     /// <summary>The privacy spent so far.</summary>
     public RdpAccountant Accountant { get; } = new();
@@ -73,7 +101,16 @@ public sealed class PrivacyStage : IBindablePayloadProcessor
         _rng = context.Random(5);
         _tally = context.Tally;
         _protected = context.Groups.Where(g => Protects(_cfg, g)).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+        NoiseMultiplier = _cfg.TargetEpsilon > 0
+            ? RdpAccountant.NoiseFor(_cfg.TargetEpsilon, _cfg.Delta, context.Config.Rounds * _protected.Count)
+            : _cfg.NoiseMultiplier;
     }
+
+    /// <summary>
+    /// The noise multiplier in use: <c>privacy.noise_multiplier</c>, or with <c>privacy.target_epsilon</c> the one
+    /// derived for this agent's planned releases (rounds x protected groups it shares).
+    /// </summary>
+    public double NoiseMultiplier { get; private set; }
 
     /// <summary>Whether <paramref name="cfg"/> protects group <paramref name="g"/> (by <c>privacy.roles</c> and <c>privacy.groups</c>).</summary>
     public static bool Protects(PrivacyConfig cfg, Model.ParameterGroup g) =>
@@ -84,7 +121,7 @@ public sealed class PrivacyStage : IBindablePayloadProcessor
     public GroupPayload Outgoing(GroupPayload p)
     {
         if (p.Kind != PayloadKind.Delta || (_protected is not null && !_protected.Contains(p.Key))) return p;
-        double clip = _cfg.Clip, std = _cfg.NoiseMultiplier * clip;
+        double clip = _cfg.Clip, std = NoiseMultiplier * clip;
         double sq = 0;
         foreach (var v in p.Values)
             using (var n2 = v.Squared().sum()) sq += n2.item<float>();
@@ -97,7 +134,7 @@ public sealed class PrivacyStage : IBindablePayloadProcessor
             for (int i = 0; i < data.Length; i++) data[i] = (float)(data[i] * factor + std * _rng.NextGaussian());
             values.Add(torch.tensor(data, v.shape, dtype: ScalarType.Float32));
         }
-        Accountant.AddGaussian(_cfg.NoiseMultiplier);
+        Accountant.AddGaussian(NoiseMultiplier);
         if (_tally?.Invoke() is { } t)
         {
             t.PrivacyReleases = Accountant.Releases;
