@@ -350,8 +350,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         // a peer's proof failed and this node has admitted no one (a wrong secret here or there): never train alone;
         // the directory admits someone or stops the node as not admitted
         if (_untrusted) return;
-        // nor before the node has joined the cluster (the node gives up at the same timeout: never train outside it)
-        if (Akka.Cluster.Cluster.Get(Context.System).SelfMember.Status is not (Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp)) return;
+        // nor before the node has joined the cluster (the node gives up at the same timeout: never train outside it);
+        // an agent without base neighbours (a pooled centralized learner) needs no one: it trains at once, else a node
+        // that joins last can find every other process already finished and gone (nothing left to join through)
+        if (_discovery.Neighbours.Count > 0
+            && Akka.Cluster.Cluster.Get(Context.System).SelfMember.Status is not (Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp)) return;
         if (_discovery.Changes != _lastChanges) { _lastChanges = _discovery.Changes; _lastChangeAt = Now; }
         // an agent without base neighbours (e.g. a pooled centralized learner) has nothing to discover or wait for
         // neighbours that finished for good (told by the directories) will never answer: they are not waited for
