@@ -79,7 +79,7 @@ public static class BenchRunner
             var series = new Dictionary<string, (double[], double[])>();
             foreach (var (label, cells) in rows)
             {
-                var perRound = cells.SelectMany(c => ReadCsv(Path.Combine(CellDir(outDir, c), "metrics.csv")))
+                var perRound = cells.SelectMany(c => BenchStatistics.ReadRows(Path.Combine(CellDir(outDir, c), "metrics.csv")))
                     .Where(r => r["type"] == t)
                     .GroupBy(r => int.Parse(r["round"], Inv)).OrderBy(g => g.Key)
                     .Select(g => (g.Key, g.Average(r => double.Parse(r["accuracy"], Inv)))).ToList();
@@ -92,7 +92,7 @@ public static class BenchRunner
         var conflict = new Dictionary<string, (double[], double[])>();
         foreach (var (label, cells) in rows)
         {
-            var perRound = cells.SelectMany(c => ReadCsv(Path.Combine(CellDir(outDir, c), "conflict.csv")))
+            var perRound = cells.SelectMany(c => BenchStatistics.ReadRows(Path.Combine(CellDir(outDir, c), "conflict.csv")))
                 .Where(r => r["key"] == "ALL").GroupBy(r => int.Parse(r["round"], Inv)).OrderBy(g => g.Key)
                 .Select(g => (g.Key, g.Average(r => double.Parse(r["cosine"], Inv)))).ToList();
             if (perRound.Count > 0) conflict[label] = (perRound.Select(x => (double)x.Key).ToArray(), perRound.Select(x => x.Item2).ToArray());
@@ -153,19 +153,6 @@ public static class BenchRunner
                               (double.IsNaN(used) ? "," : $"{used.ToString("F1", Inv)},{added.ToString("F1", Inv)}"));
         }
         csv = csvOut.ToString();
-    }
-
-    private static IEnumerable<Dictionary<string, string>> ReadCsv(string path)
-    {
-        if (!File.Exists(path)) yield break;
-        using var reader = new StreamReader(path);
-        var header = reader.ReadLine()?.Split(',');
-        if (header is null) yield break;
-        while (reader.ReadLine() is { } line)
-        {
-            var f = line.Split(',');
-            yield return header.Select((h, i) => (h, v: i < f.Length ? f[i] : "")).ToDictionary(x => x.h, x => x.v);
-        }
     }
 
     /// <summary>Reads every finished cell and writes results.md / results.csv (mean +- std over seeds).</summary>

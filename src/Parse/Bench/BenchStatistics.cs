@@ -173,7 +173,8 @@ public static class BenchStatistics
         .Select(r => new Eval(int.Parse(r["round"], Inv), r["type"], double.Parse(r["accuracy"], Inv),
             double.TryParse(r.GetValueOrDefault("bytes_sent"), NumberStyles.Float, Inv, out double b) ? b : 0)).ToList();
 
-    private static IEnumerable<Dictionary<string, string>> ReadRows(string path)
+    /// <summary>Rows of a run's CSV (header names to values; a missing file gives none).</summary>
+    internal static IEnumerable<Dictionary<string, string>> ReadRows(string path)
     {
         if (!File.Exists(path)) yield break;
         using var reader = new StreamReader(path);
