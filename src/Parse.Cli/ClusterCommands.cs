@@ -115,9 +115,7 @@ internal static class ClusterCommands
             { config, processes, trials, outOpt, seed, faults, timeout, set };
         cmd.SetAction(pr => Commands.Guard(() =>
         {
-            var names = Enum.GetValues<ChaosFault>().ToDictionary(ChaosCampaign.Name);
-            var chosen = (pr.GetValue(faults) ?? []).SelectMany(f => f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                .Select(f => names.TryGetValue(f, out var x) ? x : throw new ConfigException($"--fault: unknown fault '{f}' (expected {string.Join(", ", names.Keys)})")).ToList();
+            var chosen = ChaosCampaign.ParseFaults(pr.GetValue(faults) ?? []);
             int t = pr.GetValue(timeout);
             if (t < 10) throw new ConfigException($"--trial-timeout: must be at least 10 seconds (got {t})");
             var result = ChaosCampaign.Run(new ChaosOptions

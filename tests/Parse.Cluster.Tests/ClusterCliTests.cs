@@ -45,4 +45,18 @@ public sealed class ClusterCliTests : IDisposable
         Assert.Equal(2, Parse.Cli.Program.Main(["launch", cfg, "--processes", "7", "--out", outDir]));
         Assert.False(Directory.Exists(outDir));
     }
+
+    [Fact]
+    public void Chaos_reads_every_repeated_fault_option()
+    {
+        string cfg = ClusterConfigs.Write(_dir);
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        // the second --fault is read: its unknown name is the error (exit 2), before anything starts
+        try { Assert.Equal(2, Parse.Cli.Program.Main(["chaos", cfg, "--out", Path.Combine(_dir, "c"), "--fault", "pause", "--fault", "bogus"])); }
+        finally { Console.SetError(old); }
+        Assert.Contains("unknown fault 'bogus'", err.ToString());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "c")));
+    }
 }

@@ -106,16 +106,17 @@ public static class ChaosCampaign
             throw new ConfigException($"--processes: a chaos campaign needs 2..{n} processes (the experiment has {n} agents)");
         if (cfg.Cluster.CheckpointEvery < 1) throw new ConfigException("cluster.checkpoint_every: a chaos campaign needs checkpoints (>= 1)");
         Directory.CreateDirectory(o.OutDir);
-        var faults = o.Faults is { Count: > 0 } f ? f : Enum.GetValues<ChaosFault>();
-        var rng = new Random(o.Seed);
+        var faults = Pool(o.Faults);
+        log.WriteLine($"faults drawn from: {string.Join(", ", faults.Select(Name))}");
+        var draws = Draw(o.Seed, faults, o.Trials, o.Processes);
         var trials = new List<ChaosTrial>();
         var wall = Stopwatch.StartNew();
         for (int t = 0; t < o.Trials; t++)
         {
-            var fault = faults[rng.Next(faults.Count)];
-            var trial = new ChaosTrial { Trial = t + 1, Fault = fault, Target = rng.Next(o.Processes) };
+            var (fault, target, trialSeed) = draws[t];
+            var trial = new ChaosTrial { Trial = t + 1, Fault = fault, Target = target };
             log.WriteLine($"[{DateTime.Now:HH:mm:ss}] trial {t + 1}/{o.Trials}: {fault} on process {trial.Target} ...");
-            RunTrial(o, sets, cfg, n, trial, new Random(rng.Next()), Path.Combine(o.OutDir, $"trial-{t + 1:D3}"), log);
+            RunTrial(o, sets, cfg, n, trial, new Random(trialSeed), Path.Combine(o.OutDir, $"trial-{t + 1:D3}"), log);
             trials.Add(trial);
             int ok = trials.Count(x => x.Finished && x.Problem.Length == 0);
             log.WriteLine($"[{DateTime.Now:HH:mm:ss}] trial {t + 1}/{o.Trials}: {(trial.Finished ? "finished" : "NOT finished")} in {trial.Seconds:F0} s; {trial.Detail}" +
@@ -123,6 +124,36 @@ public static class ChaosCampaign
             WriteResults(o, cfg, sets, trials, wall.Elapsed.TotalSeconds);
         }
         return WriteResults(o, cfg, sets, trials, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The faults a campaign draws from: <paramref name="chosen"/> without duplicates, or every fault if none is chosen.</summary>
+    public static IReadOnlyList<ChaosFault> Pool(IReadOnlyList<ChaosFault>? chosen) =>
+        chosen is { Count: > 0 } ? chosen.Distinct().ToList() : Enum.GetValues<ChaosFault>();
+
+    /// <summary>
+    /// Parses fault names as given to <c>parse chaos --fault</c>: each value may hold several comma-separated names, and the
+    /// option may be repeated (<c>--fault kill --fault pause</c> and <c>--fault kill,pause</c> are the same).
+    /// </summary>
+    public static IReadOnlyList<ChaosFault> ParseFaults(IEnumerable<string> values)
+    {
+        var names = Enum.GetValues<ChaosFault>().ToDictionary(Name);
+        return values.SelectMany(f => f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(f => names.TryGetValue(f, out var x) ? x : throw new ConfigException($"--fault: unknown fault '{f}' (expected {string.Join(", ", names.Keys)})"))
+            .Distinct().ToList();
+    }
+
+    /// <summary>The campaign's draws from its seed: each trial's fault, target process and the seed of its own random choices (moments, delays).</summary>
+    public static IReadOnlyList<(ChaosFault Fault, int Target, int TrialSeed)> Draw(int seed, IReadOnlyList<ChaosFault> faults, int trials, int processes)
+    {
+        var rng = new Random(seed);
+        var draws = new List<(ChaosFault, int, int)>();
+        for (int t = 0; t < trials; t++)
+        {
+            var fault = faults[rng.Next(faults.Count)];
+            int target = rng.Next(processes);
+            draws.Add((fault, target, rng.Next()));
+        }
+        return draws;
     }
 
     private static void RunTrial(ChaosOptions o, IReadOnlyList<string> sets, ExperimentConfig cfg, int n, ChaosTrial trial, Random rng, string dir, TextWriter log)
@@ -182,27 +213,29 @@ public static class ChaosCampaign
                 case ChaosFault.KillMidCheckpoint:
                 {
                     var node = current[target];
-                    bool mid = false;
+                    int caught = -1;
                     if (trial.Fault == ChaosFault.Kill)
                     {
                         if (!WaitRound(node, round)) break;
                     }
                     else
                     {
-                        // poll for a temporary checkpoint file of the target's agents; kill as soon as one is seen
+                        // a random checkpoint write of the run (not always the first): wait until the target is one round
+                        // short of it, then poll for a temporary checkpoint file of that round or later; kill as soon as one is seen
+                        int at = CheckpointRound(cfg, rng);
                         string ckpts = Path.Combine(nodesDir, "checkpoints");
-                        if (!WaitRound(node, 1)) break;
+                        if (at > 1 && !WaitRound(node, at - 1)) break;
                         var until = DateTime.UtcNow.AddSeconds(60);
                         while (DateTime.UtcNow < until && !node.HasExited)
                         {
-                            if (Directory.Exists(ckpts) && targetAgents.Any(a => Directory.EnumerateFiles(ckpts, $"agent-{a}-r*.ckpt.tmp-*").Any())) { mid = true; break; }
+                            if (Directory.Exists(ckpts) && (caught = TemporaryCheckpointRound(ckpts, targetAgents, at)) >= 0) break;
                             Thread.Sleep(1);
                         }
                     }
                     killedAt = node.LastClosed(targetAgents[0]);
                     node.Kill();
                     double delay = new[] { 0.0, 0.0, 0.2, 0.5, 1.0, 3.0 }[rng.Next(6)];
-                    trial.Detail = $"kill -9 after round {killedAt}{(trial.Fault == ChaosFault.KillMidCheckpoint ? (mid ? " while a checkpoint was being written" : " (no checkpoint write caught in 60 s)") : "")}, restart after {delay:F1} s";
+                    trial.Detail = $"kill -9 after round {killedAt}{(trial.Fault == ChaosFault.KillMidCheckpoint ? (caught >= 0 ? $" while the checkpoint of round {caught} was being written" : " (no checkpoint write caught in 60 s)") : "")}, restart after {delay:F1} s";
                     Thread.Sleep(TimeSpan.FromSeconds(delay));
                     current[target] = Start(target, resume: true);
                     all.Add((target, current[target]));
@@ -316,6 +349,33 @@ public static class ChaosCampaign
         }
     }
 
+    /// <summary>
+    /// The round of a random checkpoint write for <c>kill-mid-checkpoint</c>: one of the rounds a checkpoint is written
+    /// after (multiples of <c>cluster.checkpoint_every</c>, and the last round) within the first two thirds of the run, or
+    /// the first checkpoint round if the run is too short for a choice.
+    /// </summary>
+    public static int CheckpointRound(ExperimentConfig cfg, Random rng)
+    {
+        int every = Math.Max(1, cfg.Cluster.CheckpointEvery);
+        var rounds = Enumerable.Range(1, cfg.Rounds).Where(r => r % every == 0 || r == cfg.Rounds).ToList();
+        var early = rounds.Where(r => r <= Math.Max(every, cfg.Rounds * 2 / 3)).ToList();
+        var pool = early.Count > 0 ? early : rounds;
+        return pool[rng.Next(pool.Count)];
+    }
+
+    /// <summary>The round of a temporary checkpoint file (<c>agent-A-rROUND.ckpt.tmp-PID</c>) of one of <paramref name="agents"/> for round <paramref name="from"/> or later in <paramref name="dir"/>, or -1.</summary>
+    internal static int TemporaryCheckpointRound(string dir, IReadOnlyList<int> agents, int from)
+    {
+        foreach (int a in agents)
+            foreach (var f in Directory.EnumerateFiles(dir, $"agent-{a}-r*.ckpt.tmp-*"))
+            {
+                string name = Path.GetFileName(f);
+                int r0 = name.IndexOf("-r", StringComparison.Ordinal) + 2, r1 = name.IndexOf(".ckpt", StringComparison.Ordinal);
+                if (r0 >= 2 && r1 > r0 && int.TryParse(name.AsSpan(r0, r1 - r0), NumberStyles.None, CultureInfo.InvariantCulture, out int r) && r >= from) return r;
+            }
+        return -1;
+    }
+
     private static bool WaitFor(Func<bool> condition, DateTime until)
     {
         while (!condition())
@@ -378,6 +438,7 @@ public static class ChaosCampaign
         {
             ["config"] = Path.GetFullPath(o.ConfigPath),
             ["sets"] = new JsonArray(sets.Select(s => (JsonNode)s).ToArray()),
+            ["faults"] = new JsonArray(Pool(o.Faults).Select(f => (JsonNode)Name(f)).ToArray()),
             ["processes"] = o.Processes,
             ["rounds"] = cfg.Rounds,
             ["seed"] = o.Seed,
