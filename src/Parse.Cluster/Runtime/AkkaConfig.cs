@@ -12,8 +12,11 @@ public static class AkkaConfig
     /// <summary>Name of the actor system; identical on every process of a run.</summary>
     public const string SystemName = "parse";
 
-    /// <summary>Split-brain resolver's stable-after: the failure-detection pause, at least 5 s.</summary>
-    public static int StableAfterMs(ClusterConfig k) => Math.Max(5000, k.FailureDetectionMs);
+    /// <summary>
+    /// How long a member must stay suspected (unreachable, and not heard by the deciding node either) before it is
+    /// downed: <c>cluster.down_after_ms</c>, or (0) twice the failure-detection pause, at least 10 s.
+    /// </summary>
+    public static int DownAfterMs(ClusterConfig k) => k.DownAfterMs > 0 ? k.DownAfterMs : (int)Math.Min(int.MaxValue, Math.Max(10_000L, 2L * k.FailureDetectionMs));
 
     /// <summary>
     /// The actor system setup: <see cref="Hocon"/>, plus TLS with mutual authentication when <c>cluster.tls.enabled</c>
@@ -28,12 +31,10 @@ public static class AkkaConfig
     /// <summary>
     /// Builds the HOCON: cluster provider, dot-netty TCP on <paramref name="o"/>'s host and port, seed nodes, the binary
     /// serializer for <see cref="Protocol.IWireMessage"/>, a failure detector tuned by <see cref="ClusterConfig.FailureDetectionMs"/>,
-    /// and the split-brain resolver with keep-majority (the majority side of a crash or partition downs the rest; with two processes the side with the lower address wins).
-    /// The resolver waits <see cref="StableAfterMs"/> of unchanged membership before it decides, longer than Akka needs
-    /// to replace a crashed incarnation by a restarted one on the same address (so a restart right after a crash never
-    /// leaves a transient "indirectly connected" picture for it to act on), and never downs every node when the picture
-    /// keeps changing (<c>down-all-when-unstable = off</c>). A node that was downed anyway rejoins as a new incarnation
-    /// (<c>cluster.rejoin</c>). See docs/deployment.md, "Membership".
+    /// and <see cref="ConservativeDowningProvider"/> instead of Akka's split-brain resolver: the leader of a majority downs
+    /// a member only after it has been unreachable, and unheard by the leader itself, for <see cref="DownAfterMs"/>
+    /// (<see cref="DowningPolicy"/>), so one slow observer's suspicion never downs a healthy member. A node that was
+    /// downed anyway rejoins as a new incarnation (<c>cluster.rejoin</c>). See docs/deployment.md, "Membership".
     /// </summary>
     public static string Hocon(NodeOptions o, ClusterConfig k)
     {
@@ -69,12 +70,7 @@ public static class AkkaConfig
                 log-info = off
                 allow-weakly-up-members = 2s
                 run-coordinated-shutdown-when-down = on
-                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-                split-brain-resolver {
-                  active-strategy = keep-majority
-                  stable-after = {{I(StableAfterMs(k))}}ms
-                  down-all-when-unstable = off
-                }
+                downing-provider-class = "Parse.Cluster.Runtime.ConservativeDowningProvider, Parse.Cluster"
                 failure-detector {
                   heartbeat-interval = 500ms
                   acceptable-heartbeat-pause = {{I(pause)}}ms
@@ -88,6 +84,7 @@ public static class AkkaConfig
                 phases.cluster-leave.timeout = 3s
               }
             }
+            parse-downing { down-after = {{I(DownAfterMs(k))}}ms }
             parse-agent-dispatcher { type = PinnedDispatcher }
             parse-agent-mailbox {
               mailbox-type = "Akka.Dispatch.BoundedMailbox"

@@ -20,6 +20,11 @@ public sealed record ClusterConfig
     public int LingerMs { get; init; } = 15000;
     /// <summary>Akka failure detector: heartbeat pause tolerated before a process is marked unreachable, in milliseconds.</summary>
     public int FailureDetectionMs { get; init; } = 4000;
+    /// <summary>
+    /// A member unreachable this long (and not heard by the deciding node itself) is downed by the majority, in
+    /// milliseconds; 0 = twice <see cref="FailureDetectionMs"/>, at least 10 s.
+    /// </summary>
+    public int DownAfterMs { get; init; }
     /// <summary>Resource bounds against faulty or hostile peers.</summary>
     public ClusterLimitsConfig Limits { get; init; } = new();
     /// <summary>TLS with mutual authentication on the transport (off by default).</summary>

@@ -153,6 +153,7 @@ public static class ConfigValidator
         Check(k.ChunkBytes >= 1024 && k.ChunkBytes <= Math.Min(k.MaxPayloadBytes, 524288), $"cluster.chunk_bytes: must be in [1024, min(cluster.max_payload_bytes, 524288)] (got {k.ChunkBytes})");
         Check(k.LingerMs >= 0, $"cluster.linger_ms: must be >= 0 (got {k.LingerMs})");
         Check(k.FailureDetectionMs >= 500, $"cluster.failure_detection_ms: must be >= 500 (got {k.FailureDetectionMs})");
+        Check(k.DownAfterMs >= 0, $"cluster.down_after_ms: must be >= 0 (0 = automatic) (got {k.DownAfterMs})");
         ClusterLimitsValidator.Check(k, baseDir, Check);
 
         if (errors.Count == 1) throw new ConfigException(errors[0]);
