@@ -55,6 +55,8 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
     // members whose proof failed while this node had admitted no one (it could not refuse them yet)
     private readonly HashSet<Address> _failedEarly = new();
     private int _ignoredDenials;
+    private readonly Presence _presence;
+    private readonly Action<bool> _deserted;
 
     /// <param name="secret">Experiment secret.</param>
     /// <param name="keys">This process's message keys (derived at admission).</param>
@@ -66,9 +68,12 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
     /// <param name="admitted">Called whenever a peer is admitted.</param>
     /// <param name="admissionGraceMs">How long a node that has seen a proof fail and admitted no one waits for an admission before it stops as not admitted.</param>
     /// <param name="untrusted">Called (with the reason) when a proof fails while this node has admitted no one.</param>
+    /// <param name="deserted">Called after every membership change with <see cref="Presence.Deserted"/>: every other process left the cluster on its own.</param>
     public DirectoryActor(string secret, PeerKeys keys, int[] localAgents, IReadOnlyList<IActorRef> agents, Action<string> log, Action<string> fatal, Action<string> removed,
-        Action? admitted = null, int admissionGraceMs = 60_000, Action<string>? untrusted = null)
+        Action? admitted = null, int admissionGraceMs = 60_000, Action<string>? untrusted = null, Action<bool>? deserted = null)
     {
+        _presence = new Presence(_cluster.SelfUniqueAddress);
+        _deserted = deserted ?? (_ => { });
         _admissionGrace = TimeSpan.FromMilliseconds(Math.Max(1, admissionGraceMs));
         _untrusted = untrusted ?? (_ => { });
         _removed = removed;
@@ -86,6 +91,8 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.UnreachableMember>(m => { if (!Replaced(m.Member)) Lost(m.Member.Address, "unreachable"); });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
+            _presence.Removed(m.Member.UniqueAddress, m.PreviousStatus);
+            _deserted(_presence.Deserted);
             if (m.Member.UniqueAddress == _cluster.SelfUniqueAddress)
             {
                 // removed after taking part: rejoin as a new incarnation (cluster.rejoin); never admitted: refused
@@ -315,6 +322,8 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
     /// <summary>Remembers the newest incarnation seen at a member's address.</summary>
     private void Seen(Member m)
     {
+        _presence.Seen(m.UniqueAddress, m.Status);
+        _deserted(_presence.Deserted);
         if (m.Address != _cluster.SelfAddress) _incarnations[m.Address] = m.UniqueAddress;
     }
 

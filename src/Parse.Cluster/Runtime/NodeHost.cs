@@ -191,7 +191,11 @@ public static class NodeHost
             string NotAdmitted(string what) => $"not admitted: {what} ({Volatile.Read(ref refusal)}); check --secret / $PARSE_SECRET and the config (every process must use the same)";
             var ids = agents.Select(a => a.Id).ToArray();
             int grace = cfg.Cluster.DiscoveryTimeoutMs;
-            directory = system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted, removed, admitted, grace, untrusted)), "directory");
+            // since when every other process has left the cluster on its own (null: not deserted)
+            var desertedLock = new object();
+            DateTime? desertedSince = null;
+            Action<bool> deserted = d => { lock (desertedLock) desertedSince = d ? desertedSince ?? DateTime.UtcNow : null; };
+            directory = system.ActorOf(Props.Create(() => new DirectoryActor(o.Secret, keys, ids, refs, logLine, notAdmitted, removed, admitted, grace, untrusted, deserted)), "directory");
             foreach (var r in finished.Values.Where(r => r.RoundsCompleted >= cfg.Rounds)) directory.Tell(new LocalAgentFinished(r.Agent));
             if (string.IsNullOrEmpty(o.Secret))
                 Log("warning: --insecure: no experiment secret; any process that reaches a seed node is admitted");
@@ -228,9 +232,23 @@ public static class NodeHost
             }
             if (fatal is null)
             {
-                // stay reachable while neighbours still run, so that they finish (and restarted peers can rejoin)
-                bool all = allSettled.Task.Wait(TimeSpan.FromMilliseconds(cfg.Cluster.LingerMs), ct);
-                if (!all) Log($"linger of {cfg.Cluster.LingerMs} ms over; leaving with neighbours still running");
+                // stay reachable while neighbours still run, so that they finish (and restarted peers can rejoin); but not
+                // once every other process has left on its own: nobody is left to say that a neighbour finished
+                var lingerEnd = DateTime.UtcNow.AddMilliseconds(cfg.Cluster.LingerMs);
+                int desertedMs = DesertedGraceMs(cfg);
+                while (!allSettled.Task.IsCompleted)
+                {
+                    if (DateTime.UtcNow >= lingerEnd) { Log($"linger of {cfg.Cluster.LingerMs} ms over; leaving with neighbours still running"); break; }
+                    DateTime? since;
+                    lock (desertedLock) since = desertedSince;
+                    if (since is { } t && (DateTime.UtcNow - t).TotalMilliseconds >= desertedMs)
+                    {
+                        Log($"every other process has left the cluster (none was downed) for {desertedMs} ms: no neighbour can still report; leaving");
+                        break;
+                    }
+                    Task.WaitAny([allSettled.Task], 250, ct);
+                    ct.ThrowIfCancellationRequested();
+                }
             }
             // a node that saw proofs fail and never admitted anyone did not take part in the experiment, whatever its agents did
             if (fatal is null && Volatile.Read(ref refusal) is not null && !Volatile.Read(ref everAdmitted))
@@ -246,6 +264,9 @@ public static class NodeHost
         }
         return new Outcome(fatal is null ? 0 : exitCode);
     }
+
+    /// <summary>How long a node whose agents are done waits, once every other process has left the cluster on its own, before it stops lingering: twice <c>cluster.discovery_quiet_ms</c>, at least 5 s.</summary>
+    public static int DesertedGraceMs(ExperimentConfig cfg) => Math.Max(5000, 2 * cfg.Cluster.DiscoveryQuietMs);
 
     /// <summary>True once this node is WeaklyUp or Up (or its agents are already done); false after <paramref name="timeoutMs"/>.</summary>
     private static bool WaitUntilJoined(Akka.Cluster.Cluster cluster, Task done, int timeoutMs, Action<string> log, CancellationToken ct)
