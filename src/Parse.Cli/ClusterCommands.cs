@@ -108,7 +108,7 @@ internal static class ClusterCommands
         var trials = new Option<int>("--trials", "-k") { Description = "Number of trials (one fault each)", DefaultValueFactory = _ => 10 };
         var outOpt = new Option<string>("--out", "-o") { Description = "Directory for chaos.json, chaos.md and each trial's node logs", Required = true };
         var seed = new Option<int>("--seed") { Description = "Seed of the fault draws", DefaultValueFactory = _ => 1 };
-        var faults = new Option<string[]>("--fault") { Description = "Only these faults (kill, kill-mid-checkpoint, pause, garbage-bytes, oversized-chunk, wrong-secret-joiner, garbage-peer, scaled-peer, forged-sender, replayed-payload)", Arity = ArgumentArity.ZeroOrMore };
+        var faults = new Option<string[]>("--fault") { Description = "Only these faults (kill, kill-mid-checkpoint, pause, garbage-bytes, oversized-chunk, wrong-secret-joiner, garbage-peer, scaled-peer, forged-sender, replayed-payload, kill-with-slow-observer)", Arity = ArgumentArity.ZeroOrMore };
         var timeout = new Option<int>("--trial-timeout") { Description = "A node still running this many seconds after its trial started counts as hung", DefaultValueFactory = _ => 360 };
         var set = new Option<string[]>("--set", "-s") { Description = "Config override by dotted path", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("chaos", "Fault campaign on local processes: crashes, restarts, pauses, garbage and hostile peers; writes chaos.json and chaos.md.")

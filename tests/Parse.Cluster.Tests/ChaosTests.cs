@@ -53,6 +53,17 @@ public sealed class ChaosTests : IDisposable
         Assert.Contains("kill -9 after round", (string)trial["detail"]!);
     }
 
+    [Fact]
+    public void A_crash_with_a_slow_observer_downs_no_healthy_process()
+    {
+        // trial 36's picture made on purpose: a process is killed and restarts while another is stopped for longer than
+        // the failure detector tolerates; when it resumes it hears neither other process at once. Akka's split-brain
+        // resolver downed the third (healthy) process as "indirectly connected"; the downing rule downs nobody healthy
+        var (result, trial, why) = RunTrial(ChaosFault.KillWithSlowObserver, rounds: 10, deadlineMs: 3000);
+        Assert.Matches(@"process \d stalled \(SIGSTOP\) for", (string)trial["detail"]!);
+        AssertClean(result, trial, why);
+    }
+
     [Theory]
     [InlineData(ChaosFault.ForgedSender, "forged sender")]
     [InlineData(ChaosFault.ReplayedPayload, "replayed")]

@@ -35,6 +35,12 @@ public enum ChaosFault
     ForgedSender,
     /// <summary>An admitted peer that also resends every round the sealed payload envelopes it sent the round before (refused as replays and counted).</summary>
     ReplayedPayload,
+    /// <summary>
+    /// kill -9 of one process and, at the same moment, SIGSTOP of another (a slow observer on a loaded machine) for a bit
+    /// longer than the failure-detection pause, while the killed one restarts: when the stalled process resumes it hears
+    /// neither other process at once (trial 36's picture). No process but the killed one may be downed.
+    /// </summary>
+    KillWithSlowObserver,
 }
 
 /// <summary>Options of <c>parse chaos</c>.</summary>
@@ -209,6 +215,29 @@ public static class ChaosCampaign
             bool WaitRound(ChaosNode node, int r) => WaitFor(() => node.LastClosed(targetAgents[0]) >= r || node.HasExited, deadline) && !node.HasExited;
             switch (trial.Fault)
             {
+                case ChaosFault.KillWithSlowObserver:
+                {
+                    var node = current[target];
+                    if (!WaitRound(node, round)) break;
+                    int q = (target + 1) % p;
+                    // stalled past the failure detector (so that it suspects both others when it resumes) but well short
+                    // of detection + down-after (so that nobody has reason to down it)
+                    int stallMs = cfg.Cluster.FailureDetectionMs + 1000 + rng.Next(3000);
+                    killedAt = node.LastClosed(targetAgents[0]);
+                    node.Kill();
+                    var stall = Stopwatch.StartNew();
+                    bool stopped = current[q].Pause(stop: true);
+                    double delay = new[] { 0.0, 1.0, 3.0 }[rng.Next(3)];
+                    Thread.Sleep(TimeSpan.FromSeconds(delay));
+                    current[target] = Start(target, resume: true);
+                    all.Add((target, current[target]));
+                    var left = TimeSpan.FromMilliseconds(stallMs) - stall.Elapsed;
+                    if (left > TimeSpan.Zero) Thread.Sleep(left);
+                    current[q].Pause(stop: false);
+                    trial.Detail = $"kill -9 after round {killedAt}, restart after {delay:F1} s; " +
+                        (stopped ? $"process {q} stalled (SIGSTOP) for {stall.Elapsed.TotalSeconds:F1} s from the kill" : "SIGSTOP not available");
+                    break;
+                }
                 case ChaosFault.Kill:
                 case ChaosFault.KillMidCheckpoint:
                 {
@@ -300,7 +329,8 @@ public static class ChaosCampaign
                 else trial.Detail += "; the joiner exited 3 (not admitted)";
             }
             // a healthy process is one the fault did not target (a peer fault's sender is healthy at the process level too)
-            bool processFault = trial.Fault is ChaosFault.Kill or ChaosFault.KillMidCheckpoint or ChaosFault.Pause;
+            // (the slow observer of kill-with-slow-observer counts as healthy: it was only slow, never gone for long)
+            bool processFault = trial.Fault is ChaosFault.Kill or ChaosFault.KillMidCheckpoint or ChaosFault.Pause or ChaosFault.KillWithSlowObserver;
             for (int k = 0; k < p; k++)
             {
                 if (processFault && k == target) continue;
@@ -320,7 +350,7 @@ public static class ChaosCampaign
                 catch (Exception e) when (e is IOException or JsonException) { problems.Add($"agent {a}: unreadable report ({e.Message})"); }
                 int done = r?.RoundsCompleted ?? 0;
                 if (done < cfg.Rounds) { trial.RoundsLost += cfg.Rounds - done; problems.Add($"agent {a} completed {done}/{cfg.Rounds} rounds"); }
-                if (r is not null && targetAgents.Contains(a) && trial.Fault is ChaosFault.Kill or ChaosFault.KillMidCheckpoint && r.ResumedFromRound >= 0)
+                if (r is not null && targetAgents.Contains(a) && trial.Fault is ChaosFault.Kill or ChaosFault.KillMidCheckpoint or ChaosFault.KillWithSlowObserver && r.ResumedFromRound >= 0)
                 {
                     int before = all.Where(x => x.Process == target && x.Node.Killed).Select(x => x.Node.LastClosed(a)).DefaultIfEmpty(0).Max();
                     trial.RoundsRedone += Math.Max(0, before - r.ResumedFromRound);
