@@ -68,7 +68,7 @@ public static partial class AvMnist
     }
 
     /// <summary>Loads (and caches the audio features of) AV-MNIST for <paramref name="cfg"/>.</summary>
-    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, TextWriter? log = null)
+    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, TextWriter? log = null, CancellationToken ct = default)
     {
         var paths = DataPaths.Resolve(cfg, baseDir);
         string fsddDir = Fsdd.Locate(paths, cfg.Fetch, log);
@@ -81,7 +81,9 @@ public static partial class AvMnist
         if (trainIdx.Count == 0 || testIdx.Count == 0)
             throw new ConfigException($"av-mnist: {fsddDir} has {trainIdx.Count} training and {testIdx.Count} test recordings; both are needed");
 
-        float[]? logmel = wantAudio ? AudioFeatures(recs, p, paths, log) : null;
+        ct.ThrowIfCancellationRequested();
+        float[]? logmel = wantAudio ? AudioFeatures(recs, p, paths, log, ct) : null;
+        ct.ThrowIfCancellationRequested();
         IdxArray? trImg = null, trLab = null, teImg = null, teLab = null;
         if (wantImage)
         {
@@ -144,9 +146,9 @@ public static partial class AvMnist
     }
 
     /// <summary>Log-mel features of every recording [N, frames, n_mels], from the cache when its content hash matches.</summary>
-    public static float[] AudioFeatures(IReadOnlyList<FsddRecording> recs, LogMelParams p, DataPaths paths, TextWriter? log)
+    public static float[] AudioFeatures(IReadOnlyList<FsddRecording> recs, LogMelParams p, DataPaths paths, TextWriter? log, CancellationToken ct = default)
     {
-        var bytes = recs.Select(r => File.ReadAllBytes(r.Path)).ToList();
+        var bytes = recs.Select(r => { ct.ThrowIfCancellationRequested(); return File.ReadAllBytes(r.Path); }).ToList();
         string key;
         using (var h = new ContentHash())
         {
@@ -161,12 +163,15 @@ public static partial class AvMnist
         var clips = new List<float[]>(recs.Count);
         for (int i = 0; i < recs.Count; i++)
         {
+            ct.ThrowIfCancellationRequested();
             var wav = WavReader.Parse(bytes[i], recs[i].Path);
             if (wav.SampleRate != p.SampleRate)
                 throw new ConfigException($"{recs[i].Path}: sample rate {wav.SampleRate} Hz, expected {p.SampleRate} Hz");
             clips.Add(wav.Samples);
         }
         var feats = new LogMelExtractor(p).Compute(clips);
+        // a cancelled load writes no cache file (the cache itself is written atomically)
+        ct.ThrowIfCancellationRequested();
         DataCache.Write(file, new Dictionary<string, (long[], float[])> { ["logmel"] = ([recs.Count, p.Frames, p.NMels], feats) });
         return feats;
     }

@@ -13,8 +13,8 @@ public static class DatasetRegistry
         var r = new ComponentRegistry<Func<DatasetRequest, DatasetBundle>>("dataset");
         r.Register("synthetic-pid", q => new SyntheticPid(q.Config).Generate(q.AgentCount * q.Config.SamplesPerAgent, q.Seed),
             "generated redundant/unique/synergistic label bits with a closed-form ceiling");
-        r.Register("av-mnist", q => AvMnist.Load(q.Config, q.BaseDir, q.Seed, q.Log), "MNIST digits paired with spoken digits (log-mel)");
-        r.Register("multiview-csv", q => MultiviewCsv.Load(q.Config, q.BaseDir, q.Seed, q.AgentCount, q.HostedAgents, q.Log), "any tabular multi-view data from CSV files");
+        r.Register("av-mnist", q => AvMnist.Load(q.Config, q.BaseDir, q.Seed, q.Log, q.Cancellation), "MNIST digits paired with spoken digits (log-mel)");
+        r.Register("multiview-csv", q => MultiviewCsv.Load(q.Config, q.BaseDir, q.Seed, q.AgentCount, q.HostedAgents, q.Log, q.Cancellation), "any tabular multi-view data from CSV files");
         r.Register("ts", q => TsDataset.Load(q.Config, q.BaseDir, q.Seed), "time-series classification (sktime/UEA .ts files), channel groups as modalities");
         return r;
     }

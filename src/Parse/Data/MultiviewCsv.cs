@@ -45,7 +45,9 @@ public static class MultiviewCsv
     /// <param name="agentCount">Number of agents (needed with <c>data.agent_column</c>).</param>
     /// <param name="hostedAgents">With <c>data.agent_column</c>: keep only these agents' training rows (null: all).</param>
     /// <param name="log">Where a process hosting only some agents reports what it loaded (null: nowhere).</param>
-    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, int agentCount = 0, IReadOnlySet<int>? hostedAgents = null, TextWriter? log = null)
+    /// <param name="ct">Stops the load (Ctrl-C, SIGTERM) between files and every few thousand CSV rows; nothing is written by a load.</param>
+    public static DatasetBundle Load(DataConfig cfg, string baseDir, int seed, int agentCount = 0, IReadOnlySet<int>? hostedAgents = null, TextWriter? log = null,
+        CancellationToken ct = default)
     {
         var views = cfg.Views ?? throw new ConfigException("data.views: multiview-csv needs at least one view");
         var names = cfg.Modalities;
@@ -108,8 +110,14 @@ public static class MultiviewCsv
                 Header = cfg.Header,
                 LabelArray = cfg.LabelArray,
             };
-            SourceTable ReadTable(TableRequest q) =>
-                Npy.IsArrayFile(q.Path) ? ArraySource.Read(q) : ParquetSource.IsParquetFile(q.Path) ? ParquetSource.Read(q) : CsvSource.Read(q);
+            SourceTable ReadTable(TableRequest q)
+            {
+                ct.ThrowIfCancellationRequested();
+                q = q with { Cancellation = ct };
+                var table = Npy.IsArrayFile(q.Path) ? ArraySource.Read(q) : ParquetSource.IsParquetFile(q.Path) ? ParquetSource.Read(q) : CsvSource.Read(q);
+                ct.ThrowIfCancellationRequested();
+                return table;
+            }
 
             // 1. the anchor, keeping only the hosted agents' rows
             var anchorSource = sources.FirstOrDefault(x => x.Key == anchorKey);

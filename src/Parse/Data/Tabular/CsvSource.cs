@@ -84,9 +84,13 @@ internal static class CsvSource
         return names;
     }
 
-    /// <summary>Reads <paramref name="q"/>.</summary>
+    /// <summary>A CSV read checks <see cref="TableRequest.Cancellation"/> every this many rows (a few milliseconds of work).</summary>
+    public const int CancelCheckRows = 4096;
+
+    /// <summary>Reads <paramref name="q"/>; throws <see cref="OperationCanceledException"/> soon after <see cref="TableRequest.Cancellation"/> is cancelled.</summary>
     public static SourceTable Read(TableRequest q)
     {
+        q.Cancellation.ThrowIfCancellationRequested();
         string path = q.Path;
         using var reader = Open(path, q.Separator);
         string[]? header = null;
@@ -114,8 +118,10 @@ internal static class CsvSource
             return str;
         }
 
+        int sinceCheck = 0;
         foreach (var row in reader)
         {
+            if (++sinceCheck == CancelCheckRows) { sinceCheck = 0; q.Cancellation.ThrowIfCancellationRequested(); }
             if (IsBlank(row)) continue;
             if (header is null)
             {

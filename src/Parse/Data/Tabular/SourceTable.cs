@@ -52,6 +52,8 @@ internal sealed record TableRequest(string Path)
     public Func<int, string?, int, bool>? Keep { get; init; }
     /// <summary>Separator option (auto or one character).</summary>
     public char? Separator { get; init; }
+    /// <summary>Stops a long read (Ctrl-C, SIGTERM): checked every <see cref="CsvSource.CancelCheckRows"/> rows.</summary>
+    public CancellationToken Cancellation { get; init; }
     /// <summary>The file has a header line.</summary>
     public bool Header { get; init; } = true;
     /// <summary>NPZ array name for a label file.</summary>
