@@ -272,8 +272,13 @@ public sealed record TopologyConfig
 /// <summary>Per-key overlays.</summary>
 public sealed record OverlayConfig
 {
-    /// <summary>Add bridge links so every overlay is connected (static base graphs only).</summary>
+    /// <summary>Add bridge links so every overlay is connected (static base graphs; time-varying ones with <see cref="RepairWindow"/>).</summary>
     public bool Repair { get; init; } = true;
+    /// <summary>
+    /// Time-varying base graphs: repair across windows of this many rounds (bridges found on the union of the window's
+    /// graphs, spread over its rounds; <see cref="Federation.Overlays.CrossRoundRepair"/>); 0 = no repair (simulator).
+    /// </summary>
+    public int RepairWindow { get; init; }
 }
 
 /// <summary>How received parameters are combined.</summary>
