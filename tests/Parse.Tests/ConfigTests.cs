@@ -10,7 +10,7 @@ public class ConfigTests
     [Theory]
     [InlineData("strategy=fedmagic", "strategy", "fedmagic")]
     [InlineData("topology.kind=hypercube", "topology.kind", "hypercube")]
-    [InlineData("model.fusion=bilinear", "model.fusion", "bilinear")]
+    [InlineData("model.fusion=trilinear", "model.fusion", "trilinear")]
     [InlineData("model.split=[8,8,9]", "model.split", "latent_dim")]
     [InlineData("model.split=[8,16]", "model.split", "three sizes")]
     [InlineData("agents.types=[a, \"\", a+b]", "agents.types[1]", "at least one modality")]

@@ -73,7 +73,7 @@ public class EnsembleTests
     }
 
     [Fact]
-    public void Stacked_ensemble_holds_out_local_samples_and_fits_weights_at_evaluation()
+    public void Stacked_ensemble_holds_out_local_samples_and_fits_weights()
     {
         var plain = TestConfigs.Load("rounds=1");
         var cfg = TestConfigs.Load("rounds=1", "model.ensemble=stacked", "model.ensemble_holdout=0.25");
@@ -93,6 +93,35 @@ public class EnsembleTests
         var multimodal = sim.Agents.First(a => a.Modalities.Count > 1);
         Assert.NotNull(multimodal.Model.EnsembleWeights);
         Assert.Equal(multimodal.Model.HeadNames.OrderBy(x => x), multimodal.Model.EnsembleWeights!.Keys.OrderBy(x => x));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Stacked_ensemble_training_does_not_depend_on_when_the_run_evaluates(bool batched)
+    {
+        // the fitted weights feed the training loss: they are fitted on the training side, so two runs that differ
+        // only in eval.every train identically (the same loss every round, the same final model)
+        (List<double> Losses, IReadOnlyList<double> Final) Run(int every)
+        {
+            var cfg = TestConfigs.Load("rounds=5", "model.ensemble=stacked", "model.ensemble_holdout=0.25", $"eval.every={every}",
+                $"sim.batch_agents={(batched ? "true" : "false")}");
+            using var sim = new Simulator(cfg, ".");
+            var losses = new List<double>();
+            var result = sim.Run(new SyncProgress(p => losses.Add(p.MeanTrainLoss)));
+            return (losses, result.FinalAccuracy);
+        }
+        var often = Run(1);
+        var rarely = Run(5);
+        Assert.Equal(5, often.Losses.Count);
+        Assert.Equal(often.Losses, rarely.Losses);
+        Assert.Equal(often.Final, rarely.Final);
+    }
+
+    /// <summary>An <see cref="IProgress{T}"/> that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+    private sealed class SyncProgress(Action<RoundProgress> report) : IProgress<RoundProgress>
+    {
+        public void Report(RoundProgress value) => report(value);
     }
 
     [Fact]

@@ -131,8 +131,8 @@ public class ExtendingTests
         Assert.StartsWith("model.encoders.a.kind: unknown value 'wavenet' (expected one of: mlp, cnn2d, cnn1d, gru, lstm, transformer", e.Message);
         e = Assert.Throws<ConfigException>(() => PayloadPipeline.Create(["zstd"]));
         Assert.StartsWith("payload.processors: unknown value 'zstd' (expected one of: float16", e.Message);
-        e = Assert.Throws<ConfigException>(() => Fusion.Create("bilinear", 2, 4));
-        Assert.StartsWith("model.fusion: unknown value 'bilinear' (expected one of: mean, sum, concat, gated, product, attention", e.Message);
+        e = Assert.Throws<ConfigException>(() => Fusion.Create("trilinear", 2, 4));
+        Assert.StartsWith("model.fusion: unknown value 'trilinear' (expected one of: mean, sum, concat, gated, product, attention, bilinear", e.Message);
         e = Assert.Throws<ConfigException>(() => TopologyFactory.Create(new TopologyConfig { Kind = "hypercube" }, 4, 1, "."));
         Assert.StartsWith("topology.kind: unknown value 'hypercube' (expected one of: ring, chordal-ring", e.Message);
 

@@ -121,6 +121,7 @@ public class ModelTests
     [InlineData("gated")]
     [InlineData("product")]
     [InlineData("attention")]
+    [InlineData("bilinear")]
     public void Every_fusion_operator_runs_with_three_modalities_and_backpropagates(string fusion)
     {
         using var scope = torch.NewDisposeScope();
@@ -133,6 +134,27 @@ public class ModelTests
         loss.sum().backward();
         var synergyHead = model.GroupsOf(0).Single(g => g.Name == "head/synergy/a+b+c");
         Assert.True(synergyHead.Stacked[0].grad is { } grad && grad.abs().sum().item<float>() > 0);
+    }
+
+    [Fact]
+    public void Bilinear_fusion_holds_every_cross_product_of_two_slices()
+    {
+        using var scope = torch.NewDisposeScope();
+        var fusion = Fusion.Create("bilinear", 3, 2);
+        Assert.Equal(3 * 4, fusion.OutDim);
+        var a = torch.tensor(new float[] { 1, 2 }, [1, 1, 2]);
+        var b = torch.tensor(new float[] { 3, 5 }, [1, 1, 2]);
+        var c = torch.tensor(new float[] { -1, 7 }, [1, 1, 2]);
+        var fused = fusion.Fuse([a, b, c]);
+        Assert.Equal(new long[] { 1, 1, 12 }, fused.shape);
+        // pairs (a,b), (a,c), (b,c), each row-major: x_i * y_j
+        float[] expected = [3, 5, 6, 10, -1, 7, -2, 14, -3, 21, -5, 35];
+        Assert.Equal(expected, fused.reshape(-1).data<float>().ToArray());
+        // an XOR of one sign in each slice, in any coordinates, is one fused feature: sign(a_0) * sign(b_1)
+        var x = torch.tensor(new float[] { 1, 0, -1, 0, 1, 0, -1, 0 }, [1, 4, 2]);
+        var y = torch.tensor(new float[] { 0, 1, 0, 1, 0, -1, 0, -1 }, [1, 4, 2]);
+        var xor = Fusion.Create("bilinear", 2, 2).Fuse([x, y]).select(-1, 1).reshape(-1).data<float>().ToArray();
+        Assert.Equal(new float[] { 1, -1, -1, 1 }, xor);
     }
 
     [Fact]

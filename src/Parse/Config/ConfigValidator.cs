@@ -106,6 +106,7 @@ public static class ConfigValidator
             }
         }
         Check(c.Topology.Chord is null or >= 1, "topology.chord: must be >= 1");
+        Check(c.Overlay.RepairWindow >= 0, $"overlay.repair_window: must be >= 0 (got {c.Overlay.RepairWindow})");
         OneOf("mixing.rule", c.Mixing.Rule, Components.Mixers.Names);
         Check(c.Mixing.Trim >= 0, $"mixing.trim: must be >= 0 (got {c.Mixing.Trim})");
         Check(c.Mixing.F >= 0, $"mixing.f: must be >= 0 (got {c.Mixing.F})");

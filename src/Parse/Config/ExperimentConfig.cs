@@ -195,7 +195,8 @@ public sealed record ModelConfig
     /// Ensemble of the heads: <c>logprob-mean</c> (mean of log-probabilities, a product of experts) or <c>prob-mean</c>
     /// (log of the mean probability, a mixture), or <c>stacked</c> (a weighted sum of log-probabilities with one
     /// non-negative weight per head, fitted on a local hold-out split of <see cref="EnsembleHoldout"/> of each agent's
-    /// training data at every evaluation; down-weights heads that are confidently wrong off their training data).
+    /// training data at the start of every round's local training, so evaluation settings never change training;
+    /// down-weights heads that are confidently wrong off their training data).
     /// </summary>
     public string Ensemble { get; init; } = "logprob-mean";
     /// <summary>Share of each agent's training samples held out (never trained on) to fit the <c>stacked</c> ensemble.</summary>
@@ -271,8 +272,13 @@ public sealed record TopologyConfig
 /// <summary>Per-key overlays.</summary>
 public sealed record OverlayConfig
 {
-    /// <summary>Add bridge links so every overlay is connected (static base graphs only).</summary>
+    /// <summary>Add bridge links so every overlay is connected (static base graphs; time-varying ones with <see cref="RepairWindow"/>).</summary>
     public bool Repair { get; init; } = true;
+    /// <summary>
+    /// Time-varying base graphs: repair across windows of this many rounds (bridges found on the union of the window's
+    /// graphs, spread over its rounds; <see cref="Federation.Overlays.CrossRoundRepair"/>); 0 = no repair (simulator).
+    /// </summary>
+    public int RepairWindow { get; init; }
 }
 
 /// <summary>How received parameters are combined.</summary>

@@ -34,6 +34,7 @@ public abstract class Fusion : Module
         r.Register("gated", q => new GatedFusion(q.Modalities, q.Width, q.Agents), "softmax gates from all slices weight each slice");
         r.Register("product", q => new ProductFusion(q.Width), "element-wise product of the slices (no parameters)");
         r.Register("attention", q => new AttentionFusion(q.Width, q.Agents), "single-head attention pooling with a learned query");
+        r.Register("bilinear", q => new BilinearFusion(q.Modalities, q.Width), "outer product of every pair of slices, flattened (no parameters)");
         return r;
     }
 

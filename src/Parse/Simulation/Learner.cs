@@ -135,6 +135,9 @@ public sealed class Learner : IDisposable
         var kept = new List<Tensor>();
         using (torch.no_grad())
             foreach (var p in frozen) kept.Add(p.detach().clone().DetachFromDisposeScope());
+        // the stacked ensemble's weights feed the training loss: fit them here, on the training side, every round, so
+        // that they depend only on the model and never on when (or whether) the run evaluates
+        FitEnsembleWeights();
         try { return Train(); }
         finally
         {
@@ -321,8 +324,9 @@ public sealed class Learner : IDisposable
 
     /// <summary>
     /// Accuracy of <paramref name="agents"/> (default: all) on <paramref name="test"/>, each with its own modalities
-    /// and parameters, in batched forward passes. The <c>stacked</c> ensemble is refitted first for the heads in use;
-    /// with <paramref name="dropHeads"/>, the full-ensemble weights are restored afterwards.
+    /// and parameters, in batched forward passes. The <c>stacked</c> ensemble is refitted first for the current model
+    /// and the heads in use, and the training-side weights (<see cref="LocalTrain"/>) are restored afterwards:
+    /// evaluating never changes training.
     /// </summary>
     public EvalResult[] Evaluate(MultimodalData test, IReadOnlySet<string>? dropHeads = null, IReadOnlyList<int>? agents = null)
     {
@@ -339,8 +343,7 @@ public sealed class Learner : IDisposable
         }
         finally
         {
-            if (dropHeads is { Count: > 0 })
-                for (int i = 0; i < sel.Count; i++) Model.SetEnsembleWeights(sel[i], kept[i]);
+            for (int i = 0; i < sel.Count; i++) Model.SetEnsembleWeights(sel[i], kept[i]);
         }
     }
 

@@ -113,8 +113,10 @@ public sealed class Simulator : IDisposable
             lock (_overlayLock)
                 if (timeVarying || !_overlayCache.TryGetValue(cacheKey, out o))
                 {
-                    // repair is for static graphs; time-varying graphs are connected over time, not per round
-                    o = OverlayBuilder.Build(key, graph, set, _cfg.Overlay.Repair && !timeVarying).Overlay;
+                    // a time-varying graph is repaired across rounds (overlay.repair_window), never per round
+                    o = timeVarying && _cfg.Overlay.Repair && _cfg.Overlay.RepairWindow > 0
+                        ? CrossRoundRepair.Build(key, _setup.Topology, round, set, _cfg.Overlay.RepairWindow)
+                        : OverlayBuilder.Build(key, graph, set, _cfg.Overlay.Repair && !timeVarying).Overlay;
                     if (!timeVarying) _overlayCache[cacheKey] = o;
                 }
             result[key] = o;
