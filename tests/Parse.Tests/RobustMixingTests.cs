@@ -91,6 +91,64 @@ public class RobustMixingTests
         Assert.Equal(0f, v[1]);
     }
 
+    /// <summary>
+    /// An agent whose only neighbour is an attacker: the round's median radius is the attacker's own distance, so it is
+    /// never clipped; the own-history radius holds every round's move to about factor x the agent's own step.
+    /// </summary>
+    [Fact]
+    public void Own_history_radius_clips_a_single_attacker_neighbour_that_the_median_radius_lets_through()
+    {
+        double Largest(ClippedGossipMixer mixer)
+        {
+            var own = Own(0, 0);
+            double largest = 0;
+            for (int round = 0; round < 8; round++)
+            {
+                own[0].detach().add_(torch.tensor(new[] { 0.1f, 0f }));   // local training: a step of norm 0.1
+                var before = Values(own);
+                // the attacker (degree 1) sends values 1000 away
+                using (torch.no_grad()) mixer.Mix(own, 1, [new Contribution(1, 1, [torch.tensor(new[] { before[0] - 1000f, 1000f })], 0)]);
+                var after = Values(own);
+                largest = Math.Max(largest, Math.Sqrt(Math.Pow(after[0] - before[0], 2) + Math.Pow(after[1] - before[1], 2)));
+            }
+            return largest;
+        }
+        // w = 1/2; median radius: half the way to the attacker, every round
+        Assert.True(Largest(new ClippedGossipMixer(null)) > 500);
+        // own-history: at most w x factor x the largest own step = 1/2 x 2 x 0.1 (first round: not at all)
+        Assert.InRange(Largest(new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0)), 0, 0.1 + 1e-5);
+    }
+
+    /// <summary>
+    /// Two neighbours, one honest (0.15 away, along coordinate 0) and one attacker (far, along coordinate 1), and a
+    /// single honest neighbour: with the own-history radius the honest ones move the agent exactly as Metropolis-Hastings
+    /// would (unclipped) every round, the attacker by at most w x the radius.
+    /// </summary>
+    [Fact]
+    public void Own_history_radius_leaves_honest_neighbours_untouched()
+    {
+        var mixer = new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0);
+        var own = Own(0, 0);
+        var alone = Own(0, 0);
+        for (int round = 0; round < 8; round++)
+        {
+            own[0].detach().add_(torch.tensor(new[] { 0f, 0.1f }));
+            alone[0].detach().add_(torch.tensor(new[] { 0f, 0.1f }));
+            var x = Values(own);
+            using (torch.no_grad())
+                mixer.Mix(own, 2, [From(1, x[0] + 0.15f, x[1]), From(2, x[0], x[1] + 1000f)]);
+            var y = Values(own);
+            // (even in the first round: the pool {own copy 0, 0.15, 1000} gives the radius 0.3)
+            Assert.Equal(x[0] + 0.05f, y[0], 5);             // w = 1/3 of the honest difference, unclipped
+            Assert.InRange(y[1] - x[1], 0f, 2f * 0.15f / 3 + 1e-5f);   // the attacker: at most w x 2 x 0.15
+
+            var z = Values(alone);
+            using (torch.no_grad()) mixer.Mix(alone, 1, [From(1, z[0] + 0.15f, z[1])]);
+            // one honest neighbour (w = 1/3, its degree 2): untouched once the agent has an own step (first round: radius 0)
+            Assert.Equal(round == 0 ? z[0] : z[0] + 0.05f, Values(alone)[0], 5);
+        }
+    }
+
     [Fact]
     public void Metropolis_matches_the_weighted_average()
     {
@@ -149,6 +207,8 @@ public class RobustMixingTests
     [InlineData("attack.roles=[brain]", "attack.roles")]
     [InlineData("mixing.trim=-1", "mixing.trim")]
     [InlineData("mixing.clip=0", "mixing.clip")]
+    [InlineData("mixing.radius=mean", "mixing.radius")]
+    [InlineData("mixing.radius_factor=0", "mixing.radius_factor")]
     public void Bad_attack_and_mixing_options_name_the_field(string set, string field)
     {
         var e = Assert.Throws<ConfigException>(() => TestConfigs.Load("attack.kind=sign-flip", set));
