@@ -149,6 +149,23 @@ public class RobustMixingTests
         }
     }
 
+    /// <summary>With <c>mixing.outliers: drop</c> the far attacker does not move the agent at all; the honest neighbour still does.</summary>
+    [Fact]
+    public void Own_history_radius_with_drop_leaves_the_attacker_out_and_keeps_the_honest_neighbour()
+    {
+        var mixer = new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0, drop: true);
+        var own = Own(0, 0);
+        for (int round = 0; round < 6; round++)
+        {
+            own[0].detach().add_(torch.tensor(new[] { 0f, 0.1f }));
+            var x = Values(own);
+            using (torch.no_grad()) mixer.Mix(own, 2, [From(1, x[0] + 0.15f, x[1]), From(2, x[0], x[1] - 1000f)]);
+            var y = Values(own);
+            Assert.Equal(x[0] + 0.05f, y[0], 5);
+            Assert.Equal(x[1], y[1], 5);
+        }
+    }
+
     [Fact]
     public void Metropolis_matches_the_weighted_average()
     {
@@ -208,6 +225,7 @@ public class RobustMixingTests
     [InlineData("mixing.trim=-1", "mixing.trim")]
     [InlineData("mixing.clip=0", "mixing.clip")]
     [InlineData("mixing.radius=mean", "mixing.radius")]
+    [InlineData("mixing.outliers=ignore", "mixing.outliers")]
     [InlineData("mixing.radius_factor=0", "mixing.radius_factor")]
     public void Bad_attack_and_mixing_options_name_the_field(string set, string field)
     {

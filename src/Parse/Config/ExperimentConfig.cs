@@ -290,6 +290,8 @@ public sealed record MixingConfig
     public string Radius { get; init; } = "median";
     /// <summary>clipped-gossip with <c>radius: own-history</c>: the radius is this multiple of the pool's lower median.</summary>
     public double RadiusFactor { get; init; } = 2.0;
+    /// <summary>clipped-gossip: what happens to a neighbour beyond the radius: <c>clip</c> (its difference scaled to the radius) or <c>drop</c> (left out of the round).</summary>
+    public string Outliers { get; init; } = "clip";
 }
 
 /// <summary>

@@ -172,11 +172,13 @@ public sealed class ClippedGossipMixer : RowMixer
     /// <param name="clip">Fixed clipping radius (L2, per group), or null for an adaptive one.</param>
     /// <param name="radius">How the adaptive radius is chosen.</param>
     /// <param name="factor">Multiple of the pool's lower median taken as the radius (<see cref="ClipRadius.OwnHistory"/>).</param>
-    public ClippedGossipMixer(double? clip, ClipRadius radius = ClipRadius.Median, double factor = 2.0)
+    /// <param name="drop">True to leave out a neighbour beyond the radius for the round rather than clip its difference.</param>
+    public ClippedGossipMixer(double? clip, ClipRadius radius = ClipRadius.Median, double factor = 2.0, bool drop = false)
     {
         _clip = clip;
         Radius = radius;
         Factor = factor;
+        Drop = drop;
     }
 
     /// <inheritdoc />
@@ -187,6 +189,12 @@ public sealed class ClippedGossipMixer : RowMixer
 
     /// <summary>Multiple of the pool's lower median (<see cref="ClipRadius.OwnHistory"/>).</summary>
     public double Factor { get; }
+
+    /// <summary>
+    /// True (<c>mixing.outliers: drop</c>): a neighbour beyond the radius is left out of the round (its weight stays
+    /// with the agent) instead of being clipped to the radius, so a persistent attacker adds no drift at all.
+    /// </summary>
+    public bool Drop { get; }
 
     private bool OwnHistory => _clip is null && Radius == ClipRadius.OwnHistory;
 
@@ -216,7 +224,7 @@ public sealed class ClippedGossipMixer : RowMixer
             for (int k = 0; k < n - 1; k++)
             {
                 double w = MetropolisHastings.Weight(c.OwnDegrees[a], c.SenderDegrees[a][k]);
-                coef[k][a] = w * (row[k] > tau && row[k] > 0 ? tau / row[k] : 1.0);
+                coef[k][a] = w * (row[k] > tau && row[k] > 0 ? (Drop ? 0 : tau / row[k]) : 1.0);
             }
             if (histories is not null)
                 histories[a].Remember([.. own![a] is { } u ? new[] { u } : [], .. row.Select(d => Math.Min(d, tau))]);
