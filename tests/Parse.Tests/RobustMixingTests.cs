@@ -80,6 +80,38 @@ public class RobustMixingTests
         Assert.Equal(1.05f, Values(own2)[1], 3);
     }
 
+    /// <summary>
+    /// Krum's distances come from a Gram-matrix product: on random neighbourhoods (some candidates far out) the chosen
+    /// values equal a reference that scores candidates by directly computed squared distances.
+    /// </summary>
+    [Fact]
+    public void Krum_from_the_gram_matrix_equals_a_direct_distance_reference()
+    {
+        var rng = new Random(5);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            int n = rng.Next(4, 9), f = rng.Next(0, (n - 3) / 2 + 1);
+            bool multi = trial % 2 == 1;
+            var rows = Enumerable.Range(0, n).Select(_ =>
+            {
+                double spread = rng.NextDouble() < 0.25 ? 50 : 1;
+                return Enumerable.Range(0, 7).Select(_ => (float)((rng.NextDouble() - 0.5) * spread + 3)).ToArray();
+            }).ToList();
+            var dist = new double[n * n];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    dist[i * n + j] = rows[i].Zip(rows[j], (p, q) => ((double)p - q) * ((double)p - q)).Sum();
+            var scores = KrumMixer.Scores(dist, n, f);
+            var best = Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(multi ? n - f : 1).ToList();
+            var expected = Enumerable.Range(0, 7).Select(k => best.Average(i => (double)rows[i][k])).ToArray();
+            var own = Own(rows[0]);
+            using (torch.no_grad())
+                new KrumMixer(f, multi).Mix(own, n - 1, rows.Skip(1).Select((r, k) => new Contribution(k + 1, 2, [torch.tensor(r)], 0)).ToList());
+            var got = Values(own);
+            for (int k = 0; k < 7; k++) Assert.True(Math.Abs(got[k] - expected[k]) < 1e-4, $"trial {trial} (n {n}, f {f}, multi {multi}), value {k}: {got[k]} vs {expected[k]}");
+        }
+    }
+
     [Fact]
     public void Clipped_gossip_bounds_how_far_one_neighbour_can_move_the_agent()
     {

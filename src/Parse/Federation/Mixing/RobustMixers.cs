@@ -88,7 +88,8 @@ public sealed class MedianMixer : RowMixer
 /// Krum (Blanchard et al., 2017) over the agent's own values and its neighbours': each candidate is scored by the sum of
 /// squared distances to its n - f - 2 nearest other candidates; <c>krum</c> takes the best-scored candidate,
 /// <c>multi-krum</c> the mean of the n - f best. Tolerates f Byzantine neighbours when n &gt; 2f + 2. Cost: all
-/// pairwise distances, O(n^2) per group (one row-wise difference and reduction per pair, for a whole batch at once).
+/// pairwise distances, O(n^2 P) per group, from one batched Gram-matrix product (float64) over the stacked candidates
+/// of a whole batch, then one gather per averaged candidate.
 /// </summary>
 public sealed class KrumMixer(int f, bool multi) : RowMixer
 {
@@ -116,30 +117,32 @@ public sealed class KrumMixer(int f, bool multi) : RowMixer
     protected internal override Tensor Combine(CandidateRows c)
     {
         int n = c.Count, b = c.Agents;
-        var pairs = new List<(int I, int J)>();
-        for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++) pairs.Add((i, j));
-        var d = torch.stack(pairs.Select(p => SquaredDistance(c.Rows[p.I], c.Rows[p.J])).ToArray(), 1)
-            .to_type(ScalarType.Float64).data<double>().ToArray();   // [B, pairs]
+        // all candidates of a batch as [B, n, P]; their Gram matrices in float64 (one batched product instead of
+        // n(n - 1)/2 row-wise differences): |x_i - x_j|^2 = g_ii + g_jj - 2 g_ij
+        using var x = torch.stack(c.Rows, 1);
+        double[] g;
+        using (var x64 = x.to_type(ScalarType.Float64))
+        using (var gram = torch.bmm(x64, x64.transpose(1, 2)))
+            g = gram.data<double>().ToArray();   // [B, n, n]
         int m = multi ? Math.Max(1, n - f) : 1;
-        // chosen[k][agent]: whether candidate k is among the agent's m best-scored (ties: own values first, then lower sender)
-        var chosen = Enumerable.Range(0, n).Select(_ => new bool[b]).ToArray();
+        // chosen[agent]: its m best-scored candidates in ascending candidate order (ties: own values first, then lower sender)
+        var chosen = new int[b][];
+        var dist = new double[n * n];
         for (int a = 0; a < b; a++)
         {
-            var dist = new double[n * n];
-            for (int p = 0; p < pairs.Count; p++)
-            {
-                var (i, j) = pairs[p];
-                dist[i * n + j] = dist[j * n + i] = d[a * pairs.Count + p];
-            }
+            int o = a * n * n;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    dist[i * n + j] = i == j ? 0 : Math.Max(0, g[o + i * n + i] + g[o + j * n + j] - 2 * g[o + i * n + j]);
             var scores = Scores(dist, n, f);
-            foreach (int k in Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(m)) chosen[k][a] = true;
+            chosen[a] = Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(m).Order().ToArray();
         }
-        var zero = torch.zeros_like(c.Rows[0]);
-        var picked = Enumerable.Range(0, n).Select(k =>
+        // the j-th chosen row of every agent by one gather; summed in candidate order, then averaged
+        using var flat = x.reshape(b * n, -1);
+        var picked = Enumerable.Range(0, m).Select(j =>
         {
-            using var mask = torch.tensor(chosen[k]).reshape(-1, 1);
-            return torch.where(mask, c.Rows[k], zero);
+            using var idx = torch.tensor(Enumerable.Range(0, b).Select(a => (long)(a * n + chosen[a][j])).ToArray(), dtype: ScalarType.Int64);
+            return flat.index_select(0, idx);
         });
         var sum = SumInOrder(picked, consume: true);
         return m == 1 ? sum : sum.Over(m);
