@@ -88,7 +88,8 @@ public sealed class MedianMixer : RowMixer
 /// Krum (Blanchard et al., 2017) over the agent's own values and its neighbours': each candidate is scored by the sum of
 /// squared distances to its n - f - 2 nearest other candidates; <c>krum</c> takes the best-scored candidate,
 /// <c>multi-krum</c> the mean of the n - f best. Tolerates f Byzantine neighbours when n &gt; 2f + 2. Cost: all
-/// pairwise distances, O(n^2 P) per group, from one batched Gram-matrix product (float64) over the stacked candidates
+/// pairwise distances, O(n^2 P) per group, from one batched Gram-matrix product over the stacked candidates (centred on
+/// the agent's own values, so that float32 keeps the distances between nearby candidates)
 /// of a whole batch, then one gather per averaged candidate.
 /// </summary>
 public sealed class KrumMixer(int f, bool multi) : RowMixer
@@ -117,13 +118,14 @@ public sealed class KrumMixer(int f, bool multi) : RowMixer
     protected internal override Tensor Combine(CandidateRows c)
     {
         int n = c.Count, b = c.Agents;
-        // all candidates of a batch as [B, n, P]; their Gram matrices in float64 (one batched product instead of
+        // all candidates of a batch as [B, n, P]; the Gram matrices of their differences from the own values (one batched product instead of
         // n(n - 1)/2 row-wise differences): |x_i - x_j|^2 = g_ii + g_jj - 2 g_ij
         using var x = torch.stack(c.Rows, 1);
         double[] g;
-        using (var x64 = x.to_type(ScalarType.Float64))
-        using (var gram = torch.bmm(x64, x64.transpose(1, 2)))
-            g = gram.data<double>().ToArray();   // [B, n, n]
+        using (var centred = x.sub(x.narrow(1, 0, 1)))
+        using (var gram = torch.bmm(centred, centred.transpose(1, 2)))
+        using (var gram64 = gram.to_type(ScalarType.Float64))
+            g = gram64.data<double>().ToArray();   // [B, n, n]
         int m = multi ? Math.Max(1, n - f) : 1;
         // chosen[agent]: its m best-scored candidates in ascending candidate order (ties: own values first, then lower sender)
         var chosen = new int[b][];
