@@ -88,9 +88,9 @@ public sealed class MedianMixer : RowMixer
 /// Krum (Blanchard et al., 2017) over the agent's own values and its neighbours': each candidate is scored by the sum of
 /// squared distances to its n - f - 2 nearest other candidates; <c>krum</c> takes the best-scored candidate,
 /// <c>multi-krum</c> the mean of the n - f best. Tolerates f Byzantine neighbours when n &gt; 2f + 2. Cost: all
-/// pairwise distances, O(n^2 P) per group, from one batched Gram-matrix product over the stacked candidates (centred on
-/// the agent's own values, so that float32 keeps the distances between nearby candidates)
-/// of a whole batch, then one gather per averaged candidate.
+/// pairwise distances, O(n^2 P) per group, from one batched Gram-matrix product over the stacked candidates of a
+/// whole batch (centred on each agent's own values, so that float32 keeps the distances between nearby candidates),
+/// then one gather per averaged candidate.
 /// </summary>
 public sealed class KrumMixer(int f, bool multi) : RowMixer
 {
@@ -118,8 +118,8 @@ public sealed class KrumMixer(int f, bool multi) : RowMixer
     protected internal override Tensor Combine(CandidateRows c)
     {
         int n = c.Count, b = c.Agents;
-        // all candidates of a batch as [B, n, P]; the Gram matrices of their differences from the own values (one batched product instead of
-        // n(n - 1)/2 row-wise differences): |x_i - x_j|^2 = g_ii + g_jj - 2 g_ij
+        // all candidates of a batch as [B, n, P]; the Gram matrices of their differences from the own values, one batched
+        // product instead of n(n - 1)/2 row-wise differences: |x_i - x_j|^2 = g_ii + g_jj - 2 g_ij
         using var x = torch.stack(c.Rows, 1);
         double[] g;
         using (var centred = x.sub(x.narrow(1, 0, 1)))
