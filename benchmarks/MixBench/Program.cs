@@ -2,7 +2,7 @@
 // (chordal ring): Metropolis-Hastings agent by agent (what the simulator does) vs each robust rule agent by agent and
 // batched over the stacked store (RowMixer.MixBatch). The variants run interleaved, several repetitions, on one thread;
 // the figure is process CPU time (less sensitive to other processes than wall time), median over repetitions.
-// Usage: MixBench [CONFIG] [REPETITIONS]
+// Usage: MixBench [CONFIG] [REPETITIONS] [RULE-FILTER] (with a filter, only the variants whose name contains it, and metropolis)
 using System.Diagnostics;
 using Parse.Config;
 using Parse.Federation.Mixing;
@@ -14,6 +14,7 @@ using static TorchSharp.torch;
 
 string configPath = args.Length > 0 ? args[0] : "benchmarks/perf-quickstart-1000.yaml";
 int reps = args.Length > 1 ? int.Parse(args[1]) : 5;
+string? only = args.Length > 2 ? args[2] : null;
 const int PerType = 333, Degree = 4, Pool = 8;
 torch.set_num_threads(1);
 torch.manual_seed(1);
@@ -42,7 +43,7 @@ List<Contribution> Received(int a, List<Tensor>[] pool) =>
     Enumerable.Range(0, Degree).Select(k => new Contribution(1000 + k, Degree, pool[(a + k) % Pool], 0)).ToList();
 
 var variants = new List<(string Name, Action Run)>();
-void PerAgent(string name, IMixer mixer) => variants.Add((name, () =>
+void PerAgent(string name, IMixer mixer) => Add(name, () =>
 {
     foreach (var (_, _, groups, pool) in stores)
         foreach (var g in groups)
@@ -50,21 +51,26 @@ void PerAgent(string name, IMixer mixer) => variants.Add((name, () =>
             using var scope = torch.NewDisposeScope();
             mixer.Mix(g.Parameters, Degree, Received(g.Agent, pool));
         }
-}));
-void Batched(string name, IBatchedMixer mixer) => variants.Add((name, () =>
+});
+void Batched(string name, IBatchedMixer mixer) => Add(name, () =>
 {
     foreach (var (_, _, groups, pool) in stores)
     {
         using var scope = torch.NewDisposeScope();
         mixer.MixBatch(groups.Select(g => new MixTask(g, Degree, Received(g.Agent, pool))).ToList());
     }
-}));
+});
+void Add(string name, Action run)
+{
+    if (only is null || name.StartsWith("metropolis", StringComparison.Ordinal) || name.Contains(only, StringComparison.Ordinal)) variants.Add((name, run));
+}
 PerAgent("metropolis (agent by agent)", new MetropolisMixer());
 foreach (var (rule, make) in new (string, Func<RowMixer>)[]
 {
     ("median", () => new MedianMixer()), ("trimmed-mean", () => new TrimmedMeanMixer(1)),
     ("clipped-gossip", () => new ClippedGossipMixer(null)), ("multi-krum", () => new KrumMixer(1, multi: true)),
     ("krum", () => new KrumMixer(1, multi: false)),
+    ("clipped-gossip own-history drop", () => new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0, drop: true)),
 })
 {
     Batched($"{rule} (batched)", make());

@@ -17,6 +17,7 @@ public class BatchedMixingTests
     [
         new MedianMixer(), new TrimmedMeanMixer(1), new TrimmedMeanMixer(2), new KrumMixer(1, multi: false),
         new KrumMixer(1, multi: true), new ClippedGossipMixer(null), new ClippedGossipMixer(0.5),
+        new ClippedGossipMixer(null, ClipRadius.OwnHistory), new ClippedGossipMixer(null, ClipRadius.OwnHistory, 1.0, drop: true),
     ];
 
     /// <summary>A stacked store of <paramref name="agents"/> agents: a [A, 3, 4] weight and an [A, 4] bias.</summary>
@@ -98,10 +99,11 @@ public class BatchedMixingTests
     [InlineData("trimmed-mean")]
     [InlineData("multi-krum")]
     [InlineData("clipped-gossip")]
-    public void A_simulation_with_batched_robust_mixing_equals_agent_by_agent_mixing(string rule)
+    [InlineData("clipped-gossip", "own-history", "drop")]
+    public void A_simulation_with_batched_robust_mixing_equals_agent_by_agent_mixing(string rule, string radius = "median", string outliers = "clip")
     {
-        string[] sets = [$"mixing.rule={rule}", "topology.kind=erdos-renyi", "topology.p=0.6", "mixing.trim=1", "mixing.f=0",
-            "attack.kind=sign-flip", "attack.fraction=0.2", "sim.parallelism=2", "rounds=3"];
+        string[] sets = [$"mixing.rule={rule}", $"mixing.radius={radius}", $"mixing.outliers={outliers}", "topology.kind=erdos-renyi", "topology.p=0.6", "mixing.trim=1", "mixing.f=0",
+            "attack.kind=sign-flip", "attack.fraction=0.2", "sim.parallelism=2", "rounds=4"];
         SimulationResult Run(bool batched)
         {
             using var sim = new Simulator(TestConfigs.Load(sets), ".") { BatchedMixing = batched };

@@ -80,6 +80,38 @@ public class RobustMixingTests
         Assert.Equal(1.05f, Values(own2)[1], 3);
     }
 
+    /// <summary>
+    /// Krum's distances come from a Gram-matrix product: on random neighbourhoods (some candidates far out) the chosen
+    /// values equal a reference that scores candidates by directly computed squared distances.
+    /// </summary>
+    [Fact]
+    public void Krum_from_the_gram_matrix_equals_a_direct_distance_reference()
+    {
+        var rng = new Random(5);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            int n = rng.Next(4, 9), f = rng.Next(0, (n - 3) / 2 + 1);
+            bool multi = trial % 2 == 1;
+            var rows = Enumerable.Range(0, n).Select(_ =>
+            {
+                double spread = rng.NextDouble() < 0.25 ? 50 : 1;
+                return Enumerable.Range(0, 7).Select(_ => (float)((rng.NextDouble() - 0.5) * spread + 3)).ToArray();
+            }).ToList();
+            var dist = new double[n * n];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    dist[i * n + j] = rows[i].Zip(rows[j], (p, q) => ((double)p - q) * ((double)p - q)).Sum();
+            var scores = KrumMixer.Scores(dist, n, f);
+            var best = Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(multi ? n - f : 1).ToList();
+            var expected = Enumerable.Range(0, 7).Select(k => best.Average(i => (double)rows[i][k])).ToArray();
+            var own = Own(rows[0]);
+            using (torch.no_grad())
+                new KrumMixer(f, multi).Mix(own, n - 1, rows.Skip(1).Select((r, k) => new Contribution(k + 1, 2, [torch.tensor(r)], 0)).ToList());
+            var got = Values(own);
+            for (int k = 0; k < 7; k++) Assert.True(Math.Abs(got[k] - expected[k]) < 1e-4, $"trial {trial} (n {n}, f {f}, multi {multi}), value {k}: {got[k]} vs {expected[k]}");
+        }
+    }
+
     [Fact]
     public void Clipped_gossip_bounds_how_far_one_neighbour_can_move_the_agent()
     {
@@ -89,6 +121,81 @@ public class RobustMixingTests
         // w = 1/3 per neighbour, the far one clipped to norm 1: the agent moves by 1/3 at most
         Assert.Equal(1.0f / 3, v[0], 4);
         Assert.Equal(0f, v[1]);
+    }
+
+    /// <summary>
+    /// An agent whose only neighbour is an attacker: the round's median radius is the attacker's own distance, so it is
+    /// never clipped; the own-history radius holds every round's move to about factor x the agent's own step.
+    /// </summary>
+    [Fact]
+    public void Own_history_radius_clips_a_single_attacker_neighbour_that_the_median_radius_lets_through()
+    {
+        double Largest(ClippedGossipMixer mixer)
+        {
+            var own = Own(0, 0);
+            double largest = 0;
+            for (int round = 0; round < 8; round++)
+            {
+                own[0].detach().add_(torch.tensor(new[] { 0.1f, 0f }));   // local training: a step of norm 0.1
+                var before = Values(own);
+                // the attacker (degree 1) sends values 1000 away
+                using (torch.no_grad()) mixer.Mix(own, 1, [new Contribution(1, 1, [torch.tensor(new[] { before[0] - 1000f, 1000f })], 0)]);
+                var after = Values(own);
+                largest = Math.Max(largest, Math.Sqrt(Math.Pow(after[0] - before[0], 2) + Math.Pow(after[1] - before[1], 2)));
+            }
+            return largest;
+        }
+        // w = 1/2; median radius: half the way to the attacker, every round
+        Assert.True(Largest(new ClippedGossipMixer(null)) > 500);
+        // own-history: at most w x factor x the largest own step = 1/2 x 2 x 0.1 (first round: not at all)
+        Assert.InRange(Largest(new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0)), 0, 0.1 + 1e-5);
+    }
+
+    /// <summary>
+    /// Two neighbours, one honest (0.15 away, along coordinate 0) and one attacker (far, along coordinate 1), and a
+    /// single honest neighbour: with the own-history radius the honest ones move the agent exactly as Metropolis-Hastings
+    /// would (unclipped) every round, the attacker by at most w x the radius.
+    /// </summary>
+    [Fact]
+    public void Own_history_radius_leaves_honest_neighbours_untouched()
+    {
+        var mixer = new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0);
+        var own = Own(0, 0);
+        var alone = Own(0, 0);
+        for (int round = 0; round < 8; round++)
+        {
+            own[0].detach().add_(torch.tensor(new[] { 0f, 0.1f }));
+            alone[0].detach().add_(torch.tensor(new[] { 0f, 0.1f }));
+            var x = Values(own);
+            using (torch.no_grad())
+                mixer.Mix(own, 2, [From(1, x[0] + 0.15f, x[1]), From(2, x[0], x[1] + 1000f)]);
+            var y = Values(own);
+            // (even in the first round: the pool {own copy 0, 0.15, 1000} gives the radius 0.3)
+            Assert.Equal(x[0] + 0.05f, y[0], 5);             // w = 1/3 of the honest difference, unclipped
+            Assert.InRange(y[1] - x[1], 0f, 2f * 0.15f / 3 + 1e-5f);   // the attacker: at most w x 2 x 0.15
+
+            var z = Values(alone);
+            using (torch.no_grad()) mixer.Mix(alone, 1, [From(1, z[0] + 0.15f, z[1])]);
+            // one honest neighbour (w = 1/3, its degree 2): untouched once the agent has an own step (first round: radius 0)
+            Assert.Equal(round == 0 ? z[0] : z[0] + 0.05f, Values(alone)[0], 5);
+        }
+    }
+
+    /// <summary>With <c>mixing.outliers: drop</c> the far attacker does not move the agent at all; the honest neighbour still does.</summary>
+    [Fact]
+    public void Own_history_radius_with_drop_leaves_the_attacker_out_and_keeps_the_honest_neighbour()
+    {
+        var mixer = new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0, drop: true);
+        var own = Own(0, 0);
+        for (int round = 0; round < 6; round++)
+        {
+            own[0].detach().add_(torch.tensor(new[] { 0f, 0.1f }));
+            var x = Values(own);
+            using (torch.no_grad()) mixer.Mix(own, 2, [From(1, x[0] + 0.15f, x[1]), From(2, x[0], x[1] - 1000f)]);
+            var y = Values(own);
+            Assert.Equal(x[0] + 0.05f, y[0], 5);
+            Assert.Equal(x[1], y[1], 5);
+        }
     }
 
     [Fact]
@@ -149,6 +256,9 @@ public class RobustMixingTests
     [InlineData("attack.roles=[brain]", "attack.roles")]
     [InlineData("mixing.trim=-1", "mixing.trim")]
     [InlineData("mixing.clip=0", "mixing.clip")]
+    [InlineData("mixing.radius=mean", "mixing.radius")]
+    [InlineData("mixing.outliers=ignore", "mixing.outliers")]
+    [InlineData("mixing.radius_factor=0", "mixing.radius_factor")]
     public void Bad_attack_and_mixing_options_name_the_field(string set, string field)
     {
         var e = Assert.Throws<ConfigException>(() => TestConfigs.Load("attack.kind=sign-flip", set));

@@ -111,6 +111,10 @@ public static class ConfigValidator
         Check(c.Mixing.Trim >= 0, $"mixing.trim: must be >= 0 (got {c.Mixing.Trim})");
         Check(c.Mixing.F >= 0, $"mixing.f: must be >= 0 (got {c.Mixing.F})");
         Check(c.Mixing.Clip is null || (c.Mixing.Clip > 0 && double.IsFinite(c.Mixing.Clip.Value)), $"mixing.clip: must be a finite number > 0, or unset for the adaptive radius (got {c.Mixing.Clip})");
+        OneOf("mixing.radius", c.Mixing.Radius, ["median", "own-history"]);
+        OneOf("mixing.outliers", c.Mixing.Outliers, ["clip", "drop"]);
+        Check(c.Mixing.RadiusFactor > 0 && double.IsFinite(c.Mixing.RadiusFactor), $"mixing.radius_factor: must be a finite number > 0 (got {c.Mixing.RadiusFactor})");
+        Check(c.Mixing.Radius == "median" || c.Mixing.Clip is null, $"mixing.radius: {c.Mixing.Radius} is an adaptive radius; unset mixing.clip (a fixed radius, {c.Mixing.Clip}) to use it");
         var atk = c.Attack;
         if (atk.Kind != "none")
         {

@@ -292,6 +292,12 @@ public sealed record MixingConfig
     public int F { get; init; } = 1;
     /// <summary>clipped-gossip: clipping radius of each neighbour's difference (L2, per group); null = adaptive (the median distance of the round).</summary>
     public double? Clip { get; init; }
+    /// <summary>clipped-gossip without <c>clip</c>: <c>median</c> (the round's median neighbour distance) or <c>own-history</c> (a radius anchored by the agent's own recent update norms; defends agents with one or two neighbours).</summary>
+    public string Radius { get; init; } = "median";
+    /// <summary>clipped-gossip with <c>radius: own-history</c>: the radius is this multiple of the pool's lower median.</summary>
+    public double RadiusFactor { get; init; } = 2.0;
+    /// <summary>clipped-gossip: what happens to a neighbour beyond the radius: <c>clip</c> (its difference scaled to the radius) or <c>drop</c> (left out of the round).</summary>
+    public string Outliers { get; init; } = "clip";
 }
 
 /// <summary>

@@ -68,7 +68,9 @@ public static class MixerRegistry
         r.Register("median", _ => new MedianMixer(), "coordinate-wise median of own and neighbours' values");
         r.Register("krum", c => new KrumMixer(c.Mixing.F, multi: false), "the most central of own and neighbours' values (mixing.f)");
         r.Register("multi-krum", c => new KrumMixer(c.Mixing.F, multi: true), "mean of the n - f most central values (mixing.f)");
-        r.Register("clipped-gossip", c => new ClippedGossipMixer(c.Mixing.Clip), "Metropolis-Hastings steps with neighbour differences clipped to mixing.clip (adaptive when unset)");
+        r.Register("clipped-gossip", c => new ClippedGossipMixer(c.Mixing.Clip,
+            c.Mixing.Radius == "own-history" ? ClipRadius.OwnHistory : ClipRadius.Median, c.Mixing.RadiusFactor, c.Mixing.Outliers == "drop"),
+            "Metropolis-Hastings steps with neighbour differences clipped to mixing.clip (adaptive when unset: mixing.radius)");
         r.Register("choco", c => new ChocoMixer(c.Payload.ChocoGamma), "CHOCO-SGD consensus on public copies (with the choco payload processor)");
         return r;
     }

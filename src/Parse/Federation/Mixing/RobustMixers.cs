@@ -88,7 +88,9 @@ public sealed class MedianMixer : RowMixer
 /// Krum (Blanchard et al., 2017) over the agent's own values and its neighbours': each candidate is scored by the sum of
 /// squared distances to its n - f - 2 nearest other candidates; <c>krum</c> takes the best-scored candidate,
 /// <c>multi-krum</c> the mean of the n - f best. Tolerates f Byzantine neighbours when n &gt; 2f + 2. Cost: all
-/// pairwise distances, O(n^2) per group (one row-wise difference and reduction per pair, for a whole batch at once).
+/// pairwise distances, O(n^2 P) per group, from one batched Gram-matrix product over the stacked candidates of a
+/// whole batch (centred on each agent's own values, so that float32 keeps the distances between nearby candidates),
+/// then one gather per averaged candidate.
 /// </summary>
 public sealed class KrumMixer(int f, bool multi) : RowMixer
 {
@@ -116,30 +118,33 @@ public sealed class KrumMixer(int f, bool multi) : RowMixer
     protected internal override Tensor Combine(CandidateRows c)
     {
         int n = c.Count, b = c.Agents;
-        var pairs = new List<(int I, int J)>();
-        for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++) pairs.Add((i, j));
-        var d = torch.stack(pairs.Select(p => SquaredDistance(c.Rows[p.I], c.Rows[p.J])).ToArray(), 1)
-            .to_type(ScalarType.Float64).data<double>().ToArray();   // [B, pairs]
+        // all candidates of a batch as [B, n, P]; the Gram matrices of their differences from the own values, one batched
+        // product instead of n(n - 1)/2 row-wise differences: |x_i - x_j|^2 = g_ii + g_jj - 2 g_ij
+        using var x = torch.stack(c.Rows, 1);
+        double[] g;
+        using (var centred = x.sub(x.narrow(1, 0, 1)))
+        using (var gram = torch.bmm(centred, centred.transpose(1, 2)))
+        using (var gram64 = gram.to_type(ScalarType.Float64))
+            g = gram64.data<double>().ToArray();   // [B, n, n]
         int m = multi ? Math.Max(1, n - f) : 1;
-        // chosen[k][agent]: whether candidate k is among the agent's m best-scored (ties: own values first, then lower sender)
-        var chosen = Enumerable.Range(0, n).Select(_ => new bool[b]).ToArray();
+        // chosen[agent]: its m best-scored candidates in ascending candidate order (ties: own values first, then lower sender)
+        var chosen = new int[b][];
+        var dist = new double[n * n];
         for (int a = 0; a < b; a++)
         {
-            var dist = new double[n * n];
-            for (int p = 0; p < pairs.Count; p++)
-            {
-                var (i, j) = pairs[p];
-                dist[i * n + j] = dist[j * n + i] = d[a * pairs.Count + p];
-            }
+            int o = a * n * n;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    dist[i * n + j] = i == j ? 0 : Math.Max(0, g[o + i * n + i] + g[o + j * n + j] - 2 * g[o + i * n + j]);
             var scores = Scores(dist, n, f);
-            foreach (int k in Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(m)) chosen[k][a] = true;
+            chosen[a] = Enumerable.Range(0, n).OrderBy(i => scores[i]).ThenBy(i => i).Take(m).Order().ToArray();
         }
-        var zero = torch.zeros_like(c.Rows[0]);
-        var picked = Enumerable.Range(0, n).Select(k =>
+        // the j-th chosen row of every agent by one gather; summed in candidate order, then averaged
+        using var flat = x.reshape(b * n, -1);
+        var picked = Enumerable.Range(0, m).Select(j =>
         {
-            using var mask = torch.tensor(chosen[k]).reshape(-1, 1);
-            return torch.where(mask, c.Rows[k], zero);
+            using var idx = torch.tensor(Enumerable.Range(0, b).Select(a => (long)(a * n + chosen[a][j])).ToArray(), dtype: ScalarType.Int64);
+            return flat.index_select(0, idx);
         });
         var sum = SumInOrder(picked, consume: true);
         return m == 1 ? sum : sum.Over(m);
@@ -149,13 +154,54 @@ public sealed class KrumMixer(int f, bool multi) : RowMixer
 /// <summary>
 /// Self-centred clipped gossip (He, Karimireddy and Jaggi, 2022): x_i &lt;- x_i + sum_j w_ij clip(x_j - x_i, tau) with
 /// Metropolis-Hastings weights, where clip scales a neighbour's whole-group difference to L2 norm at most tau. A
-/// Byzantine neighbour can move the agent by at most w_ij x tau per round. tau is <c>mixing.clip</c>, or adaptive: the
-/// median of the round's neighbour distances (so at most half of the neighbours are clipped).
+/// Byzantine neighbour can move the agent by at most w_ij x tau per round. tau is <c>mixing.clip</c>, or adaptive
+/// (<c>mixing.radius</c>):
+/// <list type="bullet">
+/// <item><see cref="ClipRadius.Median"/>: the median of the round's neighbour distances. With one neighbour that is the
+/// neighbour's own distance, and with two the mean of both: an attacker among one or two neighbours is not held back.</item>
+/// <item><see cref="ClipRadius.OwnHistory"/>: <c>factor</c> x the lower median of a pool anchored by the agent itself:
+/// over the last <see cref="RadiusHistory.Window"/> rounds, its own update norm of each round (how far its values
+/// moved since it last mixed: its local training) and the neighbour distances it accepted (after clipping), plus this
+/// round's own update norm and neighbour distances. The agent's own entries are at least half of the pool whenever
+/// at most one neighbour in two is far away, so one attacker next to an agent with a single neighbour (or one of two)
+/// is clipped to about <c>factor</c> x the agent's own step, while honest neighbours within <c>factor</c> x the typical
+/// distance are untouched. In the first round (no own update yet) the agent's own copy counts as distance 0.</item>
+/// </list>
 /// </summary>
-public sealed class ClippedGossipMixer(double? clip) : RowMixer
+public sealed class ClippedGossipMixer : RowMixer
 {
+    private readonly double? _clip;
+    private readonly RadiusHistories _histories = new();
+
+    /// <summary>A fixed radius <paramref name="clip"/>, or (null) the adaptive radius <paramref name="radius"/>.</summary>
+    /// <param name="clip">Fixed clipping radius (L2, per group), or null for an adaptive one.</param>
+    /// <param name="radius">How the adaptive radius is chosen.</param>
+    /// <param name="factor">Multiple of the pool's lower median taken as the radius (<see cref="ClipRadius.OwnHistory"/>).</param>
+    /// <param name="drop">True to leave out a neighbour beyond the radius for the round rather than clip its difference.</param>
+    public ClippedGossipMixer(double? clip, ClipRadius radius = ClipRadius.Median, double factor = 2.0, bool drop = false)
+    {
+        _clip = clip;
+        Radius = radius;
+        Factor = factor;
+        Drop = drop;
+    }
+
     /// <inheritdoc />
     public override string Name => "clipped-gossip";
+
+    /// <summary>How the adaptive radius is chosen (unused with a fixed <c>mixing.clip</c>).</summary>
+    public ClipRadius Radius { get; }
+
+    /// <summary>Multiple of the pool's lower median (<see cref="ClipRadius.OwnHistory"/>).</summary>
+    public double Factor { get; }
+
+    /// <summary>
+    /// True (<c>mixing.outliers: drop</c>): a neighbour beyond the radius is left out of the round (its weight stays
+    /// with the agent) instead of being clipped to the radius, so a persistent attacker adds no drift at all.
+    /// </summary>
+    public bool Drop { get; }
+
+    private bool OwnHistory => _clip is null && Radius == ClipRadius.OwnHistory;
 
     /// <inheritdoc />
     protected internal override Tensor Combine(CandidateRows c)
@@ -165,18 +211,28 @@ public sealed class ClippedGossipMixer(double? clip) : RowMixer
         var diffs = Enumerable.Range(1, n - 1).Select(k => c.Rows[k].sub(self)).ToArray();   // n - 1 x [B, P]
         var norms = torch.stack(diffs.Select(RowNorm).ToArray(), 1)
             .to_type(ScalarType.Float64).data<double>().ToArray();                           // [B, n - 1]
+        RadiusHistory[]? histories = null;
+        double?[]? own = null;
+        if (OwnHistory)
+        {
+            var keys = c.Keys ?? throw new InvalidOperationException("clipped-gossip with mixing.radius own-history needs the agents' keys");
+            histories = keys.Select(_histories.Of).ToArray();
+            own = OwnUpdateNorms(self, histories);
+        }
         // coefficient of neighbour k at agent a: w_ak x clip factor
         var coef = new double[n - 1][];
         for (int k = 0; k < n - 1; k++) coef[k] = new double[b];
         for (int a = 0; a < b; a++)
         {
             var row = norms.AsSpan(a * (n - 1), n - 1).ToArray();
-            double tau = clip ?? Median(row);
+            double tau = _clip ?? (histories is null ? Median(row) : Factor * LowerMedian(histories[a].Pool.Append(own![a] ?? 0).Concat(row)));
             for (int k = 0; k < n - 1; k++)
             {
                 double w = MetropolisHastings.Weight(c.OwnDegrees[a], c.SenderDegrees[a][k]);
-                coef[k][a] = w * (row[k] > tau && row[k] > 0 ? tau / row[k] : 1.0);
+                coef[k][a] = w * (row[k] > tau && row[k] > 0 ? (Drop ? 0 : tau / row[k]) : 1.0);
             }
+            if (histories is not null)
+                histories[a].Remember([.. own![a] is { } u ? new[] { u } : [], .. row.Select(d => Math.Min(d, tau))]);
         }
         var update = SumInOrder(diffs.Select((x, k) =>
         {
@@ -185,13 +241,43 @@ public sealed class ClippedGossipMixer(double? clip) : RowMixer
             x.Dispose();
             return scaled;
         }), consume: true);
-        return self.Plus(update);
+        var result = self.Plus(update);
+        if (histories is not null)
+            for (int a = 0; a < b; a++) histories[a].Keep(result[a]);
+        return result;
+    }
+
+    /// <summary>
+    /// Each agent's own update norm: the L2 distance of its current values from its values after it last mixed (null
+    /// before its first mixing, or when the group's size changed).
+    /// </summary>
+    private static double?[] OwnUpdateNorms(Tensor self, RadiusHistory[] histories)
+    {
+        int b = histories.Length;
+        var result = new double?[b];
+        long p = self.shape[1];
+        if (!histories.Any(h => h.Last is { } l && l.numel() == p)) return result;
+        // agents without a previous value are compared with themselves (distance 0) and reported as null
+        using var last = torch.stack(Enumerable.Range(0, b)
+            .Select(a => histories[a].Last is { } l && l.numel() == p ? l : self[a]).ToArray(), 0);
+        using var d = self.sub(last);
+        var norms = RowNorm(d).to_type(ScalarType.Float64).data<double>().ToArray();
+        for (int a = 0; a < b; a++)
+            if (histories[a].Last is { } l && l.numel() == p) result[a] = norms[a];
+        return result;
     }
 
     private static double Median(double[] v)
     {
         var s = v.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>The lower median (for an even count the smaller of the two middle values; 0 for none).</summary>
+    private static double LowerMedian(IEnumerable<double> values)
+    {
+        var s = values.Order().ToArray();
+        return s.Length == 0 ? 0 : s[(s.Length - 1) / 2];
     }
 }
 

@@ -20,6 +20,12 @@ public sealed record CandidateRows(Tensor[] Rows, int[] OwnDegrees, int[][] Send
 
     /// <summary>Number of agents B.</summary>
     public int Agents => OwnDegrees.Length;
+
+    /// <summary>
+    /// One identity per agent of the batch that stays the same from round to round (the agent's group tensors list),
+    /// for rules that keep per-agent state across rounds; null when the caller has none.
+    /// </summary>
+    public IReadOnlyList<object>? Keys { get; init; }
 }
 
 /// <summary>
@@ -54,7 +60,7 @@ public abstract class RowMixer : IBatchedMixer
         var rows = new Tensor[received.Count + 1];
         rows[0] = Flat(own).unsqueeze(0);
         for (int k = 0; k < received.Count; k++) rows[k + 1] = Flat(received[k].Values).unsqueeze(0);
-        var result = Combine(new CandidateRows(rows, [ownDegree], [received.Select(c => c.SenderDegree).ToArray()]));
+        var result = Combine(new CandidateRows(rows, [ownDegree], [received.Select(c => c.SenderDegree).ToArray()]) { Keys = [own] });
         WriteBack(own, result[0]);
     }
 
@@ -102,7 +108,7 @@ public abstract class RowMixer : IBatchedMixer
                 .Select(q => torch.stack(tasks.Select(t => t.Received[rank].Values[q]).ToArray(), 0).reshape(b, -1)).ToList());
         }
         var result = Combine(new CandidateRows(rows, tasks.Select(t => t.OwnDegree).ToArray(),
-            tasks.Select(t => t.Received.Select(c => c.SenderDegree).ToArray()).ToArray()));
+            tasks.Select(t => t.Received.Select(c => c.SenderDegree).ToArray()).ToArray()) { Keys = tasks.Select(t => (object)t.Group.Parameters).ToArray() });
         long offset = 0;
         foreach (var s in store)
         {
