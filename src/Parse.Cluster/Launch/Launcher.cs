@@ -113,9 +113,10 @@ public static partial class Launcher
                 for (int k = 0; k < total; k++)
                     if (procs[k] is null && Reached(startAfter[k])) Start(k);
                 var started = procs.Where(p => p is not null).Select(p => p!).ToList();
-                if (started.Count == total && started.All(p => p.HasExited)) break;
+                bool allExited = started.All(p => p.HasExited);   // one snapshot: a process may exit between two looks
+                if (allExited && started.Count == total) break;
                 if (started.Any(p => p.HasExited && p.ExitCode != 0)) break;
-                if (started.All(p => p.HasExited))
+                if (allExited)
                     throw new InvalidOperationException($"the processes of agents {string.Join(',', Enumerable.Range(0, total).Where(k => procs[k] is null).SelectMany(k => blocks[k]))} " +
                         $"were never started: the running agents left before closing the round before their join round (logs in {nodesDir})");
                 if (DateTime.UtcNow > deadline)

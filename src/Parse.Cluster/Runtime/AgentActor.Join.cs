@@ -20,9 +20,9 @@ public sealed partial class AgentActor
     /// <summary>
     /// A scheduled newcomer (<c>churn.join</c>) whose process is not up yet and that this agent still waits for: from its
     /// first round on its neighbours wait for it (up to one deadline), so that the round it joins in does not depend on
-    /// how fast its process starts.
+    /// how fast its process starts. Only with <c>churn.processes</c> (else the newcomer is hosted from the start).
     /// </summary>
-    private bool Awaited(int j) => _core.Schedule?.JoinRound(j) is not null && !_awaitOff.Contains(j) && !_finished.Contains(j) && !_gone.Contains(j);
+    private bool Awaited(int j) => _s.Config.Churn.Processes && _core.Schedule?.JoinRound(j) is not null && !_awaitOff.Contains(j) && !_finished.Contains(j) && !_gone.Contains(j);
 
     /// <summary>
     /// When training starts: a base neighbour that joins later and is not up yet is assumed to hold the keys its type

@@ -409,7 +409,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     /// True for a neighbour that joins after the current round (<c>churn.join</c>) and whose process is not up yet: discovery
     /// does not wait for it (it says hello when it arrives, and asks for the groups with a join request).
     /// </summary>
-    private bool JoinsLater(int j) => _core.Schedule?.JoinRound(j) is int jr && jr > _core.Round + 1 && !_where.ContainsKey(j);
+    private bool JoinsLater(int j) => _s.Config.Churn.Processes && _core.Schedule?.JoinRound(j) is int jr && jr > _core.Round + 1 && !_where.ContainsKey(j);
 
     private void RunRound()
     {
