@@ -27,6 +27,9 @@ public sealed class ChurnClusterTests : IDisposable
                      "rounds=10", "eval.every=1",
                      // generous: a round closed at its deadline here would be a protocol failure, not a slow machine
                      "timing.deadline_ms=180000",
+                     // agents that finish before the newcomer's process is up stay (as they do for any unfinished
+                     // neighbour) and answer its request: the test holds whichever comes first
+                     "cluster.linger_ms=300000",
                      $"churn.join=[{{agents: [{Newcomer}], round: {JoinRound}}}]", $"churn.leave=[{{agents: [{Leaver}], round: {LeaveRound}}}]",
                  }.Concat(sets))
         {

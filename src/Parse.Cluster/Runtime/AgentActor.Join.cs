@@ -17,39 +17,6 @@ namespace Parse.Cluster.Runtime;
 /// </summary>
 public sealed partial class AgentActor
 {
-    /// <summary>
-    /// A scheduled newcomer (<c>churn.join</c>) whose process is not up yet and that this agent still waits for: from its
-    /// first round on its neighbours wait for it (up to one deadline), so that the round it joins in does not depend on
-    /// how fast its process starts. Only with <c>churn.processes</c> (else the newcomer is hosted from the start).
-    /// </summary>
-    private bool Awaited(int j) => _s.Config.Churn.Processes && _core.Schedule?.JoinRound(j) is not null && !_awaitOff.Contains(j) && !_finished.Contains(j) && !_gone.Contains(j);
-
-    /// <summary>
-    /// When training starts: a base neighbour that joins later and is not up yet is assumed to hold the keys its type
-    /// holds (the config's overlays), so it is on this agent's overlays when it comes; its hello confirms them.
-    /// </summary>
-    private void AssumeNewcomers()
-    {
-        if (_s.Discovery is not { } policy) return;
-        foreach (int j in _discovery.Neighbours.Where(j => _discovery.KeysOf(j) is null && JoinsLater(j)).ToList())
-            if (policy.ExpectedKeys(j) is { } keys)
-            {
-                _assumed.Add(j);
-                Send(_discovery.OnNeighbourKeys(j, keys));
-            }
-    }
-
-    /// <summary>A round closed at its deadline: awaited newcomers that have not come are not waited for any more.</summary>
-    private void GiveUpAwaited()
-    {
-        if (_core.Schedule is null) return;
-        foreach (int j in _discovery.Neighbours.Where(j => !_where.ContainsKey(j) && Awaited(j)).ToList())
-        {
-            _awaitOff.Add(j);
-            _core.Tally.Events.Add($"round {_core.Round + 1}: newcomer {j} did not come before the deadline; not waited for any more");
-        }
-    }
-
     private void StartJoin()
     {
         var targets = _core.JoinTargets();

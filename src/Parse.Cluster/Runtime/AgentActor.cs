@@ -58,7 +58,6 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     private readonly Dictionary<int, (int Next, int Total, List<GroupPayload> Groups)> _joinParts = new();
     private readonly Dictionary<int, (int FirstRound, string[] Keys)> _joinRequests = new();
     private readonly ChunkAssembler _joinChunks;
-    private readonly HashSet<int> _awaitOff = new(), _assumed = new();
     // test fault PayloadFault.Replayed: the last sealed payload chunk sent to each neighbour, resent a round later
     private readonly Dictionary<int, (Sealed Envelope, Address To)> _captured = new();
 
@@ -74,8 +73,9 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         setup.Overlays.Discovery = _discovery;
         _security = new SecurityTally(_k.Limits.QuarantineAfter);
         // a quarantined neighbour is not waited for, like a crashed one
-        // a scheduled newcomer whose process is not up yet is waited for from its first round (once, up to the deadline)
-        _core.IsReachable = j => !_down.Contains(j) && (_where.ContainsKey(j) || Awaited(j)) && !_security.IsQuarantined(j);
+        _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j) && !_security.IsQuarantined(j);
+        // a newcomer is waited for only once it has asked for the groups (it may start late; it asks in its join round)
+        _core.JoinByRequest = true;
         _core.Log = setup.Log;
         _chunks = new ChunkAssembler(_k.MaxPayloadBytes, chunkBytes: _k.ChunkBytes, maxPendingPerSender: _k.Limits.MaxPendingPerSender);
         _auth = new MessageAuth(_id);
@@ -283,8 +283,6 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
 
     private void OnHello(KeyHello m)
     {
-        // keys assumed for a newcomer before it came: its hello counts as the first (it gets this agent's repair state)
-        if (_assumed.Remove(m.From)) _discovery.Forget(m.From);
         Send(_discovery.OnNeighbourKeys(m.From, m.Keys));
         if (_helloSent.Add(m.From) || !m.Reply) Tell(m.From, new KeyHello(_id, m.From, Announced(), Reply: true));
         if (_core.LiesInDiscovery) Lie();
@@ -400,7 +398,6 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         }
         _training = true;
         Timers.Cancel("discovery");
-        AssumeNewcomers();
         ApplyGone();
         Self.Tell(new StartRound());
     }
@@ -426,7 +423,6 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
                 byte[] bytes = Encode(o.Payload);
                 foreach (int j in o.To)
                 {
-                    if (!_where.ContainsKey(j)) continue;   // an awaited newcomer not up yet: it asks for the groups when it comes
                     var chunks = PayloadChunker.Split(bytes, _k.ChunkBytes);
                     long id = _nextMessageId++;
                     for (int c = 0; c < chunks.Count; c++) Tell(j, new PayloadChunk(_id, j, id, c, chunks.Count, chunks[c]), o.Payload.Round);
@@ -505,7 +501,6 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     private void Close(bool atDeadline)
     {
         Timers.Cancel("deadline");
-        if (atDeadline) GiveUpAwaited();
         _core.CloseRound(Now, atDeadline);
         AfterClose();
     }

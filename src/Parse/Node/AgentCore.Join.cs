@@ -24,6 +24,21 @@ public sealed record JoinAnswer(int From, int Next, IReadOnlyList<GroupPayload> 
 
 public sealed partial class AgentCore
 {
+    // newcomers that asked this agent for its groups (with JoinByRequest, only those are waited for)
+    private readonly HashSet<int> _askedToJoin = new();
+
+    /// <summary>
+    /// Set by a runtime whose newcomers join by request (the cluster): a churn newcomer is waited for (expected) only
+    /// after it has asked this agent for its groups and been answered, from the round the answer names; before that
+    /// it may not be up at all (its process is started mid-run). Payloads are still sent to it. Default false (the
+    /// simulator: newcomers listen in their join round, on the virtual clock).
+    /// </summary>
+    public bool JoinByRequest { get; set; }
+
+    // a newcomer that joins no earlier than this agent and has not asked it (one that joined earlier was asked by this agent)
+    private bool NotYetJoined(int j) =>
+        JoinByRequest && _schedule?.JoinRound(j) is int jr && jr >= (_schedule.JoinRound(Id) ?? 1) && !_askedToJoin.Contains(j);
+
     /// <summary>
     /// True when the next round is this agent's first after being absent from the start (a churn newcomer,
     /// <c>churn.join</c>). The cluster runtime runs the join protocol instead of that round (<see cref="JoinTargets"/>,
@@ -47,7 +62,8 @@ public sealed partial class AgentCore
         int r = Round + 1;
         var keys = new SortedDictionary<int, List<string>>();
         foreach (var g in SharedGroups(r))
-            foreach (int j in Expected(g.Key, r))
+            // finished neighbours too: a newcomer that comes late may find its neighbours done (they stay until it is)
+            foreach (int j in _overlays.Neighbours(g.Key, r).Where(j => j != Id && IsReachable(j) && !Joining(j, g.Key, r) && !NotYetJoined(j)).Order())
             {
                 if (!keys.TryGetValue(j, out var l)) keys[j] = l = new List<string>();
                 l.Add(g.Key);
@@ -74,6 +90,7 @@ public sealed partial class AgentCore
                 var values = g.Parameters.Select(p => { var t = p.detach().clone(); t.DetachFromDisposeScope(); return t; }).ToList();
                 groups.Add(new GroupPayload(key, Id, next - 1, 0, values));
             }
+        _askedToJoin.Add(from);
         Tally.Events.Add($"round {Round}: answered the join request of agent {from} ({groups.Count} group(s), exchanging from round {next})");
         return new JoinAnswer(from, next, groups);
     }

@@ -163,7 +163,7 @@ public sealed partial class AgentCore : IDisposable
     {
         var result = new List<int>();
         foreach (int j in _overlays.Neighbours(key, round))
-            if (j != Id && IsReachable(j) && !Joining(j, key, round) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
+            if (j != Id && IsReachable(j) && !Joining(j, key, round) && !NotYetJoined(j) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
         result.Sort();
         return result;
     }
