@@ -52,7 +52,9 @@ public sealed class CrossRuntimeTests : IDisposable
         // sensor b fails and recovers, a fifth of the test samples miss a, agent 5 (a+b) joins at round 3 with a warm
         // start and agent 3 (a) leaves at round 4 (docs/dynamics.md)
         { "dynamics-failure-churn", ["dynamics.failure={b: {p_fail: 0.3, p_recover: 0.5}}", "dynamics.test_missing={a: 0.2}",
-            "churn.join=[{agents: [5], round: 3}]", "churn.leave=[{agents: [3], round: 4}]"] },
+            "churn.join=[{agents: [5], round: 3}]", "churn.leave=[{agents: [3], round: 4}]",
+            // hosted from the start (the newcomer joins by request once its neighbours reach its round): same as the simulator
+            "churn.processes=false"] },
         { "heterogeneous-encoders", ["agents.types=[a, {modalities: b, name: b-wide, encoders: {b: {kind: mlp, widths: [24, 12], hidden: 16}}}, {modalities: a+b, encoders: {a: {kind: cnn1d, channels: 4, hidden: 16, layers: 1}}}]"] },
     };
 

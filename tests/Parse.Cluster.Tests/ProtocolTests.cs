@@ -19,6 +19,7 @@ public class ProtocolTests
             new Sealed(1, 2, -5, 9, 3, "X", [1, 2, 3], [4, 5]),
             new KeyHello(1, 2, ["a|1x2", "b"], true), new FloodState(3, 4, "k", 1, [5, 6], true),
             new PayloadChunk(1, 2, 77, 0, 1, [8, 8, 8]), new Finished(5, 6),
+            new JoinRequest(7, 8, 12, ["a|1x2", "b"]), new JoinChunk(8, 7, 5, 0, 2, 13, 3, [1, 2]),
         ];
         foreach (var m in msgs)
         {

@@ -42,6 +42,7 @@ public class WireFuzzTests
             new Challenge([1, 2, 3]), new Proof([1], [9, 9], [0, 4], [7, 7]), new Denied([2], "no", [3, 3]),
             new KeyHello(1, 2, ["a|1x2", "b"], true), new FloodState(3, 4, "k", 1, [5, 6], true),
             new PayloadChunk(1, 2, 77, 0, 1, [8, 8, 8]), new Finished(5, 6), new AgentsFinished([1, 4]),
+            new JoinRequest(7, 8, 12, ["a|1x2", "b"]), new JoinChunk(8, 7, 5, 0, 2, 13, 3, [1, 2]),
             new Sealed(1, 2, 99, 5, 3, "X", [1, 2, 3], [4, 5]),
         ];
         var seeds = msgs.Select(m => (Manifest: ser.Manifest(m), Bytes: ser.ToBinary(m))).ToArray();

@@ -105,6 +105,7 @@ public sealed class MessageAuth(int self)
         (int from, int to) = inner switch
         {
             KeyHello h => (h.From, h.To), FloodState f => (f.From, f.To), PayloadChunk c => (c.From, c.To), Finished e => (e.From, e.To),
+            JoinRequest j => (j.From, j.To), JoinChunk x => (x.From, x.To),
             _ => throw new System.Runtime.Serialization.SerializationException($"'{m.Manifest}' is not an agent message"),
         };
         if (from != m.From || to != m.To)

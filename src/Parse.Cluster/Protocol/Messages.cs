@@ -36,6 +36,19 @@ public sealed record PayloadChunk(int From, int To, long MessageId, int Index, i
 public sealed record Finished(int From, int To) : IWireMessage;
 
 /// <summary>
+/// Newcomer to overlay neighbour (the join protocol of churn): "I join; send me your current groups of <see cref="Keys"/>
+/// once you have reached round <see cref="FirstRound"/> (the first round I play)".
+/// </summary>
+public sealed record JoinRequest(int From, int To, int FirstRound, string[] Keys) : IWireMessage;
+
+/// <summary>
+/// Neighbour to newcomer: one chunk of the answer to a <see cref="JoinRequest"/> for one group (an encoded payload of its
+/// current parameters, see Wire.PayloadCodec). <see cref="Next"/> is the first round in which the neighbour exchanges
+/// payloads with the newcomer; <see cref="Total"/> how many groups the answer has (0: none, then <see cref="Data"/> is empty).
+/// </summary>
+public sealed record JoinChunk(int From, int To, long MessageId, int Index, int Count, int Next, int Total, byte[] Data) : IWireMessage;
+
+/// <summary>
 /// Agent to agent: an authenticated envelope around one agent message (<see cref="KeyHello"/>, <see cref="FloodState"/>,
 /// <see cref="PayloadChunk"/>, <see cref="Finished"/>), encoded in <see cref="Body"/> with its <see cref="Manifest"/>.
 /// <see cref="Mac"/> is an HMAC-SHA256 under the key of the (sender process, receiver process) pair (see <see cref="PeerKeys"/>)

@@ -12,7 +12,7 @@ public static class WireCodec
     /// <summary>The short manifest of a message type.</summary>
     public static string Manifest(object o) => o switch
     {
-        Challenge => "C", Proof => "P", Denied => "D", KeyHello => "K", FloodState => "F", PayloadChunk => "X", Finished => "E", Sealed => "S", AgentsFinished => "G",
+        Challenge => "C", Proof => "P", Denied => "D", KeyHello => "K", FloodState => "F", PayloadChunk => "X", Finished => "E", Sealed => "S", AgentsFinished => "G", JoinRequest => "J", JoinChunk => "W",
         _ => throw new ArgumentException($"cannot serialize {o.GetType()}"),
     };
 
@@ -35,6 +35,14 @@ public static class WireCodec
                 case PayloadChunk x: w.Write(x.From); w.Write(x.To); w.Write(x.MessageId); w.Write(x.Index); w.Write(x.Count); Bytes(w, x.Data); break;
                 case Finished e: w.Write(e.From); w.Write(e.To); break;
                 case AgentsFinished g: Ints(w, g.Agents); break;
+                case JoinRequest j:
+                    w.Write(j.From); w.Write(j.To); w.Write(j.FirstRound); w.Write(j.Keys.Length);
+                    foreach (var k in j.Keys) w.Write(k);
+                    break;
+                case JoinChunk x:
+                    w.Write(x.From); w.Write(x.To); w.Write(x.MessageId); w.Write(x.Index); w.Write(x.Count); w.Write(x.Next); w.Write(x.Total);
+                    Bytes(w, x.Data);
+                    break;
                 case Sealed s:
                     w.Write(s.From); w.Write(s.To); w.Write(s.Incarnation); w.Write(s.Seq); w.Write(s.Round); w.Write(s.Manifest);
                     Bytes(w, s.Body); Bytes(w, s.Mac);
@@ -61,6 +69,8 @@ public static class WireCodec
                 "X" => new PayloadChunk(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), Bytes(r)),
                 "E" => new Finished(r.ReadInt32(), r.ReadInt32()),
                 "G" => new AgentsFinished(Ints(r)),
+                "J" => ReadJoinRequest(r),
+                "W" => new JoinChunk(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), Bytes(r)),
                 "S" => new Sealed(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadString(), Bytes(r), Bytes(r)),
                 _ => throw new SerializationException($"unknown manifest '{manifest}'"),
             };
@@ -81,6 +91,14 @@ public static class WireCodec
         var keys = new string[n];
         for (int i = 0; i < n; i++) keys[i] = r.ReadString();
         return new KeyHello(from, to, keys, reply);
+    }
+
+    private static JoinRequest ReadJoinRequest(BinaryReader r)
+    {
+        int from = r.ReadInt32(), to = r.ReadInt32(), first = r.ReadInt32();
+        var keys = new string[Count(r, 1)];
+        for (int i = 0; i < keys.Length; i++) keys[i] = r.ReadString();
+        return new JoinRequest(from, to, first, keys);
     }
 
     private static void Bytes(BinaryWriter w, byte[] b) { w.Write(b.Length); w.Write(b); }

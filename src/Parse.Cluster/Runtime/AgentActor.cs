@@ -21,7 +21,7 @@ namespace Parse.Cluster.Runtime;
 /// on the wall clock, checkpoints and the agent's report. Training, what to send, staleness, mixing and evaluation are
 /// the core's. A round closes when every live overlay neighbour's payload has arrived or at the deadline.
 /// </summary>
-public sealed class AgentActor : ReceiveActor, IWithTimers
+public sealed partial class AgentActor : ReceiveActor, IWithTimers
 {
     private readonly AgentSetup _s;
     private readonly Parse.Config.ClusterConfig _k;
@@ -52,6 +52,12 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private int _lastChanges = -1;
     private int _lastAnnounced = -1;
     private Dictionary<string, int[]> _finalOverlays = new(), _finalBridges = new();
+    // the join protocol (churn): as a newcomer, whom it asked and what came back; as a neighbour, requests not yet answerable
+    private Dictionary<int, string[]>? _joinAsked;
+    private bool _joinCompleted;
+    private readonly Dictionary<int, (int Next, int Total, List<GroupPayload> Groups)> _joinParts = new();
+    private readonly Dictionary<int, (int FirstRound, string[] Keys)> _joinRequests = new();
+    private readonly ChunkAssembler _joinChunks;
     // test fault PayloadFault.Replayed: the last sealed payload chunk sent to each neighbour, resent a round later
     private readonly Dictionary<int, (Sealed Envelope, Address To)> _captured = new();
 
@@ -68,9 +74,12 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _security = new SecurityTally(_k.Limits.QuarantineAfter);
         // a quarantined neighbour is not waited for, like a crashed one
         _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j) && !_security.IsQuarantined(j);
+        // a newcomer is waited for only once it has asked for the groups (it may start late; it asks in its join round)
+        _core.JoinByRequest = true;
         _core.Log = setup.Log;
         _chunks = new ChunkAssembler(_k.MaxPayloadBytes, chunkBytes: _k.ChunkBytes, maxPendingPerSender: _k.Limits.MaxPendingPerSender);
         _auth = new MessageAuth(_id);
+        _joinChunks = new ChunkAssembler(_k.MaxPayloadBytes, chunkBytes: _k.ChunkBytes, maxPendingPerSender: _k.Limits.MaxPendingPerSender);
 
         Receive<PeerUp>(OnPeerUp);
         Receive<PeerDown>(OnPeerDown);
@@ -81,6 +90,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<IWireMessage>(_ => Refused("unsealed", -1, "an agent message outside an authenticated envelope"));
         Receive<DiscoveryTick>(_ => OnDiscoveryTick());
         Receive<StartRound>(_ => Guard(RunRound));
+        Receive<JoinTimeout>(_ => { if (_joinAsked is not null && !_joinCompleted) CompleteJoin(timedOut: true); });
         Receive<RoundDeadline>(m => { if (_core.Waiting && m.Round == _core.Round + 1) Guard(() => Close(atDeadline: true)); });
     }
 
@@ -123,9 +133,20 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>True when this agent has left the run for good (<c>churn.leave</c>) and completed its rounds.</summary>
+    private bool LeftForGood => _done && _core.Schedule is { } plan && !plan.Present(_id, _s.Config.Rounds);
+
     private void CheckSettled()
     {
         if (!_done || _settled) return;
+        if (LeftForGood)
+        {
+            // it left for good (churn.leave): its neighbours stopped exchanging with it at its leave round, so its process
+            // may go now (a graceful cluster leave) instead of staying until they finish
+            _settled = true;
+            _s.OnSettled(_id);
+            return;
+        }
         var peers = OverlayPeers();
         peers.UnionWith(_discovery.Neighbours);
         // a quarantined neighbour is ignored for the rest of the run, its Finished message included: not waited for here either
@@ -179,6 +200,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             case FloodState f: Admitted(f, f.From, m.Round, () => Send(_discovery.OnFlood(f.From, f.Key, f.Component, f.Holders, f.Settled))); break;
             case PayloadChunk c: Admitted(c, c.From, m.Round, () => OnChunk(c, m.Round)); break;
             case Finished e: Admitted(e, e.From, m.Round, () => OnFinishedPeer(e.From)); break;
+            case JoinRequest j: Admitted(j, j.From, m.Round, () => OnJoinRequest(j)); break;
+            case JoinChunk x: Admitted(x, x.From, m.Round, () => OnJoinChunk(x)); break;
         }
     }
 
@@ -233,12 +256,15 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             case FloodState f: Send(_discovery.OnFlood(f.From, f.Key, f.Component, f.Holders, f.Settled)); break;
             case PayloadChunk c: OnChunk(c, round); break;
             case Finished f: OnFinishedPeer(f.From); break;
+            case JoinRequest j: OnJoinRequest(j); break;
+            case JoinChunk x: OnJoinChunk(x); break;
         }
     }
 
     private static int FromOf(object msg) => msg switch
     {
-        KeyHello h => h.From, FloodState f => f.From, PayloadChunk c => c.From, Finished f => f.From, _ => -1,
+        KeyHello h => h.From, FloodState f => f.From, PayloadChunk c => c.From, Finished f => f.From,
+        JoinRequest j => j.From, JoinChunk x => x.From, _ => -1,
     };
 
     private void OnPeerDown(PeerDown m)
@@ -248,7 +274,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             _where.Remove(j);
             _helloSent.Remove(j);
             if (_discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j))
-                if (_down.Add(j)) _core.Tally.Events.Add($"round {_core.Round}: agent {j} dropped ({m.Why})");
+                if (_down.Add(j) && !_finished.Contains(j) && !_gone.Contains(j) && !LeftForGood) _core.Tally.Events.Add($"round {_core.Round}: agent {j} dropped ({m.Why})");
             _discovery.Forget(j);
         }
         if (_done) WriteReport();
@@ -362,7 +388,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         var unknown = _discovery.Neighbours.Where(n => _discovery.KeysOf(n) is null).ToList();
         bool settled = _discovery.Neighbours.Count == 0
             || (_discovery.Settled && quiet)
-            || (unknown.Count > 0 && unknown.All(j => _finished.Contains(j) || _gone.Contains(j)) && quiet);
+            || (unknown.Count > 0 && unknown.All(j => _finished.Contains(j) || _gone.Contains(j) || JoinsLater(j)) && quiet);
         bool timedOut = Now - _discoveryStart >= _k.DiscoveryTimeoutMs / 1000.0;
         if (!settled && !timedOut) return;
         if (!settled)
@@ -376,8 +402,15 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Self.Tell(new StartRound());
     }
 
+    /// <summary>
+    /// True for a neighbour that joins after the current round (<c>churn.join</c>) and whose process is not up yet: discovery
+    /// does not wait for it (it says hello when it arrives, and asks for the groups with a join request).
+    /// </summary>
+    private bool JoinsLater(int j) => _s.Config.Churn.Processes && _core.Schedule?.JoinRound(j) is int jr && jr > _core.Round + 1 && !_where.ContainsKey(j);
+
     private void RunRound()
     {
+        if (_core.JoinsNext && _joinAsked is null) { StartJoin(); return; }
         int r = _core.Round + 1;
         if (_s.Fault == PayloadFault.Replayed)
             foreach (var (agent, (env, to)) in _captured.ToList())
@@ -401,6 +434,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         // the first round also absorbs neighbours that are still finishing discovery, so it may wait up to the discovery timeout
         double deadline = r == _resumedFrom + 1 ? Math.Max(_core.DeadlineMs, _k.DiscoveryTimeoutMs) : _core.DeadlineMs;
         Timers.StartSingleTimer("deadline", new RoundDeadline(r), TimeSpan.FromMilliseconds(deadline));
+        AnswerJoins();
         CloseIfReady();
     }
 
@@ -468,12 +502,19 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel("deadline");
         _core.CloseRound(Now, atDeadline);
+        AfterClose();
+    }
+
+    /// <summary>After a closed round: checkpoint when due, join requests now answerable, then the next round or finish.</summary>
+    private void AfterClose()
+    {
         int r = _core.Round;
         var cfg = _s.Config;
         bool stop = _s.StopAfterRound > 0 && r >= _s.StopAfterRound && !_core.Done;
         if ((_k.CheckpointEvery > 0 && (r % _k.CheckpointEvery == 0 || r == cfg.Rounds)) || stop)
             AgentCheckpoint.Save(_s.Checkpoints, _core, _s.Fingerprint);
         _s.OnProgress(_id, r);
+        AnswerJoins();
         if (stop) { StopHere(); return; }
         if (_core.Done) Finish();
         else Self.Tell(new StartRound());
@@ -497,6 +538,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     private void Finish()
     {
+        AnswerJoins();
         _done = true;
         _training = true;
         foreach (int j in _where.Keys.Where(j => _discovery.Neighbours.Contains(j) || OverlayPeers().Contains(j)).ToList())

@@ -11,6 +11,7 @@ public sealed record PeerDown(int[] Agents, string Why);
 internal sealed record DiscoveryTick;
 internal sealed record StartRound;
 internal sealed record RoundDeadline(int Round);
+internal sealed record JoinTimeout;
 
 /// <summary>
 /// Directory to local agents: whether every current cluster member has been admitted, and whether this node is

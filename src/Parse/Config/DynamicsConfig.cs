@@ -68,6 +68,13 @@ public sealed record ChurnConfig
     /// neighbours' parameters; false: it starts from its own initial parameters.
     /// </summary>
     public bool WarmStart { get; init; } = true;
+    /// <summary>
+    /// With <c>parse launch</c>: every agent that joins late or leaves early runs in a process of its own, which the launcher
+    /// starts once the running agents have closed the round before its join round, and which leaves the cluster when
+    /// the agent leaves (docs/dynamics.md, "Churn on the cluster"). False: churning agents are hosted with the others
+    /// from the start and skip their absent rounds (what the simulator does; the runs are then identical).
+    /// </summary>
+    public bool Processes { get; init; } = true;
 
     /// <summary>True when any churn is configured.</summary>
     public bool Enabled => Join.Count > 0 || Leave.Count > 0 || LeaveRate > 0;

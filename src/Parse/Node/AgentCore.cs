@@ -27,7 +27,7 @@ namespace Parse.Node;
 /// </code>
 /// Not thread-safe: a runtime drives each core from one thread at a time.
 /// </summary>
-public sealed class AgentCore : IDisposable
+public sealed partial class AgentCore : IDisposable
 {
     private readonly ExperimentConfig _cfg;
     private readonly TimingConfig _timing;
@@ -163,7 +163,7 @@ public sealed class AgentCore : IDisposable
     {
         var result = new List<int>();
         foreach (int j in _overlays.Neighbours(key, round))
-            if (j != Id && IsReachable(j) && !Joining(j, key, round) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
+            if (j != Id && IsReachable(j) && !Joining(j, key, round) && !NotYetJoined(j) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
         result.Sort();
         return result;
     }
@@ -452,21 +452,31 @@ public sealed class AgentCore : IDisposable
     /// Warm start of a group that rejoins its overlay: its parameters become the plain average of the neighbours'
     /// payloads of this round (unchanged when none arrived).
     /// </summary>
-    private void WarmStart(ParameterGroup g, IReadOnlyList<Contribution> contributions, int r)
+    private void WarmStart(ParameterGroup g, IReadOnlyList<Contribution> contributions, int r) =>
+        WarmStart(g, contributions.Select(c => c.Values).ToList(), r);
+
+    /// <summary>
+    /// The warm-start rule, for both runtimes (passive listening in the simulator, the join request on the cluster): the
+    /// group's parameters become the plain average of <paramref name="values"/> (in the order given: ascending sender),
+    /// unchanged when there are none.
+    /// </summary>
+    private void WarmStart(ParameterGroup g, IReadOnlyList<IReadOnlyList<Tensor>> values, int r)
     {
-        if (contributions.Count == 0)
+        if (values.Count == 0)
         {
             Tally.Events.Add($"round {r}: warm start of {g.Key}: no neighbour payload, kept own parameters");
             return;
         }
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
         for (int i = 0; i < g.Parameters.Count; i++)
         {
-            var sum = contributions[0].Values[i].to_type(g.Parameters[i].dtype).clone();
-            for (int c = 1; c < contributions.Count; c++) sum.add_(contributions[c].Values[i].to_type(sum.dtype), Util.ScalarOps.One);
-            g.Parameters[i].copy_(sum.Over(contributions.Count));
+            var sum = values[0][i].to_type(g.Parameters[i].dtype).clone();
+            for (int c = 1; c < values.Count; c++) sum.add_(values[c][i].to_type(sum.dtype), Util.ScalarOps.One);
+            g.Parameters[i].copy_(sum.Over(values.Count));
         }
         Tally.WarmStarts++;
-        Tally.Events.Add($"round {r}: warm start of {g.Key} from {contributions.Count} neighbour(s)");
+        Tally.Events.Add($"round {r}: warm start of {g.Key} from {values.Count} neighbour(s)");
     }
 
     /// <summary>An attacker's copy of what its neighbours sent for a group in its last mixed round.</summary>
