@@ -74,13 +74,8 @@ public sealed partial class AgentActor
             catch (InvalidDataException e) { _s.Log($"agent {_id}: malformed join answer from agent {m.From}: {e.Message}"); part.Groups.Add(Empty(m.From)); whole = null; }
             if (whole is not null)
             {
-                GroupPayload? p;
-                using (var scope = torch.NewDisposeScope())
-                {
-                    p = PayloadCodec.TryDecode(whole, _k.MaxPayloadBytes, out var reason, out var detail);
-                    if (p is not null) foreach (var v in p.Values) v.DetachFromDisposeScope();
-                    else _s.Log($"agent {_id}: join answer from agent {m.From} refused: {reason} ({detail})");
-                }
+                var p = Decode(whole, out var reason, out var detail);
+                if (p is null) _s.Log($"agent {_id}: join answer from agent {m.From} refused: {reason} ({detail})");
                 if (p is not null && p.Sender != m.From) { foreach (var v in p.Values) v.Dispose(); p = null; }
                 part.Groups.Add(p ?? Empty(m.From));
             }

@@ -464,14 +464,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         try { whole = _chunks.Add(m.From, m.MessageId, m.Index, m.Count, m.Data); }
         catch (InvalidDataException e) { RefuseUndecodable(m.From, RejectReason.Malformed, 0, e.Message, round); return; }
         if (whole is null) return;
-        GroupPayload? p;
-        RejectReason reason;
-        string detail;
-        using (var scope = torch.NewDisposeScope())
-        {
-            p = PayloadCodec.TryDecode(whole, _k.MaxPayloadBytes, out reason, out detail);
-            if (p is not null) foreach (var v in p.Values) v.DetachFromDisposeScope();   // the core owns them from here
-        }
+        var p = Decode(whole, out var reason, out var detail);   // the core owns its tensors from here
         if (p is null) { RefuseUndecodable(m.From, reason, whole.Length, detail, round); return; }
         if (p.Sender != m.From || p.Round != round)
         {
@@ -481,6 +474,15 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         }
         Guard(() => _core.Receive(m.From, p, Now, whole.Length));
         CloseIfReady();
+    }
+
+    /// <summary>Decodes an assembled payload; the caller owns its tensors. Null, with the reason, when it cannot be read.</summary>
+    private GroupPayload? Decode(byte[] whole, out RejectReason reason, out string detail)
+    {
+        using var scope = torch.NewDisposeScope();
+        var p = PayloadCodec.TryDecode(whole, _k.MaxPayloadBytes, out reason, out detail);
+        if (p is not null) foreach (var v in p.Values) v.DetachFromDisposeScope();
+        return p;
     }
 
     /// <summary>An undecodable payload counts as the sender's (refused) answer for its round, so the round does not wait for the deadline; it is also an offence.</summary>

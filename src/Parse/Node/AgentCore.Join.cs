@@ -146,25 +146,22 @@ public sealed partial class AgentCore
     }
 
     /// <summary>Counts the bytes of a join answer sent to a newcomer (role <c>join</c>).</summary>
-    public void SentJoin(int to, long bytes)
-    {
-        Tally.BytesSent += bytes;
-        Util.Counters.Add(Tally.BytesSentTo, to, bytes);
-        Util.Counters.Add(Tally.BytesByRole, "join", bytes);
-    }
+    public void SentJoin(int to, long bytes) => CountSent(to, "join", bytes);
+
+    // what a join answer must pass: the receive pipeline's shape and finiteness checks (the answers carry raw
+    // parameters, so the other processors, e.g. decompression, do not apply)
+    private static readonly IPayloadProcessor[] JoinChecks = [new ShapeValidator(), new FiniteValidator()];
 
     /// <summary>True when a neighbour's group parameters have this group's shapes and are finite (else logged and skipped).</summary>
     private bool FitsGroup(ParameterGroup g, GroupPayload p, int from)
     {
-        using var scope = torch.NewDisposeScope();
-        RejectReason? why = p.Values.Count != g.Parameters.Count || p.Values.Where((v, i) => !v.shape.SequenceEqual(g.Parameters[i].shape)).Any()
-            ? RejectReason.WrongShape
-            : p.Values.All(v => torch.isfinite(v).all().item<bool>()) ? null : RejectReason.NonFinite;
-        if (why is { } reason)
-        {
-            CountRejection(from, reason);
-            Log?.Invoke($"agent {Id}: join answer of agent {from} for {g.Key} refused ({reason}); not used");
-        }
-        return why is null;
+        foreach (var check in JoinChecks)
+            if (check.Incoming(p, g.Shapes, g.Key, out var reason) is null)
+            {
+                CountRejection(from, reason);
+                Log?.Invoke($"agent {Id}: join answer of agent {from} for {g.Key} refused ({reason}); not used");
+                return false;
+            }
+        return true;
     }
 }

@@ -247,11 +247,13 @@ public sealed partial class AgentCore : IDisposable
     }
 
     /// <summary>Counts <paramref name="bytes"/> sent to <paramref name="to"/> for a group of <paramref name="role"/>.</summary>
-    public void Sent(int to, GroupRole role, long bytes)
+    public void Sent(int to, GroupRole role, long bytes) => CountSent(to, role.ToString().ToLowerInvariant(), bytes);
+
+    private void CountSent(int to, string role, long bytes)
     {
         Tally.BytesSent += bytes;
         Util.Counters.Add(Tally.BytesSentTo, to, bytes);
-        Util.Counters.Add(Tally.BytesByRole, role.ToString().ToLowerInvariant(), bytes);
+        Util.Counters.Add(Tally.BytesByRole, role, bytes);
     }
 
     /// <summary>
