@@ -110,4 +110,26 @@ public class SliceCkaTests : IDisposable
         Assert.Null(JsonNode.Parse(File.ReadAllText(Path.Combine(b, "config.json")))!["eval"]!["cka"]);
         Assert.True(JsonNode.Parse(File.ReadAllText(Path.Combine(a, "config.json")))!["eval"]!["cka"]!.GetValue<bool>());
     }
+
+    [Fact]
+    public void A_bench_of_cells_with_cka_tabulates_it_per_row_slice_and_pair_set()
+    {
+        File.WriteAllText(Path.Combine(_dir, "base.yaml"), TestConfigs.Small);
+        File.WriteAllText(Path.Combine(_dir, "grid.yaml"), """
+            name: t
+            base: base.yaml
+            set: [rounds=1, eval.every=1, eval.embeddings=false, eval.cka=true]
+            axes:
+              method:
+                parse: { strategy: parse }
+                dsgd-task: { strategy: dsgd-task, model.fission: false }
+              seed: [1]
+            """);
+        string outDir = Path.Combine(_dir, "bench");
+        Bench.BenchRunner.Run(Bench.GridSpec.Load(Path.Combine(_dir, "grid.yaml")), outDir);
+        string md = File.ReadAllText(Path.Combine(outDir, "results.md"));
+        Assert.Contains("## Slice CKA", md);
+        Assert.Contains("| parse | redundant | cross-modal/across-agents | 1 |", md);
+        Assert.DoesNotContain("| dsgd-task | redundant", md);   // a monolithic model has no slices
+    }
 }
