@@ -28,6 +28,7 @@ public static class BenchStatistics
         string paired = WritePaired(grid, cells, summaries, groupAxes, types, rows, outDir, md);
         string target = WriteBytesToTarget(outDir, summaries, groupAxes, types, rows, md);
         WriteProbes(outDir, groupAxes, rows, md);
+        WriteCka(outDir, groupAxes, rows, md);
         return (paired, target);
     }
 
@@ -53,6 +54,30 @@ public static class BenchStatistics
         foreach (var g in lines.GroupBy(l => (l.Row, l.Slice)))
             md.AppendLine($"| {g.Key.Row} | {g.Key.Slice} | " + string.Join(" | ", factors.Select(f =>
                 g.Where(l => l.Factor == f).Select(l => l.Acc).DefaultIfEmpty(double.NaN).Average().ToString("F2", Inv))) + " |");
+    }
+
+    /// <summary>Slice CKA over the evaluated rounds (cells run with <c>eval.cka: true</c>), mean over seeds, per row, slice kind and pair set.</summary>
+    private static void WriteCka(string outDir, IReadOnlyList<string> groupAxes, List<List<GridCell>> rows, StringBuilder md)
+    {
+        var lines = new List<(string Row, string Slice, string Pairs, int Round, string Cell, double Cka)>();
+        foreach (var row in rows)
+        {
+            string label = string.Join(" ", groupAxes.Select(a => row[0].Get(a)));
+            foreach (var c in row)
+                foreach (var r in ReadRows(Path.Combine(BenchRunner.CellDir(outDir, c), "cka.csv")))
+                    lines.Add((label, r["slice"], r["pairs"], int.Parse(r["round"], Inv), c.Id, double.Parse(r["mean"], Inv)));
+        }
+        if (lines.Count == 0) return;
+        var rounds = lines.Select(l => l.Round).Distinct().Order().ToList();
+        md.AppendLine().AppendLine("## Slice CKA").AppendLine();
+        md.AppendLine("Linear CKA between slices of one kind of different (agent, modality) pairs on the same test samples, per pair set, " +
+                      "mean over the pairs and then over the seeds that measured it (cells run with `eval.cka: true`); see a run's report.md " +
+                      "\"Slice CKA\".").AppendLine();
+        md.AppendLine("| " + string.Join(" ", groupAxes) + " | slice | pairs | seeds | " + string.Join(" | ", rounds.Select(r => $"round {r}")) + " |");
+        md.AppendLine("|---|---|---|---:|" + string.Concat(Enumerable.Repeat("---:|", rounds.Count)));
+        foreach (var g in lines.GroupBy(l => (l.Row, l.Slice, l.Pairs)))
+            md.AppendLine($"| {g.Key.Row} | {g.Key.Slice} | {g.Key.Pairs} | {g.Select(l => l.Cell).Distinct().Count()} | " + string.Join(" | ", rounds.Select(r =>
+                g.Where(l => l.Round == r).Select(l => l.Cka).DefaultIfEmpty(double.NaN).Average() is var v && double.IsNaN(v) ? "–" : v.ToString("F3", Inv))) + " |");
     }
 
     private static string WritePaired(GridSpec grid, IReadOnlyList<GridCell> cells, IReadOnlyDictionary<string, JsonObject> summaries,

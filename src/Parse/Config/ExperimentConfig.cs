@@ -347,6 +347,10 @@ public sealed record EvalConfig
     public double TargetFraction { get; init; } = 0.95;
     /// <summary>Slice probes after training (synthetic-pid, simulator): probes.csv, probes.png, report.md "Slice probes".</summary>
     public bool Probes { get; init; }
+    /// <summary>Linear CKA between agents' redundant (and unique) slices across modalities at every evaluation (simulator):
+    /// cka.csv, cka.png, report.md "Slice CKA". Left out of config.json when off, so older runs keep their config hash.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Cka { get; init; }
 }
 
 /// <summary>Simulator execution.</summary>

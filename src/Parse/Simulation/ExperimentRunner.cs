@@ -33,6 +33,7 @@ public static class ExperimentRunner
                     result = host is null ? sim.Run(live, ct) : host(() => sim.Run(live, ct));
                 RunWriter.Write(dir, cfg, result);
                 if (cfg.Eval.Embeddings) SliceEmbeddings.Write(dir.StagingPath, sim, cfg.Eval.EmbeddingSamples, cfg.Eval.Tsne, cfg.Seed);
+                if (cfg.Eval.Cka) SliceCka.Write(dir.StagingPath, result.Cka);
                 if (cfg.Eval.Probes) SliceProbes.Write(dir.StagingPath, SliceProbes.Compute(sim, cfg.Data));
                 dir.Commit();
                 return RunWriter.Summary(cfg, result);

@@ -56,6 +56,8 @@ public sealed class SimulationResult
     public required int Rounds { get; init; }
     /// <summary>Gradient conflict (cosine, unimodal vs multimodal mean gradient) per evaluated round: mean and per key.</summary>
     public IReadOnlyList<(int Round, double Mean, IReadOnlyDictionary<string, double> ByKey)> Conflict { get; init; } = [];
+    /// <summary>Slice CKA per evaluated round (<c>eval.cka</c>; empty when off).</summary>
+    public IReadOnlyList<Parse.Reporting.SliceCkaRow> Cka { get; init; } = [];
     /// <summary>Slice-drop at inference: per dropped head kind (unique, redundant, synergy), final accuracy per agent type.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> AccuracyWithoutHead { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, double>>();
 

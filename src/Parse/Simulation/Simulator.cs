@@ -148,6 +148,9 @@ public sealed class Simulator : IDisposable
         }
     }
 
+    /// <summary>Slice CKA of the evaluated rounds so far (<c>eval.cka</c>).</summary>
+    private readonly List<Reporting.SliceCkaRow> _cka = [];
+
     /// <summary>Runs all rounds.</summary>
     public SimulationResult Run(IProgress<RoundProgress>? progress = null, CancellationToken ct = default)
     {
@@ -305,6 +308,7 @@ public sealed class Simulator : IDisposable
             PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
             Rounds = _cfg.Rounds,
             Conflict = conflict,
+            Cka = _cka,
             AccuracyWithoutHead = dropped,
             Attackers = _setup.Attacks.Attackers,
             PrivacyEpsilon = _cores.Where(c => c.Tally.PrivacyEpsilon is not null).Select(c => (c.Learner.TypeName, c.Tally.PrivacyEpsilon!.Value)).ToList(),
@@ -391,6 +395,7 @@ public sealed class Simulator : IDisposable
             var (mean, byKey) = GradientConflict.Measure(Agents);
             conflict.Add((round, mean, byKey));
         }
+        if (eval && _cfg.Eval.Cka) _cka.AddRange(Reporting.SliceCka.Measure(round, Agents, _setup.Data.Test));
         if (progress is null) return;
         var accByType = new Dictionary<string, double>();
         if (eval)
