@@ -68,6 +68,7 @@ internal static class ClusterCommands
             string path = pr.GetValue(config)!;
             var sets = pr.GetValue(set) ?? [];
             var cfg = ConfigLoader.Load(path, sets);
+            foreach (var n in cfg.Notices.Concat(ClusterNotices.Of(cfg))) Console.Error.WriteLine("note: " + n);
             string outDir = pr.GetValue(outOpt) ?? Parse.Simulation.ExperimentRunner.DefaultOutput(cfg);
             var summary = Launcher.Run(new LaunchOptions
             {
