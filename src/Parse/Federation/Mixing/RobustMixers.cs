@@ -209,9 +209,13 @@ public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
     {
         int n = c.Count, b = c.Agents;
         var self = c.Rows[0];
-        var diffs = Enumerable.Range(1, n - 1).Select(k => c.Rows[k].sub(self)).ToArray();   // n - 1 x [B, P]
-        var norms = torch.stack(diffs.Select(RowNorm).ToArray(), 1)
-            .to_type(ScalarType.Float64).data<double>().ToArray();                           // [B, n - 1]
+        // every neighbour's difference at once, [n - 1, B, P], and their norms [n - 1, B] (a few whole-batch passes)
+        var neighbours = c.Neighbours ?? torch.stack(c.Rows.Skip(1).ToArray(), 0);
+        using var diffs = neighbours.sub(self);
+        double[] norms;   // [n - 1, B]
+        using (var sq = diffs.Squared())
+        using (var sums = sq.sum([2]))
+            norms = Roots(sums);
         RadiusHistory? history = null;
         RowSlots? slots = null;
         double?[]? own = null;
@@ -229,7 +233,7 @@ public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
         var row = new double[n - 1];
         for (int a = 0; a < b; a++)
         {
-            Array.Copy(norms, a * (n - 1), row, 0, n - 1);
+            for (int k = 0; k < n - 1; k++) row[k] = norms[k * b + a];
             double tau = _clip ?? (history is null ? Median(row) : Factor * PoolLowerMedian(history, slots!.Rows[a], own![a] ?? 0, row, pool));
             for (int k = 0; k < n - 1; k++)
             {
@@ -245,14 +249,24 @@ public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
                 history.Remember(slots!.Rows[a], remembered);
             }
         }
-        var update = SumInOrder(diffs.Select((x, k) =>
+        // each difference times its coefficient (one multiplication by an [n - 1, B, 1] tensor), summed in neighbour order
+        using (var coefs = torch.tensor(coef.SelectMany(x => x).Select(v => (float)v).ToArray(), [n - 1, b, 1], dtype: ScalarType.Float32))
         {
-            using var col = Column(coef[k], x);
-            var scaled = x.mul(col);
-            x.Dispose();
-            return scaled;
-        }), consume: true);
+            if (diffs.dtype == ScalarType.Float32) diffs.mul_(coefs);
+            else
+            {
+                using var cast = coefs.to_type(diffs.dtype);
+                diffs.mul_(cast);
+            }
+        }
+        var update = diffs[0];
+        for (int k = 1; k < n - 1; k++)
+        {
+            using var next = diffs[k];
+            update.add_(next, ScalarOps.One);
+        }
         var result = self.Plus(update);
+        update.Dispose();
         history?.Keep(slots!.Rows, slots.Index, result);
         return result;
     }
@@ -269,11 +283,29 @@ public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
         if (last is null) return result;
         // rows of agents without a previous value hold zeros: their norms are computed but not reported
         using var d = self.sub(last);
-        using var norms = RowNorm(d);
-        using var norms64 = norms.to_type(ScalarType.Float64);
-        var values = norms64.data<double>().ToArray();
+        using var sq = d.Squared();
+        using var sums = sq.sum([1]);
+        var values = Roots(sums);
         for (int a = 0; a < b; a++)
             if (history.Has(slots.Rows[a])) result[a] = values[a];
+        return result;
+    }
+
+    /// <summary>
+    /// The square roots of sums of squares, as doubles: for float32 the correctly rounded float32 root (what
+    /// <c>torch.sqrt</c> gives) widened exactly, computed on the host rather than by two more tensor operations.
+    /// </summary>
+    private static double[] Roots(Tensor sums)
+    {
+        if (sums.dtype != ScalarType.Float32)
+        {
+            using var roots = sums.sqrt();
+            using var roots64 = roots.to_type(ScalarType.Float64);
+            return roots64.data<double>().ToArray();
+        }
+        var f = sums.data<float>().ToArray();
+        var result = new double[f.Length];
+        for (int i = 0; i < result.Length; i++) result[i] = MathF.Sqrt(f[i]);
         return result;
     }
 

@@ -26,6 +26,12 @@ public sealed record CandidateRows(Tensor[] Rows, int[] OwnDegrees, int[][] Send
     /// per-agent state across rounds; null when the caller has none.
     /// </summary>
     public RowSlots? Slots { get; init; }
+
+    /// <summary>
+    /// The neighbours' rows as one tensor [n - 1, B, P] (its k-th entry is <see cref="Rows"/>[k + 1]), when the caller
+    /// gathered them so; null otherwise.
+    /// </summary>
+    public Tensor? Neighbours { get; init; }
 }
 
 /// <summary>
@@ -113,14 +119,14 @@ public abstract class RowMixer : IBatchedMixer
         var idx = torch.tensor(slots, dtype: ScalarType.Int64);
         var rows = new Tensor[n];
         rows[0] = Cat(store.Select(s => s.detach().reshape(s.shape[0], -1).index_select(0, idx)).ToList());
-        for (int k = 1; k < n; k++)
-        {
-            int rank = k - 1;
-            rows[k] = Cat(Enumerable.Range(0, store.Count)
-                .Select(q => torch.stack(tasks.Select(t => t.Received[rank].Values[q]).ToArray(), 0).reshape(b, -1)).ToList());
-        }
+        // every neighbour rank of every agent in one tensor [n - 1, B, P] (one stack per parameter tensor), row k a view of it
+        var neighbours = Cat(Enumerable.Range(0, store.Count)
+            .Select(q => torch.stack(Enumerable.Range(0, n - 1).SelectMany(rank => tasks.Select(t => t.Received[rank].Values[q])).ToArray(), 0)
+                .reshape(n - 1, b, -1)).ToList(), dim: 2);
+        for (int k = 1; k < n; k++) rows[k] = neighbours.select(0, k - 1);
         var result = Combine(new CandidateRows(rows, tasks.Select(t => t.OwnDegree).ToArray(),
-            tasks.Select(t => t.Received.Select(c => c.SenderDegree).ToArray()).ToArray()) { Slots = new RowSlots(store, (int)store[0].shape[0], slots, idx) });
+            tasks.Select(t => t.Received.Select(c => c.SenderDegree).ToArray()).ToArray())
+        { Slots = new RowSlots(store, (int)store[0].shape[0], slots, idx), Neighbours = neighbours });
         long offset = 0;
         foreach (var s in store)
         {
@@ -131,7 +137,7 @@ public abstract class RowMixer : IBatchedMixer
         }
     }
 
-    private static Tensor Cat(List<Tensor> parts) => parts.Count == 1 ? parts[0] : torch.cat(parts.ToArray(), 1);
+    private static Tensor Cat(List<Tensor> parts, int dim = 1) => parts.Count == 1 ? parts[0] : torch.cat(parts.ToArray(), dim);
 
     private static Tensor Flat(IReadOnlyList<Tensor> values) =>
         values.Count == 1 ? values[0].detach().reshape(-1) : torch.cat(values.Select(v => v.detach().reshape(-1)).ToArray(), 0);
