@@ -51,6 +51,7 @@ public class ShippedConfigTests
         var q = ConfigLoader.Load(Path.Combine(Repo, "configs", "quickstart.yaml"));
         Assert.Equal((128, 0.4, "chordal-ring", 0.003, "stacked", 80, 30),
             (q.Data.SamplesPerAgent, q.Data.Partition.Alpha, q.Topology.Kind, q.Train.Lr, q.Model.Ensemble, q.Rounds, q.Agents.Count));
+        Assert.Equal(("cosine", 0.5, 0.0), (q.Train.LrSchedule, q.Train.LrDecayStart, q.Train.LrFinal));
         // apart from those, it is the old quickstart: the bench file that measured it sets exactly these on synthetic-v1
         var grid = GridSpec.Load(Path.Combine(Repo, "benchmarks", "quickstart-claim.yaml"));
         var parse = BenchRunner.Resolve(grid).First(c => c.Cell.Get("method") == "parse" && c.Cell.Get("seed") == "1").Config;

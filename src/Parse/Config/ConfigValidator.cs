@@ -91,6 +91,9 @@ public static class ConfigValidator
 
         OneOf("train.optimizer", c.Train.Optimizer, ["adam", "adam-torch", "sgd"]);
         Check(c.Train.Lr > 0 && double.IsFinite(c.Train.Lr), $"train.lr: must be > 0 (got {c.Train.Lr})");
+        OneOf("train.lr_schedule", c.Train.LrSchedule, Training.LearningRateSchedule.Kinds);
+        Check(c.Train.LrDecayStart is >= 0 and < 1, $"train.lr_decay_start: must be in [0, 1) (got {c.Train.LrDecayStart})");
+        Check(c.Train.LrFinal is >= 0 and <= 1, $"train.lr_final: must be in [0, 1] (got {c.Train.LrFinal})");
         Check(c.Train.BatchSize >= 2, $"train.batch_size: must be >= 2 (got {c.Train.BatchSize})");
         Check(c.Train.LocalSteps >= 1, $"train.local_steps: must be >= 1 (got {c.Train.LocalSteps})");
         Check(c.Train.LocalEpochs is null or > 0, $"train.local_epochs: must be > 0 when set (got {c.Train.LocalEpochs})");

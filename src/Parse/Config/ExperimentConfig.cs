@@ -245,6 +245,12 @@ public sealed record TrainConfig
     /// <summary>adam (fused over all parameters), adam-torch (torch.optim.Adam per tensor) or sgd.</summary>
     public string Optimizer { get; init; } = "adam";
     public double Lr { get; init; } = 0.003;
+    /// <summary>Learning rate over the rounds: constant (default) or cosine (see <see cref="Training.LearningRateSchedule"/>).</summary>
+    public string LrSchedule { get; init; } = "constant";
+    /// <summary>cosine: share of the rounds played at <see cref="Lr"/> before the decay starts, in [0, 1).</summary>
+    public double LrDecayStart { get; init; } = 0.0;
+    /// <summary>cosine: the rate at the last round, as a share of <see cref="Lr"/>, in [0, 1].</summary>
+    public double LrFinal { get; init; } = 0.0;
     public double Momentum { get; init; } = 0.9;
     public double WeightDecay { get; init; } = 0.0;
     public int BatchSize { get; init; } = 32;

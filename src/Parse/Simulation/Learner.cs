@@ -31,6 +31,8 @@ public sealed class Learner : IDisposable
     private readonly Federation.Sharing.ISharingStrategy _strategy;
     private readonly DynamicsConfig _dynamics;
     private readonly int _seed;
+    private readonly TrainConfig _train;
+    private readonly int _rounds;
     private Dictionary<string, bool[]>? _testPresent;
     private readonly optim.Optimizer? _optimizer;
     private readonly Training.FlatAdam? _flatAdam;
@@ -68,6 +70,7 @@ public sealed class Learner : IDisposable
         _strategy = Federation.Sharing.StrategyRegistry.Create(cfg.Strategy, cfg);
         _dynamics = cfg.Dynamics;
         _seed = cfg.Seed;
+        (_train, _rounds) = (cfg.Train, cfg.Rounds);
         Model = BuildModel(first.Type, specs, numClasses, cfg, _agents.Length);
         var t = cfg.Train;
         var ps = Model.parameters();
@@ -138,12 +141,20 @@ public sealed class Learner : IDisposable
         // the stacked ensemble's weights feed the training loss: fit them here, on the training side, every round, so
         // that they depend only on the model and never on when (or whether) the run evaluates
         FitEnsembleWeights();
+        if (round >= 0) SetLearningRate(Training.LearningRateSchedule.Rate(_train, round, _rounds));
         try { return Train(); }
         finally
         {
             using (torch.no_grad())
                 for (int i = 0; i < frozen.Count; i++) { frozen[i].copy_(kept[i]); kept[i].Dispose(); }
         }
+    }
+
+    private void SetLearningRate(double lr)
+    {
+        if (_flatAdam is not null) _flatAdam.Lr = lr;
+        else if (_optimizer is TorchSharp.Modules.OptimizerHelper helper)
+            foreach (var group in helper.ParamGroups) group.LearningRate = lr;
     }
 
     private double[] Train()

@@ -18,7 +18,7 @@ public sealed class FlatAdam : IDisposable
     private readonly long[] _sizes;
     private readonly Tensor _m;
     private readonly Tensor _v;
-    private readonly double _lr, _beta1, _beta2, _eps, _weightDecay;
+    private readonly double _beta1, _beta2, _eps, _weightDecay;
     // held for the optimizer's lifetime: implicit double -> Scalar conversions can be finalized mid-call (Util.ScalarOps)
     private readonly Scalar _sBeta1, _sBeta2, _sOneMinusBeta1, _sOneMinusBeta2, _sEps, _sWeightDecay;
     private long _t;
@@ -30,10 +30,14 @@ public sealed class FlatAdam : IDisposable
         long total = _sizes.Sum();
         _m = torch.zeros(total);
         _v = torch.zeros(total);
-        (_lr, _beta1, _beta2, _eps, _weightDecay) = (lr, beta1, beta2, eps, weightDecay);
+        Lr = lr;
+        (_beta1, _beta2, _eps, _weightDecay) = (beta1, beta2, eps, weightDecay);
         (_sBeta1, _sBeta2, _sOneMinusBeta1, _sOneMinusBeta2, _sEps, _sWeightDecay) =
             (beta1.ToScalar(), beta2.ToScalar(), (1 - beta1).ToScalar(), (1 - beta2).ToScalar(), eps.ToScalar(), weightDecay.ToScalar());
     }
+
+    /// <summary>Learning rate of the next steps (a schedule may change it between rounds; the moments are kept).</summary>
+    public double Lr { get; set; }
 
     /// <summary>Clears gradients (sets them to none, so the next backward allocates fresh ones).</summary>
     public void ZeroGrad()
@@ -60,7 +64,7 @@ public sealed class FlatAdam : IDisposable
         _m.mul_(_sBeta1).add_(grad, alpha: _sOneMinusBeta1);
         _v.mul_(_sBeta2).addcmul_(grad, grad, value: _sOneMinusBeta2);
         using var bc2 = (1 - Math.Pow(_beta2, _t)).ToScalar();
-        using var stepSize = (_lr / (1 - Math.Pow(_beta1, _t))).ToScalar();
+        using var stepSize = (Lr / (1 - Math.Pow(_beta1, _t))).ToScalar();
         // two-argument overloads only: the one-argument add_/sub_ create an implicit alpha scalar (Util.ScalarOps)
         var denom = _v.div(bc2).sqrt_().add_(_sEps, Util.ScalarOps.One);
         var update = _m.div(denom).mul_(stepSize);
