@@ -44,6 +44,9 @@ public sealed class CrossRuntimeTests : IDisposable
         { "dsgd-hybrid-monolithic", ["strategy=dsgd-hybrid", "model.fission=false"] },
         { "natural-partition", ["@sites"] },
         { "median-vs-sign-flip-attackers", ["mixing.rule=median", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
+        // a rule with per-agent memory across rounds (the own-history radius) that drops the attackers beyond it
+        { "own-history-drop-vs-sign-flip-attackers", ["mixing.rule=clipped-gossip", "mixing.radius=own-history", "mixing.outliers=drop",
+            "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
         // attackers that lie in overlay discovery (keys they lack, fabricated repair chains) but send honest payloads:
         // checked against the config, discovery gives the simulator's overlays, so every accuracy matches
         { "discovery-liars", ["attack.discovery=true", "attack.fraction=0.34"] },

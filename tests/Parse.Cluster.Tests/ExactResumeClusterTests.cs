@@ -30,11 +30,17 @@ public sealed class ExactResumeClusterTests : IDisposable
         foreach (var (_, n) in nodes) n.Dispose();
     }
 
-    [Fact]
-    public void A_run_stopped_after_round_4_and_resumed_ends_with_the_same_parameters_as_an_uninterrupted_run()
+    /// <summary>
+    /// Also with a mixing rule that remembers per-agent state across rounds (clipped gossip's own-history radius, with
+    /// sign-flip attackers so that it drops neighbours): the memory travels in the checkpoint.
+    /// </summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("mixing: { rule: clipped-gossip, radius: own-history, outliers: drop }\nattack: { kind: sign-flip, fraction: 0.34, scale: 3 }\n")]
+    public void A_run_stopped_after_round_4_and_resumed_ends_with_the_same_parameters_as_an_uninterrupted_run(string extra)
     {
         string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 8")
-            .Replace("cluster: { discovery_quiet_ms", "cluster: { checkpoint_every: 4, discovery_quiet_ms").Replace("linger_ms: 5000", "linger_ms: 60000"));
+            .Replace("cluster: { discovery_quiet_ms", "cluster: { checkpoint_every: 4, discovery_quiet_ms").Replace("linger_ms: 5000", "linger_ms: 60000") + "\n" + extra);
         ExpectAll(Start(cfg, "straight"), "uninterrupted run");
         var stopped = Start(cfg, "stopped", "--stop-after", "4");
         ExpectAll(stopped, "run stopped after round 4");

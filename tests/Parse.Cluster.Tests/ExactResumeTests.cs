@@ -52,6 +52,41 @@ public sealed class ExactResumeTests : IDisposable
         Assert.NotEqual(Flat(straight), Flat(paramsOnly));
     }
 
+    /// <summary>
+    /// The own-history radius remembers each group's last values and distances: the checkpoint carries that memory, and a
+    /// resumed agent's mixer holds exactly what the saved one held.
+    /// </summary>
+    [Fact]
+    public void The_mixing_rules_memory_is_saved_in_the_checkpoint_and_restored()
+    {
+        var cfg = Config("mixing.rule=clipped-gossip", "mixing.radius=own-history", "mixing.outliers=drop");
+        using var setup = ExperimentSetup.Build(cfg, ".");
+        string fp = ConfigFingerprint.Of(cfg);
+        var store = new CheckpointStore(_dir);
+        using var saved = Core(setup, 2);
+        var groups = saved.Learner.Model.Groups;
+        for (int r = 0; r < 3; r++)
+        {
+            saved.Learner.LocalTrain();
+            foreach (var g in groups.Take(3))
+            {
+                using var scope = torch.NewDisposeScope();
+                using var noGrad = torch.no_grad();
+                var near = g.Parameters.Select(p => p.detach().clone().add_(torch.full_like(p, 0.01f))).ToList();
+                saved.Mixer.Mix(g.Parameters, 1, [new Parse.Federation.Mixing.Contribution(1, 2, near, 0)]);
+            }
+        }
+        var memory = ((Parse.Federation.Mixing.IMixerMemory)saved.Mixer).SaveMemory(groups);
+        Assert.NotNull(memory);
+        AgentCheckpoint.Save(store, saved, fp);
+        Assert.Equal(memory, store.TryLoadLatest(2)!.Blobs[AgentCheckpoint.MixerBlob]);
+
+        using var resumed = Core(setup, 2);
+        AgentCheckpoint.Restore(store.TryLoadLatest(2)!, resumed, fp, _dir);
+        Assert.Equal(memory, ((Parse.Federation.Mixing.IMixerMemory)resumed.Mixer).SaveMemory(resumed.Learner.Model.Groups));
+        Assert.Equal(Flat(saved), Flat(resumed));
+    }
+
     [Fact]
     public void A_checkpoint_of_a_different_config_with_the_same_shapes_is_refused_with_a_clear_message()
     {

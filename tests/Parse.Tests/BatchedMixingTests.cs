@@ -1,6 +1,7 @@
 using Parse.Federation.Mixing;
 using Parse.Model;
 using Parse.Simulation;
+using Parse.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -45,33 +46,48 @@ public class BatchedMixingTests
                 var rng = new Random(seed * 31 + 7);
                 var stores = new[] { Store(11, rng), Store(5, rng) };
                 var reference = stores.Select(s => s.Select(p => new Parameter(p.detach().clone(), requires_grad: false)).ToList()).ToArray();
-                var tasks = new List<MixTask>();
-                var alone = new List<(ParameterGroup Group, int Degree, List<Contribution> Received)>();
-                for (int s = 0; s < stores.Length; s++)
-                    for (int a = 0; a < stores[s][0].shape[0]; a++)
-                    {
-                        int count = rng.Next(0, 8);
-                        var received = Enumerable.Range(0, count).Select(k =>
+                var groups = stores.Select(s => Enumerable.Range(0, (int)s[0].shape[0]).Select(a => GroupOf(s, a)).ToArray()).ToArray();
+                var alone = reference.Select(s => Enumerable.Range(0, (int)s[0].shape[0]).Select(a => GroupOf(s, a)).ToArray()).ToArray();
+                // three rounds, with the same "local training" step on both between them: rules that remember per-agent state
+                // (the own-history radius) read it from the stacked store in one path and from the agent's tensors in the other
+                for (int round = 0; round < 3; round++)
+                {
+                    if (round > 0)
+                        for (int s = 0; s < stores.Length; s++)
+                            for (int q = 0; q < 2; q++)
+                            {
+                                using var step = torch.randn(stores[s][q].shape, generator: new torch.Generator((ulong)(seed * 100 + round * 10 + s * 2 + q))).Times(0.05);
+                                stores[s][q].detach().add_(step);
+                                reference[s][q].detach().add_(step);
+                            }
+                    var tasks = new List<MixTask>();
+                    var single = new List<(ParameterGroup Group, int Degree, List<Contribution> Received)>();
+                    for (int s = 0; s < stores.Length; s++)
+                        for (int a = 0; a < stores[s][0].shape[0]; a++)
                         {
-                            double spread = rng.NextDouble() < 0.2 ? 100 : 2;
-                            Tensor V(params long[] shape) => torch.tensor(Enumerable.Range(0, (int)shape.Aggregate(1L, (x, y) => x * y))
-                                .Select(_ => (float)((rng.NextDouble() - 0.5) * spread)).ToArray()).reshape(shape);
-                            return new Contribution(100 + k, rng.Next(1, 9), [V(3, 4), V(4)], 0);
-                        }).ToList();
-                        int degree = count + rng.Next(0, 2);   // sometimes one neighbour missing
-                        tasks.Add(new MixTask(GroupOf(stores[s], a), degree, received));
-                        alone.Add((GroupOf(reference[s], a), degree, received));
-                    }
-                rule.MixBatch(tasks.OrderBy(_ => rng.Next()).ToList());
-                foreach (var (g, degree, received) in alone) rule.Mix(g.Parameters, degree, received);
-                for (int s = 0; s < stores.Length; s++)
-                    for (int q = 0; q < 2; q++)
-                    {
-                        var batched = stores[s][q].detach();
-                        var single = reference[s][q].detach();
-                        Assert.True(batched.eq(single).all().item<bool>(),
-                            $"{rule.Name} (seed {seed}, store {s}, tensor {q}): largest difference {batched.sub(single).abs().max().item<float>()}");
-                    }
+                            int count = rng.Next(0, 8);
+                            var received = Enumerable.Range(0, count).Select(k =>
+                            {
+                                double spread = rng.NextDouble() < 0.2 ? 100 : 2;
+                                Tensor V(params long[] shape) => torch.tensor(Enumerable.Range(0, (int)shape.Aggregate(1L, (x, y) => x * y))
+                                    .Select(_ => (float)((rng.NextDouble() - 0.5) * spread)).ToArray()).reshape(shape);
+                                return new Contribution(100 + k, rng.Next(1, 9), [V(3, 4), V(4)], 0);
+                            }).ToList();
+                            int degree = count + rng.Next(0, 2);   // sometimes one neighbour missing
+                            tasks.Add(new MixTask(groups[s][a], degree, received));
+                            single.Add((alone[s][a], degree, received));
+                        }
+                    rule.MixBatch(tasks.OrderBy(_ => rng.Next()).ToList());
+                    foreach (var (g, degree, received) in single) rule.Mix(g.Parameters, degree, received);
+                    for (int s = 0; s < stores.Length; s++)
+                        for (int q = 0; q < 2; q++)
+                        {
+                            var batched = stores[s][q].detach();
+                            var one = reference[s][q].detach();
+                            Assert.True(batched.eq(one).all().item<bool>(),
+                                $"{rule.Name} (seed {seed}, round {round}, store {s}, tensor {q}): largest difference {batched.sub(one).abs().max().item<float>()}");
+                        }
+                }
                 // the rule changed something (the test is not comparing two untouched stores)
                 Assert.False(stores[0][0].detach().eq(Store(11, new Random(seed * 31 + 7))[0].detach()).all().item<bool>(), rule.Name);
             }

@@ -198,6 +198,55 @@ public class RobustMixingTests
         }
     }
 
+    /// <summary>
+    /// The own-history radius remembers each agent's last values and distances: saved and restored into a new mixer
+    /// (what a checkpoint does), the agent goes on mixing exactly as without the interruption; a new mixer without the
+    /// memory mixes differently (its first round clips the lone neighbour to nothing).
+    /// </summary>
+    [Fact]
+    public void Own_history_memory_saved_and_restored_continues_exactly()
+    {
+        static Parse.Model.ParameterGroup Group(List<Parameter> p) => new("head/redundant", Parse.Model.GroupRole.Redundant, null, [p[0].detach()]);
+        var straight = new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0, drop: true);
+        var own = Own(0, 0, 0);
+        var g = Group(own);
+        var rng = new Random(3);
+        float[] Step() => Enumerable.Range(0, 3).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray();
+        // an honest neighbour and an attacker before the interruption, the honest one alone after it
+        void Round(ClippedGossipMixer m, Parse.Model.ParameterGroup group, float[] step, bool attacker)
+        {
+            group.Parameters[0].add_(torch.tensor(step));
+            var x = group.Parameters[0].data<float>().ToArray();
+            Contribution honest = From(1, x[0] + 0.1f, x[1] - 0.05f, x[2]);
+            using (torch.no_grad()) m.Mix(group.Parameters, attacker ? 2 : 1, attacker ? [honest, From(2, x[0], x[1] + 50f, x[2])] : [honest]);
+        }
+        for (int r = 0; r < 4; r++) Round(straight, g, Step(), attacker: true);
+        Assert.Null(new ClippedGossipMixer(null).SaveMemory([g]));   // the median radius remembers nothing
+        var memory = straight.SaveMemory([g]);
+        Assert.NotNull(memory);
+
+        var resumedOwn = Own(Values(own));
+        var resumedGroup = Group(resumedOwn);
+        var resumed = new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0, drop: true);
+        resumed.RestoreMemory(memory!, [resumedGroup]);
+        Assert.Equal(memory, resumed.SaveMemory([resumedGroup]));
+        var freshOwn = Own(Values(own));
+        var freshGroup = Group(freshOwn);
+        var fresh = new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0, drop: true);
+        for (int r = 0; r < 3; r++)
+        {
+            var step = Step();
+            Round(straight, g, step, attacker: false);
+            Round(resumed, resumedGroup, step, attacker: false);
+            Round(fresh, freshGroup, step, attacker: false);
+            Assert.Equal(Values(own), Values(resumedOwn));
+        }
+        Assert.NotEqual(Values(own), Values(freshOwn));
+        // a memory of another model does not fit
+        var other = Group(Own(0, 0));
+        Assert.Throws<InvalidDataException>(() => new ClippedGossipMixer(null, ClipRadius.OwnHistory).RestoreMemory(memory!, [other]));
+    }
+
     [Fact]
     public void Metropolis_matches_the_weighted_average()
     {
@@ -226,6 +275,33 @@ public class RobustMixingTests
                 $"{type}: attacked {attacked.AccuracyByType[type]:F3} vs clean {clean.AccuracyByType[type]:F3}");
             Assert.True(defended.AccuracyByType[type] > attacked.AccuracyByType[type] + 0.1,
                 $"{type}: defended {defended.AccuracyByType[type]:F3} vs attacked {attacked.AccuracyByType[type]:F3}");
+        }
+    }
+
+    /// <summary>
+    /// Silent attackers (the baseline of the attacks): every payload they send is left out of mixing, every other
+    /// payload is mixed, and no round waits for them.
+    /// </summary>
+    [Fact]
+    public void Silent_attackers_payloads_are_left_out_of_every_mix_and_no_round_waits()
+    {
+        var cfg = TestConfigs.Load("attack.kind=silent", "attack.fraction=0.25", "rounds=3", "topology.kind=fully-connected", "data.samples_per_agent=48");
+        using var sim = new Simulator(cfg, ".");
+        var delivered = new int[sim.Cores.Count];
+        var fromAttackers = new int[sim.Cores.Count];
+        var plan = AttackPlan.Of(cfg, sim.Cores.Count);
+        sim.OnDelivered = (from, to, _) =>
+        {
+            delivered[to]++;
+            if (plan.IsAttacker(from)) fromAttackers[to]++;
+        };
+        var result = sim.Run();
+        Assert.Equal(3, result.Attackers.Count);
+        foreach (var core in sim.Cores)
+        {
+            Assert.True(fromAttackers[core.Id] > 0, $"agent {core.Id} has attacker neighbours on the fully connected graph");
+            Assert.Equal(delivered[core.Id] - fromAttackers[core.Id], core.Tally.Mixed);
+            Assert.Equal(0, core.Tally.DeadlineRounds);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Parse.Config;
+using Parse.Federation.Mixing;
 using Parse.Node;
 using Parse.Simulation;
 
@@ -8,7 +9,8 @@ namespace Parse.Cluster.Checkpoints;
 /// <summary>
 /// What a cluster agent saves at a round boundary so that a resumed run continues exactly as an uninterrupted one:
 /// its model slice, its optimizer state (Adam moments and step count), the position of its batch sequence, the rounds
-/// completed and its tally, and the fingerprint of the config it trained under.
+/// completed and its tally, the memory of its mixing rule (<see cref="IMixerMemory"/>, e.g. the own-history radius), and
+/// the fingerprint of the config it trained under.
 /// </summary>
 public static class AgentCheckpoint
 {
@@ -16,6 +18,8 @@ public static class AgentCheckpoint
     public const string OptimizerBlob = "optimizer";
     /// <summary>Blob holding the batch sampler position (shuffles i64, cursor i32).</summary>
     public const string SamplerBlob = "sampler";
+    /// <summary>Blob holding the mixing rule's memory of the agent's groups (present only when the rule remembers something).</summary>
+    public const string MixerBlob = "mixer";
 
     /// <summary>Saves <paramref name="core"/> after its completed round; returns the file path.</summary>
     public static string Save(CheckpointStore store, AgentCore core, string fingerprint)
@@ -32,6 +36,7 @@ public static class AgentCheckpoint
             [OptimizerBlob] = core.Learner.Group.OptimizerState(),
             [SamplerBlob] = ms.ToArray(),
         };
+        if (core.Mixer is IMixerMemory memory && memory.SaveMemory(core.Learner.Model.Groups) is { } mixer) blobs[MixerBlob] = mixer;
         return store.Save(core.Id, core.Round, core.Learner.Model.State(), JsonSerializer.Serialize(core.Tally), fingerprint, blobs);
     }
 
@@ -61,6 +66,12 @@ public static class AgentCheckpoint
             CheckpointStore.Restore(c, core.Learner.Model.State());
             core.Learner.Group.LoadOptimizerState(optimizer);
             core.Learner.RestoreSampler(new SamplerState(BitConverter.ToInt64(sampler, 0), BitConverter.ToInt32(sampler, 8)));
+            if (c.Blobs.TryGetValue(MixerBlob, out var mixer))
+            {
+                if (core.Mixer is not IMixerMemory memory)
+                    throw new InvalidDataException($"it holds the memory of a mixing rule, but mixing.rule {core.Mixer.Name} keeps none");
+                memory.RestoreMemory(mixer, core.Learner.Model.Groups);
+            }
         }
         catch (InvalidDataException e) { throw new ConfigException($"{what} does not fit this experiment's model: {e.Message}"); }
         core.ResumeAt(c.Round, tally);

@@ -442,6 +442,7 @@ public sealed partial class AgentCore : IDisposable
                         continue;
                     }
                     chosen.Add(pick);
+                    if (_attacks?.Silenced(j, r, g.Role) == true) continue;   // attack.kind silent: as if nothing came
                     int stale = Math.Max(0, r - pick.Round);
                     contributions.Add(new Contribution(j, pick.Payload.SenderDegree, pick.Payload.Values, stale));
                     Tally.Mixed++;

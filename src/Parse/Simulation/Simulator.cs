@@ -412,14 +412,21 @@ public sealed class Simulator : IDisposable
     /// </summary>
     public bool BatchedMixing { get; set; } = true;
 
+    /// <summary>The mixer that mixes every batched round (the first agent's to close a round), once chosen.</summary>
+    private IBatchedMixer? _batchMixer;
+
     /// <summary>
     /// Closes the mixing half of the round for <paramref name="cores"/>: agent by agent, or, for a rule that batches,
     /// every agent's payloads chosen first, then one batched call per stacked store (a group of a learner), in parallel.
     /// </summary>
     private void MixAll(IReadOnlyList<AgentCore> cores, double now, bool[] atDeadline, int par)
     {
-        var batched = BatchedMixing && _cfg.Sim.BatchAgents && cores.Count > 1 && cores[0].Mixer is IBatchedMixer first
-            && cores.All(c => c.Mixer is IBatchedMixer && c.Mixer.GetType() == first.GetType()) ? first : null;
+        // one batching mixer for the whole run, whichever agents close together: a rule that remembers per-agent state
+        // (the own-history radius) keeps it by stacked store in that mixer, so every round must go through it
+        if (_batchMixer is null && BatchedMixing && _cfg.Sim.BatchAgents && cores[0].Mixer is IBatchedMixer first
+            && _cores.All(c => c.Mixer is IBatchedMixer && c.Mixer.GetType() == first.GetType()))
+            _batchMixer = first;
+        var batched = BatchedMixing && _cfg.Sim.BatchAgents ? _batchMixer : null;
         if (batched is null)
         {
             ForEachUnit(par, cores.Select(c => Labelled($"agent {c.Id}", "mixing", () => c.Mix(now, atDeadline[c.Id]))).ToList());

@@ -39,6 +39,12 @@ public interface IAttack
 
     /// <summary>True when <see cref="AttackContext.Received"/> is used (the core then keeps a copy of the last mixed values).</summary>
     bool NeedsReceived => false;
+
+    /// <summary>
+    /// True when the attacker's payloads are left out of every agent's mixing, as if it sent nothing (a baseline: its
+    /// neighbours lose it as a partner but receive no poison).
+    /// </summary>
+    bool Silent => false;
 }
 
 /// <summary>Sends -scale x the honest values.</summary>
@@ -136,17 +142,34 @@ public sealed class FreeRiderAttack : IAttack
     public IReadOnlyList<Tensor>? Poison(AttackContext c) => c.Initial.Select(v => v.clone()).ToList();
 }
 
+/// <summary>
+/// A silent attacker, the baseline of the attacks: its payloads are left out of its neighbours' mixing (their weight
+/// stays with the receiver, as with <c>mixing.outliers: drop</c>), so honest agents lose it as a partner and get no
+/// poison. It still publishes on time, so no round waits for a deadline and the rounds run as in an attack.
+/// </summary>
+public sealed class SilentAttack : IAttack
+{
+    /// <inheritdoc />
+    public string Name => "silent";
+    /// <inheritdoc />
+    public bool Silent => true;
+    /// <inheritdoc />
+    public IReadOnlyList<Tensor>? Poison(AttackContext c) => null;
+}
+
 /// <summary>Which agents attack, and with what (from <c>attack.*</c>); the same in both runtimes.</summary>
 public sealed class AttackPlan
 {
     private readonly HashSet<int> _attackers;
     private readonly HashSet<GroupRole>? _roles;
+    private readonly bool _silent;
 
     private AttackPlan(AttackConfig cfg, HashSet<int> attackers, HashSet<GroupRole>? roles)
     {
         Config = cfg;
         _attackers = attackers;
         _roles = roles;
+        _silent = attackers.Count > 0 && cfg.Kind != "none" && AttackRegistry.Registry.Resolve("attack.kind", cfg.Kind)(cfg).Silent;
     }
 
     /// <summary>The attack settings.</summary>
@@ -163,6 +186,12 @@ public sealed class AttackPlan
 
     /// <summary>True if groups of <paramref name="role"/> are attacked.</summary>
     public bool Targets(GroupRole role) => _roles is null || _roles.Contains(role);
+
+    /// <summary>
+    /// True if what agent <paramref name="sender"/> sent for a group of <paramref name="role"/> in round
+    /// <paramref name="round"/> is left out of mixing (a <see cref="IAttack.Silent"/> attacker from its start round).
+    /// </summary>
+    public bool Silenced(int sender, int round, GroupRole role) => _silent && round >= Config.StartRound && IsAttacker(sender) && Targets(role);
 
     /// <summary>The plan of <paramref name="cfg"/> for <paramref name="agents"/> agents.</summary>
     public static AttackPlan Of(ExperimentConfig cfg, int agents)
@@ -206,6 +235,7 @@ public static class AttackRegistry
         r.Register("ipm", a => new IpmAttack(a.Scale ?? 1), "inner-product manipulation: -scale x the mean of the last values seen");
         r.Register("label-flip", _ => new LabelFlipAttack(), "train on labels C - 1 - y");
         r.Register("free-rider", _ => new FreeRiderAttack(), "no local training; resend the initial parameters");
+        r.Register("silent", _ => new SilentAttack(), "baseline: the attacker's payloads are left out of mixing (partners lost, no poison)");
         r.Register("slice-targeted", a => new SignFlipAttack(a.Scale ?? 1), "sign-flip restricted to attack.roles (e.g. [synergy])");
         return r;
     }

@@ -1,3 +1,4 @@
+using Parse.Model;
 using Parse.Util;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -168,7 +169,7 @@ public sealed class KrumMixer(int f, bool multi) : RowMixer
 /// distance are untouched. In the first round (no own update yet) the agent's own copy counts as distance 0.</item>
 /// </list>
 /// </summary>
-public sealed class ClippedGossipMixer : RowMixer
+public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
 {
     private readonly double? _clip;
     private readonly RadiusHistories _histories = new();
@@ -208,76 +209,206 @@ public sealed class ClippedGossipMixer : RowMixer
     {
         int n = c.Count, b = c.Agents;
         var self = c.Rows[0];
-        var diffs = Enumerable.Range(1, n - 1).Select(k => c.Rows[k].sub(self)).ToArray();   // n - 1 x [B, P]
-        var norms = torch.stack(diffs.Select(RowNorm).ToArray(), 1)
-            .to_type(ScalarType.Float64).data<double>().ToArray();                           // [B, n - 1]
-        RadiusHistory[]? histories = null;
+        // every neighbour's difference at once, [n - 1, B, P], and their norms [n - 1, B] (a few whole-batch passes)
+        var neighbours = c.Neighbours ?? torch.stack(c.Rows.Skip(1).ToArray(), 0);
+        using var diffs = neighbours.sub(self);
+        double[] norms;   // [n - 1, B]
+        using (var sq = diffs.Squared())
+        using (var sums = sq.sum([2]))
+            norms = Roots(sums);
+        RadiusHistory? history = null;
+        RowSlots? slots = null;
         double?[]? own = null;
+        double[] pool = [];
         if (OwnHistory)
         {
-            var keys = c.Keys ?? throw new InvalidOperationException("clipped-gossip with mixing.radius own-history needs the agents' keys");
-            histories = keys.Select(_histories.Of).ToArray();
-            own = OwnUpdateNorms(self, histories);
+            slots = c.Slots ?? throw new InvalidOperationException("clipped-gossip with mixing.radius own-history needs the agents' store slots");
+            history = _histories.Of(slots.Store, slots.Capacity);
+            own = OwnUpdateNorms(self, history, slots);
+            pool = new double[RadiusHistory.Window * n + n];
         }
         // coefficient of neighbour k at agent a: w_ak x clip factor
         var coef = new double[n - 1][];
         for (int k = 0; k < n - 1; k++) coef[k] = new double[b];
+        var row = new double[n - 1];
         for (int a = 0; a < b; a++)
         {
-            var row = norms.AsSpan(a * (n - 1), n - 1).ToArray();
-            double tau = _clip ?? (histories is null ? Median(row) : Factor * LowerMedian(histories[a].Pool.Append(own![a] ?? 0).Concat(row)));
+            for (int k = 0; k < n - 1; k++) row[k] = norms[k * b + a];
+            double tau = _clip ?? (history is null ? Median(row) : Factor * PoolLowerMedian(history, slots!.Rows[a], own![a] ?? 0, row, pool));
             for (int k = 0; k < n - 1; k++)
             {
                 double w = MetropolisHastings.Weight(c.OwnDegrees[a], c.SenderDegrees[a][k]);
                 coef[k][a] = w * (row[k] > tau && row[k] > 0 ? (Drop ? 0 : tau / row[k]) : 1.0);
             }
-            if (histories is not null)
-                histories[a].Remember([.. own![a] is { } u ? new[] { u } : [], .. row.Select(d => Math.Min(d, tau))]);
+            if (history is not null)
+            {
+                int u = own![a] is null ? 0 : 1;
+                var remembered = new double[u + n - 1];
+                if (u == 1) remembered[0] = own[a]!.Value;
+                for (int k = 0; k < n - 1; k++) remembered[u + k] = Math.Min(row[k], tau);
+                history.Remember(slots!.Rows[a], remembered);
+            }
         }
-        var update = SumInOrder(diffs.Select((x, k) =>
+        // each difference times its coefficient (one multiplication by an [n - 1, B, 1] tensor), summed in neighbour order
+        using (var coefs = torch.tensor(coef.SelectMany(x => x).Select(v => (float)v).ToArray(), [n - 1, b, 1], dtype: ScalarType.Float32))
         {
-            using var col = Column(coef[k], x);
-            var scaled = x.mul(col);
-            x.Dispose();
-            return scaled;
-        }), consume: true);
+            if (diffs.dtype == ScalarType.Float32) diffs.mul_(coefs);
+            else
+            {
+                using var cast = coefs.to_type(diffs.dtype);
+                diffs.mul_(cast);
+            }
+        }
+        var update = diffs[0];
+        for (int k = 1; k < n - 1; k++)
+        {
+            using var next = diffs[k];
+            update.add_(next, ScalarOps.One);
+        }
         var result = self.Plus(update);
-        if (histories is not null)
-            for (int a = 0; a < b; a++) histories[a].Keep(result[a]);
+        update.Dispose();
+        history?.Keep(slots!.Rows, slots.Index, result);
         return result;
     }
 
     /// <summary>
     /// Each agent's own update norm: the L2 distance of its current values from its values after it last mixed (null
-    /// before its first mixing, or when the group's size changed).
+    /// before its first mixing, or when the group's size changed). One gather of the batch's remembered rows.
     /// </summary>
-    private static double?[] OwnUpdateNorms(Tensor self, RadiusHistory[] histories)
+    private static double?[] OwnUpdateNorms(Tensor self, RadiusHistory history, RowSlots slots)
     {
-        int b = histories.Length;
+        int b = slots.Rows.Length;
         var result = new double?[b];
-        long p = self.shape[1];
-        if (!histories.Any(h => h.Last is { } l && l.numel() == p)) return result;
-        // agents without a previous value are compared with themselves (distance 0) and reported as null
-        using var last = torch.stack(Enumerable.Range(0, b)
-            .Select(a => histories[a].Last is { } l && l.numel() == p ? l : self[a]).ToArray(), 0);
+        using var last = history.LastOf(slots.Rows, slots.Index, self.shape[1]);
+        if (last is null) return result;
+        // rows of agents without a previous value hold zeros: their norms are computed but not reported
         using var d = self.sub(last);
-        var norms = RowNorm(d).to_type(ScalarType.Float64).data<double>().ToArray();
+        using var sq = d.Squared();
+        using var sums = sq.sum([1]);
+        var values = Roots(sums);
         for (int a = 0; a < b; a++)
-            if (histories[a].Last is { } l && l.numel() == p) result[a] = norms[a];
+            if (history.Has(slots.Rows[a])) result[a] = values[a];
         return result;
+    }
+
+    /// <summary>
+    /// The square roots of sums of squares, as doubles: for float32 the correctly rounded float32 root (what
+    /// <c>torch.sqrt</c> gives) widened exactly, computed on the host rather than by two more tensor operations.
+    /// </summary>
+    private static double[] Roots(Tensor sums)
+    {
+        if (sums.dtype != ScalarType.Float32)
+        {
+            using var roots = sums.sqrt();
+            using var roots64 = roots.to_type(ScalarType.Float64);
+            return roots64.data<double>().ToArray();
+        }
+        var f = sums.data<float>().ToArray();
+        var result = new double[f.Length];
+        for (int i = 0; i < result.Length; i++) result[i] = MathF.Sqrt(f[i]);
+        return result;
+    }
+
+    /// <summary>
+    /// The lower median of a slot's remembered distances, this round's own update norm and its neighbour distances
+    /// (<paramref name="buffer"/>: scratch space for them).
+    /// </summary>
+    private static double PoolLowerMedian(RadiusHistory history, long slot, double own, double[] row, double[] buffer)
+    {
+        int count = history.PoolCount(slot) + 1 + row.Length;
+        if (buffer.Length < count) buffer = new double[count];
+        int m = history.CopyPool(slot, buffer);
+        buffer[m++] = own;
+        row.CopyTo(buffer, m);
+        var s = buffer.AsSpan(0, count);
+        s.Sort();
+        return s[(count - 1) / 2];
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Per group with a memory (own-history radius only), by key: whether it has last values, those values (float32),
+    /// then its remembered rounds of distances.
+    /// </remarks>
+    public byte[]? SaveMemory(IReadOnlyList<ParameterGroup> groups)
+    {
+        var entries = new List<(ParameterGroup Group, RadiusHistory History, long Row)>();
+        foreach (var g in groups)
+        {
+            if (_histories.Find(g.Parameters) is { } alone) entries.Add((g, alone, 0));
+            else if (g.Stacked.Count > 0 && _histories.Find(g.Stacked) is { } stacked) entries.Add((g, stacked, g.Agent));
+        }
+        if (entries.Count == 0) return null;
+        var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms))
+        {
+            w.Write(entries.Count);
+            foreach (var (g, h, row) in entries)
+            {
+                w.Write(g.Key);
+                bool has = h.Has(row) && h.Last is not null;
+                w.Write(has);
+                if (has)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    var values = h.Last![row].to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+                    w.Write(values.Length);
+                    foreach (float v in values) w.Write(v);
+                }
+                var rounds = h.RoundsOf(row).ToList();
+                w.Write(rounds.Count);
+                foreach (var r in rounds)
+                {
+                    w.Write(r.Length);
+                    foreach (double d in r) w.Write(d);
+                }
+            }
+        }
+        return ms.ToArray();
+    }
+
+    /// <inheritdoc />
+    public void RestoreMemory(byte[] memory, IReadOnlyList<ParameterGroup> groups)
+    {
+        var byKey = groups.ToDictionary(g => g.Key, StringComparer.Ordinal);
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(memory));
+            int count = r.ReadInt32();
+            if (count < 0 || count > groups.Count) throw new InvalidDataException($"mixer memory: {count} groups, the agent has {groups.Count}");
+            for (int e = 0; e < count; e++)
+            {
+                string key = r.ReadString();
+                if (!byKey.TryGetValue(key, out var g)) throw new InvalidDataException($"mixer memory: group '{key}' is not one of this agent's");
+                float[]? last = null;
+                if (r.ReadBoolean())
+                {
+                    int p = r.ReadInt32();
+                    if (p != g.NumElements) throw new InvalidDataException($"mixer memory: group '{key}' has {p} remembered values, the model {g.NumElements}");
+                    last = new float[p];
+                    for (int k = 0; k < p; k++) last[k] = r.ReadSingle();
+                }
+                int rounds = r.ReadInt32();
+                if (rounds is < 0 or > RadiusHistory.Window) throw new InvalidDataException($"mixer memory: group '{key}': {rounds} rounds");
+                var list = new List<double[]>();
+                for (int q = 0; q < rounds; q++)
+                {
+                    int len = r.ReadInt32();
+                    if (len < 0 || len > 4096) throw new InvalidDataException($"mixer memory: group '{key}': a round of {len} distances");
+                    var d = new double[len];
+                    for (int k = 0; k < len; k++) d[k] = r.ReadDouble();
+                    list.Add(d);
+                }
+                _histories.Of(g.Parameters, 1).Restore(0, last, list);
+            }
+        }
+        catch (EndOfStreamException) { throw new InvalidDataException("mixer memory: truncated"); }
     }
 
     private static double Median(double[] v)
     {
         var s = v.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
-    /// <summary>The lower median (for an even count the smaller of the two middle values; 0 for none).</summary>
-    private static double LowerMedian(IEnumerable<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length == 0 ? 0 : s[(s.Length - 1) / 2];
     }
 }
 

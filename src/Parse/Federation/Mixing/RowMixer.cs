@@ -22,11 +22,27 @@ public sealed record CandidateRows(Tensor[] Rows, int[] OwnDegrees, int[][] Send
     public int Agents => OwnDegrees.Length;
 
     /// <summary>
-    /// One identity per agent of the batch that stays the same from round to round (the agent's group tensors list),
-    /// for rules that keep per-agent state across rounds; null when the caller has none.
+    /// Where the agents of the batch sit in a store that stays the same from round to round, for rules that keep
+    /// per-agent state across rounds; null when the caller has none.
     /// </summary>
-    public IReadOnlyList<object>? Keys { get; init; }
+    public RowSlots? Slots { get; init; }
+
+    /// <summary>
+    /// The neighbours' rows as one tensor [n - 1, B, P] (its k-th entry is <see cref="Rows"/>[k + 1]), when the caller
+    /// gathered them so; null otherwise.
+    /// </summary>
+    public Tensor? Neighbours { get; init; }
 }
+
+/// <summary>
+/// The agents of a batch of <see cref="CandidateRows"/> as rows of a store: the stacked parameters of their group
+/// (one row per agent of the stacked model), or the group tensors of an agent mixed alone (one row).
+/// </summary>
+/// <param name="Store">The store's identity (the stacked parameters list, or the agent's group tensors list).</param>
+/// <param name="Capacity">Agent slots of the store.</param>
+/// <param name="Rows">Each batch agent's slot, in batch order.</param>
+/// <param name="Index">The same slots as an Int64 tensor (for <c>index_select</c> / <c>index_copy_</c>).</param>
+public sealed record RowSlots(object Store, int Capacity, long[] Rows, Tensor Index);
 
 /// <summary>
 /// Base of the robust rules: a rule is one function of the candidate rows (<see cref="Combine"/>) made of row-wise
@@ -60,7 +76,8 @@ public abstract class RowMixer : IBatchedMixer
         var rows = new Tensor[received.Count + 1];
         rows[0] = Flat(own).unsqueeze(0);
         for (int k = 0; k < received.Count; k++) rows[k + 1] = Flat(received[k].Values).unsqueeze(0);
-        var result = Combine(new CandidateRows(rows, [ownDegree], [received.Select(c => c.SenderDegree).ToArray()]) { Keys = [own] });
+        using var index = torch.tensor(new[] { 0L }, dtype: ScalarType.Int64);
+        var result = Combine(new CandidateRows(rows, [ownDegree], [received.Select(c => c.SenderDegree).ToArray()]) { Slots = new RowSlots(own, 1, [0], index) });
         WriteBack(own, result[0]);
     }
 
@@ -98,17 +115,18 @@ public abstract class RowMixer : IBatchedMixer
         int b = tasks.Count, n = tasks[0].Received.Count + 1;
         for (int i = 1; i < b; i++)
             if (tasks[i].Group.Agent == tasks[i - 1].Group.Agent) throw new ArgumentException($"two tasks for agent slot {tasks[i].Group.Agent} of one group", nameof(tasks));
-        var idx = torch.tensor(tasks.Select(t => (long)t.Group.Agent).ToArray(), dtype: ScalarType.Int64);
+        var slots = tasks.Select(t => (long)t.Group.Agent).ToArray();
+        var idx = torch.tensor(slots, dtype: ScalarType.Int64);
         var rows = new Tensor[n];
         rows[0] = Cat(store.Select(s => s.detach().reshape(s.shape[0], -1).index_select(0, idx)).ToList());
-        for (int k = 1; k < n; k++)
-        {
-            int rank = k - 1;
-            rows[k] = Cat(Enumerable.Range(0, store.Count)
-                .Select(q => torch.stack(tasks.Select(t => t.Received[rank].Values[q]).ToArray(), 0).reshape(b, -1)).ToList());
-        }
+        // every neighbour rank of every agent in one tensor [n - 1, B, P] (one stack per parameter tensor), row k a view of it
+        var neighbours = Cat(Enumerable.Range(0, store.Count)
+            .Select(q => torch.stack(Enumerable.Range(0, n - 1).SelectMany(rank => tasks.Select(t => t.Received[rank].Values[q])).ToArray(), 0)
+                .reshape(n - 1, b, -1)).ToList(), dim: 2);
+        for (int k = 1; k < n; k++) rows[k] = neighbours.select(0, k - 1);
         var result = Combine(new CandidateRows(rows, tasks.Select(t => t.OwnDegree).ToArray(),
-            tasks.Select(t => t.Received.Select(c => c.SenderDegree).ToArray()).ToArray()) { Keys = tasks.Select(t => (object)t.Group.Parameters).ToArray() });
+            tasks.Select(t => t.Received.Select(c => c.SenderDegree).ToArray()).ToArray())
+        { Slots = new RowSlots(store, (int)store[0].shape[0], slots, idx), Neighbours = neighbours });
         long offset = 0;
         foreach (var s in store)
         {
@@ -119,7 +137,7 @@ public abstract class RowMixer : IBatchedMixer
         }
     }
 
-    private static Tensor Cat(List<Tensor> parts) => parts.Count == 1 ? parts[0] : torch.cat(parts.ToArray(), 1);
+    private static Tensor Cat(List<Tensor> parts, int dim = 1) => parts.Count == 1 ? parts[0] : torch.cat(parts.ToArray(), dim);
 
     private static Tensor Flat(IReadOnlyList<Tensor> values) =>
         values.Count == 1 ? values[0].detach().reshape(-1) : torch.cat(values.Select(v => v.detach().reshape(-1)).ToArray(), 0);
