@@ -68,11 +68,13 @@ public sealed class SecurityTests : IDisposable
         using var p0 = new NodeProcess(NodeArgs(cfg, "0,1", honest[0], honest, outs[0]), Secret);
         using var p1 = new NodeProcess(NodeArgs(cfg, "2,3", honest[1], honest, outs[1]), Secret);
         using var p2 = new NodeProcess(NodeArgs(cfg, "4,5", honest[2], honest, outs[2], "--fault", "Garbage"), Secret);
-        p0.WaitUntil(() => new[] { p0, p1, p2 }.All(p => p.Output.Contains("admitted akka")), TimeSpan.FromSeconds(300), "the cluster to form");
-        // same secret, another experiment (one --set differs): refused with a clear message, exit 3
+        // same secret, another experiment (one --set differs): refused with a clear message, exit 3. Started with the
+        // others: a process started once the cluster had formed could come up (slowly, on a loaded machine) after the
+        // honest processes had run their 30 short rounds and left, and find no seed node to be refused by.
         string otherOutput;
         using (var other = new NodeProcess(NodeArgs(cfg, "1", ports[3], honest, outs[3], "--set", "train.local_steps=3"), Secret))
         {
+            p0.WaitUntil(() => new[] { p0, p1, p2 }.All(p => p.Output.Contains("admitted akka")), TimeSpan.FromSeconds(300), "the cluster to form");
             other.ExpectExit(NodeHost.ExitNotAdmitted, TimeSpan.FromSeconds(300), "node with another config");
             // the refused node says why when the denial reaches it before the honest nodes down it; either way it is not admitted
             Assert.True(other.Output.Contains("different experiment config") || other.Output.Contains("not admitted"), other.Output);

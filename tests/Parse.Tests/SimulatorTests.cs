@@ -59,6 +59,24 @@ public class SimulatorTests
     }
 
     [Fact]
+    public void Every_worker_that_runs_agents_has_its_intra_op_thread_count_set()
+    {
+        // pool threads that had not set libtorch's per-thread counts made the same seed give different results under load
+        var cfg = TestConfigs.Load("rounds=2");
+        using var sim = new Simulator(cfg with { Sim = cfg.Sim with { Parallelism = 2 } }, ".");
+        var unpinned = new System.Collections.Concurrent.ConcurrentBag<int>();
+        int seen = 0;
+        sim.OnDelivered = (from, to, _) =>
+        {
+            Interlocked.Increment(ref seen);
+            if (!Parse.Util.IntraOpThreads.IsPinned) unpinned.Add(to);
+        };
+        sim.Run();
+        Assert.True(seen > 10, $"only {seen} deliveries observed");
+        Assert.Empty(unpinned);
+    }
+
+    [Fact]
     public void Same_seed_gives_identical_results_whatever_the_parallelism()
     {
         var cfg = TestConfigs.Load("rounds=3");

@@ -72,8 +72,9 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         _discovery = new OverlayDiscovery(_id, _core.SharedKeys, setup.BaseNeighbours, setup.Config.Overlay.Repair, setup.Discovery);
         setup.Overlays.Discovery = _discovery;
         _security = new SecurityTally(_k.Limits.QuarantineAfter);
-        // a quarantined neighbour is not waited for, like a crashed one
-        _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j) && !_security.IsQuarantined(j);
+        // a quarantined neighbour is not waited for, like a crashed one, but still sent to (AgentCore.IsIgnored)
+        _core.IsReachable = j => !_down.Contains(j) && _where.ContainsKey(j);
+        _core.IsIgnored = _security.IsQuarantined;
         // a newcomer is waited for only once it has asked for the groups (it may start late; it asks in its join round)
         _core.JoinByRequest = true;
         _core.Log = setup.Log;
@@ -103,6 +104,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     protected override bool AroundReceive(Receive receive, object message)
     {
         if (_failed) return true;
+        Parse.Util.IntraOpThreads.Pin();   // dispatcher threads change between messages
         try { return base.AroundReceive(receive, message); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

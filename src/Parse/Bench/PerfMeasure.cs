@@ -25,6 +25,7 @@ public static class PerfMeasure
             var sw = Stopwatch.StartNew();
             Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
             {
+                Util.IntraOpThreads.Pin();
                 using var scope = torch.NewDisposeScope();
                 var a = torch.randn(size, size);
                 var b = torch.randn(size, size);

@@ -63,7 +63,7 @@ public sealed partial class AgentCore
         var keys = new SortedDictionary<int, List<string>>();
         foreach (var g in SharedGroups(r))
             // finished neighbours too: a newcomer that comes late may find its neighbours done (they stay until it is)
-            foreach (int j in _overlays.Neighbours(g.Key, r).Where(j => j != Id && IsReachable(j) && !Joining(j, g.Key, r) && !NotYetJoined(j)).Order())
+            foreach (int j in _overlays.Neighbours(g.Key, r).Where(j => j != Id && IsReachable(j) && !IsIgnored(j) && !Joining(j, g.Key, r) && !NotYetJoined(j)).Order())
             {
                 if (!keys.TryGetValue(j, out var l)) keys[j] = l = new List<string>();
                 l.Add(g.Key);

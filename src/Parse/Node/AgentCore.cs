@@ -147,6 +147,14 @@ public sealed partial class AgentCore : IDisposable
     /// </summary>
     public Func<int, bool> IsReachable { get; set; } = _ => true;
 
+    /// <summary>
+    /// Whether this agent no longer listens to a reachable neighbour (the cluster's quarantine of a peer that sent
+    /// undecodable messages; default: never). An ignored neighbour is not waited for, but it is still sent to: its
+    /// other neighbours may not have quarantined it yet, and a peer left waiting for this agent's payload until its
+    /// deadline would keep them waiting too.
+    /// </summary>
+    public Func<int, bool> IsIgnored { get; set; } = _ => false;
+
     /// <summary>Continues from a checkpoint: completed rounds and the tally saved with it (the model is restored by the caller).</summary>
     public void ResumeAt(int round, AgentTally tally)
     {
@@ -163,7 +171,7 @@ public sealed partial class AgentCore : IDisposable
     {
         var result = new List<int>();
         foreach (int j in _overlays.Neighbours(key, round))
-            if (j != Id && IsReachable(j) && !Joining(j, key, round) && !NotYetJoined(j) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
+            if (j != Id && IsReachable(j) && !IsIgnored(j) && !Joining(j, key, round) && !NotYetJoined(j) && (!_finished.Contains(j) || _pending.GetValueOrDefault((key, j))?.Count > 0)) result.Add(j);
         result.Sort();
         return result;
     }

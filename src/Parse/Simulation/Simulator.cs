@@ -8,8 +8,8 @@ using Parse.Federation.Payload;
 using Parse.Federation.Sharing;
 using Parse.Federation.Topology;
 using Parse.Model;
-using Parse.Node;
 using Parse.Util;
+using Parse.Node;
 using TorchSharp;
 
 namespace Parse.Simulation;
@@ -155,7 +155,7 @@ public sealed class Simulator : IDisposable
         int par = Math.Max(1, _cfg.Sim.Parallelism);
         // Agents' models are small: per-op overhead dominates and intra-op threads only contend with the
         // agent-level parallelism (and with other processes). One thread per agent is fastest and deterministic.
-        torch.set_num_threads(1);
+        IntraOpThreads.Pin();
         var stats = OverlaysAt(0).Select(OverlayStats.Of).ToList();
         var conflict = new List<(int Round, double Mean, IReadOnlyDictionary<string, double> ByKey)>();
         double trainSeconds = 0, exchangeSeconds = 0, evalSeconds = 0;
@@ -479,6 +479,7 @@ public sealed class Simulator : IDisposable
         // set of a long run would creep up
         var workers = Enumerable.Range(0, Math.Min(parallelism, units.Count)).Select(_ => Task.Run(() =>
         {
+            IntraOpThreads.Pin();
             for (int i = Interlocked.Increment(ref next); i < units.Count && Volatile.Read(ref failed) == 0; i = Interlocked.Increment(ref next))
             {
                 try { units[i](); }
