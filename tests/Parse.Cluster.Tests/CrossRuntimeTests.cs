@@ -51,6 +51,7 @@ public sealed class CrossRuntimeTests : IDisposable
         // checked against the config, discovery gives the simulator's overlays, so every accuracy matches
         { "discovery-liars", ["attack.discovery=true", "attack.fraction=0.34"] },
         { "choco-qsgd-lz4", ["payload.processors=[qsgd,choco,lz4]", "mixing.rule=choco"] },
+        { "qsgd-ef-zstd", ["payload.processors=[qsgd,error-feedback,zstd]"] },
         { "top-k-ef-float16-privacy", ["payload.processors=[top-k,error-feedback,float16]", "privacy.clip=1", "privacy.roles=[synergy]"] },
         // sensor b fails and recovers, a fifth of the test samples miss a, agent 5 (a+b) joins at round 3 with a warm
         // start and agent 3 (a) leaves at round 4 (docs/dynamics.md)

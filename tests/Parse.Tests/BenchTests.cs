@@ -73,7 +73,7 @@ public class BenchTests : IDisposable
         Assert.All(paired, r => Assert.True(double.Parse(r[6], System.Globalization.CultureInfo.InvariantCulture) <= double.Parse(r[7], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Contains("## Bytes to reach a target accuracy", md);
         Assert.True(File.ReadAllLines(Path.Combine(outDir, "bytes_to_target.csv")).Length > 1);
-        foreach (var png in new[] { "accuracy_a.png", "accuracy_a_b.png", "gradient_conflict.png", "bytes_per_link.png" })
+        foreach (var png in new[] { "accuracy_a.png", "accuracy_a_b.png", "accuracy_vs_bytes_a.png", "accuracy_vs_bytes_a_b.png", "gradient_conflict.png", "bytes_per_link.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
             Assert.True(bytes.Length > 1000 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G', $"{png} is not a PNG");

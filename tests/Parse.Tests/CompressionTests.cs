@@ -227,6 +227,7 @@ public class CompressionTests
     [InlineData("mixing.rule=choco", "mixing.rule: choco needs the 'choco' payload processor")]
     [InlineData("payload.processors=[top-k,choco]", "payload.processors: 'choco' needs mixing.rule: choco")]
     [InlineData("payload.processors=[top-k,top-k]", "payload.processors: a processor is listed twice")]
+    [InlineData("payload.processors=[qsgd,lz4,zstd]", "payload.processors: lz4 and zstd both compress the encoded values")]
     [InlineData("payload.processors=[brotli]", "payload.processors: unknown value 'brotli' (expected one of: float16, top-k, random-k, qsgd, error-feedback, choco, lz4")]
     [InlineData("privacy.clip=-1", "privacy.clip: must be a finite number >= 0")]
     [InlineData("privacy.clip=1|privacy.noise_multiplier=0", "privacy.noise_multiplier: must be a finite number > 0")]

@@ -32,6 +32,9 @@ public class PayloadCodecFormatTests
         yield return ["qsgd-16"];
         yield return ["lz4"];
         yield return ["top-k+f16+lz4"];
+        yield return ["zstd"];
+        yield return ["qsgd-4+zstd"];
+        yield return ["top-k+f16+zstd"];
         yield return ["delta"];
     }
 
@@ -48,6 +51,9 @@ public class PayloadCodecFormatTests
             case "lz4": return new Lz4Compressor().Outgoing(p);
             case "top-k+f16+lz4": return new Lz4Compressor().Outgoing(new Float16Compressor().Outgoing(new TopKCompressor().Outgoing(delta)));
             case "delta": return delta;
+            case "zstd": return new ZstdCompressor().Outgoing(p);
+            case "qsgd-4+zstd": return new ZstdCompressor().Outgoing(new StochasticQuantizer(4, seed: 1).Outgoing(delta));
+            case "top-k+f16+zstd": return new ZstdCompressor().Outgoing(new Float16Compressor().Outgoing(new TopKCompressor().Outgoing(delta)));
             default:
                 int bits = int.Parse(format["qsgd-".Length..]);
                 return new StochasticQuantizer(bits, seed: 1).Outgoing(delta);
@@ -92,6 +98,52 @@ public class PayloadCodecFormatTests
         // a "sparse" tensor that is mostly non-zero is written dense
         var full = p with { Kind = PayloadKind.Delta, Codings = [new TensorCoding(TensorFormat.Sparse)] };
         Assert.Equal(dense + 4, PayloadCodec.EncodedSize(full));
+    }
+
+    [Fact]
+    public void Zstd_entropy_codes_concentrated_quantized_levels_well_below_lz4()
+    {
+        using var scope = torch.NewDisposeScope();
+        // a difference with one large value and the rest small: at 4 bits nearly every level is 7 or 8 (one bit of entropy)
+        var gen = new Random(3);
+        var v = Enumerable.Range(0, 20_000).Select(_ => (float)(gen.NextDouble() * 0.02 - 0.01)).ToArray();
+        v[17] = 1f;
+        var delta = new GroupPayload("enc/a/mlp/trunk|20000", 1, 2, 2, [torch.tensor(v)]) { Kind = PayloadKind.Delta };
+        var q = new StochasticQuantizer(4, seed: 2).Outgoing(delta);
+        long packed = PayloadCodec.EncodedSize(q), lz4 = PayloadCodec.EncodedSize(new Lz4Compressor().Outgoing(q));
+        var z = new ZstdCompressor().Outgoing(q);
+        long zstd = PayloadCodec.EncodedSize(z);
+        Assert.True(packed > 10_000, $"packed {packed}");
+        // entropy is about 1 bit per value (2,500 bytes): zstd gets under a third of the packed size, LZ4 (repeats only) does not
+        Assert.True(lz4 > packed / 2, $"lz4 {lz4} vs packed {packed}");
+        Assert.True(zstd < packed / 3, $"zstd {zstd} vs packed {packed}");
+        Assert.True(zstd < lz4 / 2, $"zstd {zstd} vs lz4 {lz4}");
+        var back = PayloadCodec.TryDecode(PayloadCodec.Encode(z), Limit, out _, out string detail);
+        Assert.True(back is not null, detail);
+        Assert.Equal(q.Values[0].data<float>().ToArray(), back!.Values[0].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void A_corrupt_zstd_body_or_both_lossless_flags_are_malformed()
+    {
+        using var scope = torch.NewDisposeScope();
+        var p = Make("float32");
+        var z = PayloadCodec.Encode(new ZstdCompressor().Outgoing(p));
+        int bodyAt = (int)PayloadCodec.EncodedSize(p) - 65 * 4;   // same header; the body starts with the raw length
+        // the raw length, the frame's magic number (no checksum: like LZ4, integrity of the values is the transport's job)
+        foreach (int at in new[] { bodyAt, bodyAt + 1, bodyAt + 4, bodyAt + 7 })
+        {
+            var bad = (byte[])z.Clone();
+            bad[at] ^= 0x5A;
+            Assert.Null(PayloadCodec.TryDecode(bad, Limit, out var r, out string d));
+            Assert.Equal(RejectReason.Malformed, r);
+            Assert.NotEmpty(d);
+        }
+        var both = (byte[])z.Clone();
+        both[5] |= 2;   // LZ4 and Zstandard flags together
+        Assert.Null(PayloadCodec.TryDecode(both, Limit, out var r2, out string d2));
+        Assert.Equal(RejectReason.Malformed, r2);
+        Assert.Contains("flags", d2);
     }
 
     [Theory]

@@ -89,6 +89,23 @@ public static class BenchRunner
             Plots.Lines(Path.Combine(outDir, file), $"test accuracy of '{t}' agents (mean over agents and seeds)", "accuracy", series);
             md.AppendLine(Inv, $"![accuracy {t}]({file})");
         }
+        // the same accuracies against the MiB each agent had sent: the accuracy-vs-bytes curve of every row
+        foreach (var t in types)
+        {
+            var series = new Dictionary<string, (double[], double[])>();
+            foreach (var (label, cells) in rows)
+            {
+                var perRound = cells.SelectMany(c => BenchStatistics.ReadRows(Path.Combine(CellDir(outDir, c), "metrics.csv")))
+                    .Where(r => r["type"] == t && r.ContainsKey("bytes_sent"))
+                    .GroupBy(r => int.Parse(r["round"], Inv)).OrderBy(g => g.Key)
+                    .Select(g => (g.Average(r => double.Parse(r["bytes_sent"], Inv)) / 1048576, g.Average(r => double.Parse(r["accuracy"], Inv)))).ToList();
+                if (perRound.Count > 0) series[label] = (perRound.Select(x => x.Item1).ToArray(), perRound.Select(x => x.Item2).ToArray());
+            }
+            string file = $"accuracy_vs_bytes_{new string(t.Select(ch => char.IsLetterOrDigit(ch) ? ch : '_').ToArray())}.png";
+            Plots.Lines(Path.Combine(outDir, file), $"test accuracy of '{t}' agents vs MiB each had sent (mean over agents and seeds)", "accuracy", series,
+                xLabel: "MiB sent per agent (cumulative)");
+            md.AppendLine(Inv, $"![accuracy vs bytes {t}]({file})");
+        }
         var conflict = new Dictionary<string, (double[], double[])>();
         foreach (var (label, cells) in rows)
         {

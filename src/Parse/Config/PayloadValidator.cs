@@ -21,6 +21,7 @@ internal static class PayloadValidator
         Check(c.Mixing.Rule != "choco" || choco, "mixing.rule: choco needs the 'choco' payload processor (payload.processors: [choco, ...])");
         Check(!choco || c.Mixing.Rule == "choco", $"payload.processors: 'choco' needs mixing.rule: choco (got '{c.Mixing.Rule}')");
         Check(p.Processors.Distinct().Count() == p.Processors.Count, "payload.processors: a processor is listed twice");
+        Check(!(p.Processors.Contains("lz4") && p.Processors.Contains("zstd")), "payload.processors: lz4 and zstd both compress the encoded values: list one of them");
         string? delta = p.Processors.FirstOrDefault(n => DeltaNames.Contains(n)) ?? (v.Clip > 0 ? "privacy" : null);
         if (delta is not null && TimeVarying.Contains(c.Topology.Kind))
             errors.Add($"payload.processors: '{delta}' sends differences to each neighbour's copy of the sender, which needs a static topology (topology.kind '{c.Topology.Kind}' changes every round)");

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
 using K4os.Compression.LZ4;
+using ZstdSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,10 +12,10 @@ namespace Parse.Federation.Payload;
 /// The binary form of a <see cref="GroupPayload"/>, used by the cluster transport and, for counting bytes, by the
 /// simulator (<see cref="GroupPayload.WireBytes"/> is <see cref="EncodedSize"/>). Little-endian:
 /// <code>
-/// "PRSP" | version u8 (2) | flags u8 (bit 0: delta, bit 1: LZ4 body) | sender i32 | round i32 | degree i32 |
+/// "PRSP" | version u8 (2) | flags u8 (bit 0: delta, bit 1: LZ4 body, bit 2: Zstandard body) | sender i32 | round i32 | degree i32 |
 /// [base round i32, delta only] | key length u16 | key UTF-8 | tensor count u16 |
 /// per tensor: rank u8, dims i64 x rank, format u8 (TensorFormat), [bits u8, quantized only] |
-/// body: [raw length u32 + LZ4 block of] per tensor:
+/// body: [raw length u32 + LZ4 block or Zstandard frame of] per tensor:
 ///   float32: n x f32 | float16: n x f16 |
 ///   sparse: count u32, indices (u16 if n &lt;= 65536 else u32, strictly increasing), count x f32 (f16 for SparseHalf) |
 ///   quantized: scale f32, ceil(n x bits / 8) bytes of levels packed least significant bit first
@@ -31,7 +32,10 @@ public static class PayloadCodec
     public const byte Version = 2;
     private const int MaxRank = 8;
     private const int MaxTensors = 1024;
-    private const byte FlagDelta = 1, FlagLz4 = 2;
+    private const byte FlagDelta = 1, FlagLz4 = 2, FlagZstd = 4;
+
+    /// <summary>The Zstandard compression level of <see cref="LosslessCodec.Zstd"/> bodies (fixed, so sizes are reproducible).</summary>
+    public const int ZstdLevel = 19;
     private static readonly ConditionalWeakTable<GroupPayload, StrongBox<long>> Sizes = new();
 
     private sealed record Plan(TensorFormat Format, int Bits, float Scale, float[] Data, long[] Shape, int NonZero)
@@ -164,11 +168,19 @@ public static class PayloadCodec
             if (n < 0) throw new InvalidOperationException($"payload '{p.Key}': LZ4 encoding failed");
             stored = packed[..(4 + n)];
         }
+        else if (p.Lossless == LosslessCodec.Zstd)
+        {
+            using var zstd = new Compressor(ZstdLevel);
+            var frame = zstd.Wrap(raw);
+            stored = new byte[4 + frame.Length];
+            BinaryPrimitives.WriteUInt32LittleEndian(stored, (uint)raw.Length);
+            frame.CopyTo(stored.AsSpan(4));
+        }
         var buf = new byte[header + stored.Length];
         var w = new SpanWriter(buf);
         w.Bytes(Magic);
         w.U8(Version);
-        w.U8((byte)((p.Kind == PayloadKind.Delta ? FlagDelta : 0) | (p.Lossless == LosslessCodec.Lz4 ? FlagLz4 : 0)));
+        w.U8((byte)((p.Kind == PayloadKind.Delta ? FlagDelta : 0) | (p.Lossless == LosslessCodec.Lz4 ? FlagLz4 : 0) | (p.Lossless == LosslessCodec.Zstd ? FlagZstd : 0)));
         w.I32(p.Sender);
         w.I32(p.Round);
         w.I32(p.SenderDegree);
@@ -263,8 +275,8 @@ public static class PayloadCodec
         byte version = r.U8();
         if (version != Version) { detail = $"unknown version {version}"; return null; }
         byte flags = r.U8();
-        if ((flags & ~(FlagDelta | FlagLz4)) != 0) { detail = $"unknown flags {flags}"; return null; }
-        bool delta = (flags & FlagDelta) != 0, lz4 = (flags & FlagLz4) != 0;
+        if ((flags & ~(FlagDelta | FlagLz4 | FlagZstd)) != 0 || (flags & (FlagLz4 | FlagZstd)) == (FlagLz4 | FlagZstd)) { detail = $"unknown flags {flags}"; return null; }
+        bool delta = (flags & FlagDelta) != 0, lz4 = (flags & FlagLz4) != 0, zstd = (flags & FlagZstd) != 0;
         int sender = r.I32(), round = r.I32(), degree = r.I32();
         int baseRound = 0;
         if (delta)
@@ -323,6 +335,22 @@ public static class PayloadCodec
             var raw = new byte[rawLen];
             int got = rawLen == 0 && body.Length == 4 ? 0 : LZ4Codec.Decode(body[4..], raw);
             if (got != rawLen) { detail = "LZ4 body does not decode to its declared length"; return null; }
+            body = raw;
+        }
+        else if (zstd)
+        {
+            if (body.Length < 4) { detail = "truncated Zstandard body"; return null; }
+            uint rawLen = BinaryPrimitives.ReadUInt32LittleEndian(body);
+            if (rawLen > 4L * elements + 8L * n) { detail = $"Zstandard body declares {rawLen} bytes for {elements} values"; return null; }
+            var raw = new byte[rawLen];
+            int got;
+            try
+            {
+                using var unzstd = new Decompressor();
+                got = unzstd.Unwrap(body[4..], raw);
+            }
+            catch (ZstdException e) { detail = $"Zstandard body does not decode: {e.Message}"; return null; }
+            if (got != rawLen) { detail = "Zstandard body does not decode to its declared length"; return null; }
             body = raw;
         }
 
@@ -397,7 +425,7 @@ public static class PayloadCodec
             Codings = codings,
             Kind = delta ? PayloadKind.Delta : PayloadKind.Full,
             BaseRound = baseRound,
-            Lossless = lz4 ? LosslessCodec.Lz4 : LosslessCodec.None,
+            Lossless = lz4 ? LosslessCodec.Lz4 : zstd ? LosslessCodec.Zstd : LosslessCodec.None,
         };
     }
 

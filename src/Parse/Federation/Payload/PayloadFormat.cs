@@ -56,4 +56,9 @@ public enum LosslessCodec : byte
     None = 0,
     /// <summary>LZ4 block compression (K4os.Compression.LZ4) of all values.</summary>
     Lz4 = 1,
+    /// <summary>
+    /// Zstandard compression (ZstdSharp.Port, level <see cref="PayloadCodec.ZstdLevel"/>) of all values: Huffman/FSE
+    /// entropy coding, so it also shrinks low-bit quantized levels that LZ4, which only finds repeats, leaves as they are.
+    /// </summary>
+    Zstd = 2,
 }

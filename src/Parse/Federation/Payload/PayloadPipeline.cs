@@ -65,6 +65,7 @@ public sealed class PayloadPipeline
         r.Register("error-feedback", () => new ErrorFeedback(), "keeps what the lossy stages dropped and adds it to the next difference");
         r.Register("choco", () => new ErrorFeedback { Choco = true }, "CHOCO-SGD public copies (error feedback); pair with mixing.rule: choco");
         r.Register("lz4", () => new Lz4Compressor(), "LZ4 compression of the encoded values (lossless)");
+        r.Register("zstd", () => new ZstdCompressor(), "Zstandard compression (entropy coding) of the encoded values (lossless)");
         return r;
     }
 
