@@ -129,8 +129,8 @@ public class ExtendingTests
         Assert.StartsWith("strategy: unknown value 'fedmagic' (expected one of: parse, local, dsgd-task, dsgd-modality, dsgd-hybrid, harmony, centralized", e.Message);
         e = Assert.Throws<ConfigException>(() => TrunkFactory.Create(new EncoderConfig { Kind = "wavenet" }, [4], "a"));
         Assert.StartsWith("model.encoders.a.kind: unknown value 'wavenet' (expected one of: mlp, cnn2d, cnn1d, gru, lstm, transformer", e.Message);
-        e = Assert.Throws<ConfigException>(() => PayloadPipeline.Create(["zstd"]));
-        Assert.StartsWith("payload.processors: unknown value 'zstd' (expected one of: float16", e.Message);
+        e = Assert.Throws<ConfigException>(() => PayloadPipeline.Create(["brotli"]));
+        Assert.StartsWith("payload.processors: unknown value 'brotli' (expected one of: float16", e.Message);
         e = Assert.Throws<ConfigException>(() => Fusion.Create("trilinear", 2, 4));
         Assert.StartsWith("model.fusion: unknown value 'trilinear' (expected one of: mean, sum, concat, gated, product, attention, bilinear", e.Message);
         e = Assert.Throws<ConfigException>(() => TopologyFactory.Create(new TopologyConfig { Kind = "hypercube" }, 4, 1, "."));
