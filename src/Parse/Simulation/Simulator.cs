@@ -8,8 +8,8 @@ using Parse.Federation.Payload;
 using Parse.Federation.Sharing;
 using Parse.Federation.Topology;
 using Parse.Model;
-using Parse.Util;
 using Parse.Node;
+using Parse.Util;
 using TorchSharp;
 
 namespace Parse.Simulation;
