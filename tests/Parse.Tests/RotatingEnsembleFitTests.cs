@@ -78,6 +78,17 @@ public class RotatingEnsembleFitTests
     }
 
     [Fact]
+    public void A_resumed_agent_fits_on_the_fold_its_last_completed_round_left_out()
+    {
+        using var sim = new Simulator(Rotating("rounds=1"), ".");
+        var a = sim.Agents[0];
+        int k = a.EnsembleFolds;
+        a.ResumeEnsembleFolds(k + 2);   // rounds 0 .. k+1 done: round k+1 left out fold (k+1) mod k = 1
+        Assert.Equal(1, a.FitFold);
+        Assert.Equal(-1, a.LeftOutFold);
+    }
+
+    [Fact]
     public void Batched_and_agent_by_agent_rotating_runs_give_the_same_accuracies()
     {
         IReadOnlyList<double> Run(bool batched)

@@ -177,6 +177,17 @@ public sealed class Agent : IDisposable
         _leftOut = ((round % k) + k) % k;
     }
 
+    /// <summary>
+    /// Rotating fit, resuming after <paramref name="completedRounds"/> rounds (a checkpoint): the weights are fitted on the
+    /// fold the last completed round left out, as in an uninterrupted run.
+    /// </summary>
+    internal void ResumeEnsembleFolds(int completedRounds)
+    {
+        if (_fold is null || completedRounds <= 0) return;
+        _fitFold = (completedRounds - 1) % EnsembleFolds;
+        _leftOut = -1;
+    }
+
     /// <summary>Rotating fit, after local training: from now on the weights are fitted on the fold that training left out.</summary>
     internal void EndEnsembleRound()
     {
