@@ -54,6 +54,8 @@ public sealed class CrossRuntimeTests : IDisposable
         { "qsgd-ef-zstd", ["payload.processors=[qsgd,error-feedback,zstd]"] },
         // the rate of each round comes from the round number, the same in both runtimes
         { "cosine-lr-schedule", ["train.lr_schedule=cosine", "train.lr_decay_start=0.3", "train.lr_final=0.1"] },
+        // the stacked weights fitted on rotating folds: the fold follows the round number (4 folds, 6 rounds: it wraps)
+        { "stacked-rotating-fit", ["model.ensemble=stacked", "model.ensemble_fit=rotating", "model.ensemble_holdout=0.25"] },
         { "top-k-ef-float16-privacy", ["payload.processors=[top-k,error-feedback,float16]", "privacy.clip=1", "privacy.roles=[synergy]"] },
         // sensor b fails and recovers, a fifth of the test samples miss a, agent 5 (a+b) joins at round 3 with a warm
         // start and agent 3 (a) leaves at round 4 (docs/dynamics.md)

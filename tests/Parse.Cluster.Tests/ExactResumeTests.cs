@@ -52,6 +52,27 @@ public sealed class ExactResumeTests : IDisposable
         Assert.NotEqual(Flat(straight), Flat(paramsOnly));
     }
 
+    [Fact]
+    public void A_resumed_agent_with_the_rotating_ensemble_fit_continues_bit_for_bit()
+    {
+        // the fold each round leaves out, and the fold the weights are fitted on, follow the round number
+        var cfg = Config("model.ensemble=stacked", "model.ensemble_fit=rotating", "model.ensemble_holdout=0.25");
+        using var setup = ExperimentSetup.Build(cfg, ".");
+        string fp = ConfigFingerprint.Of(cfg);
+        var store = new CheckpointStore(_dir);
+        using var straight = Core(setup, 2);
+        Assert.Equal(4, straight.Learner.EnsembleFolds);
+        for (int r = 0; r < 3; r++) straight.Learner.Group.LocalTrain(r);
+        AgentCheckpoint.Save(store, straight, fp);
+        for (int r = 3; r < 6; r++) straight.Learner.Group.LocalTrain(r);
+
+        using var resumed = Core(setup, 2);
+        AgentCheckpoint.Restore(store.TryLoadLatest(2)!, resumed, fp, _dir);
+        for (int r = 3; r < 6; r++) resumed.Learner.Group.LocalTrain(r);
+        Assert.Equal(Flat(straight), Flat(resumed));
+        Assert.Equal(straight.Learner.Model.EnsembleWeights, resumed.Learner.Model.EnsembleWeights);
+    }
+
     /// <summary>
     /// The own-history radius remembers each group's last values and distances: the checkpoint carries that memory, and a
     /// resumed agent's mixer holds exactly what the saved one held.

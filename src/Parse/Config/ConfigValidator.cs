@@ -71,6 +71,7 @@ public static class ConfigValidator
         OneOf("model.redundant_input", m.RedundantInput, ["mean", "each"]);
         OneOf("model.ensemble", m.Ensemble, Ensemble.Rules);
         Check(m.EnsembleHoldout is > 0 and < 0.5, $"model.ensemble_holdout: must be in (0, 0.5) (got {m.EnsembleHoldout})");
+        OneOf("model.ensemble_fit", m.EnsembleFit, ["holdout", "rotating"]);
         Check(m.SynergyHidden >= 1, $"model.synergy_hidden: must be >= 1 (got {m.SynergyHidden})");
         Check(m.Heads.Count > 0, "model.heads: at least one head is needed");
         foreach (var h in m.Heads) OneOf("model.heads", h, ["unique", "redundant", "synergy"]);

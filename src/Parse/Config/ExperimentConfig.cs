@@ -201,6 +201,13 @@ public sealed record ModelConfig
     public string Ensemble { get; init; } = "logprob-mean";
     /// <summary>Share of each agent's training samples held out (never trained on) to fit the <c>stacked</c> ensemble.</summary>
     public double EnsembleHoldout { get; init; } = 0.15;
+    /// <summary>
+    /// How the <c>stacked</c> weights get their samples: <c>holdout</c> (a fixed split of <see cref="EnsembleHoldout"/>,
+    /// never trained on) or <c>rotating</c> (no sample is set aside: the local data is split into
+    /// K = round(1 / <see cref="EnsembleHoldout"/>) folds, round r trains on every fold but r mod K, and the weights are
+    /// always fitted on the fold the agent's last round of training left out).
+    /// </summary>
+    public string EnsembleFit { get; init; } = "holdout";
     /// <summary>Heads that exist: any of unique, redundant, synergy.</summary>
     public List<string> Heads { get; init; } = ["unique", "redundant", "synergy"];
 }

@@ -160,6 +160,7 @@ public sealed partial class AgentCore : IDisposable
     {
         Round = round;
         Tally = tally;
+        Learner.ResumeEnsembleFolds(round);
         Tally.Events.Add($"round {round}: resumed from checkpoint");
     }
 

@@ -31,6 +31,12 @@ public sealed class Agent : IDisposable
     private long _shuffles;
     private Learner? _group;
     private bool _disposed;
+    // model.ensemble_fit=rotating: fold of each training sample, the fold this round leaves out (-1: none), the fold the
+    // weights are fitted on, and each fold's samples (made on first use)
+    private readonly int[]? _fold;
+    private int _leftOut = -1;
+    private int _fitFold;
+    private MultimodalData?[]? _foldData;
 
     /// <summary>Prepares an agent's data; it learns once a <see cref="Simulation.Learner"/> takes it in.</summary>
     /// <param name="id">Agent id (position on the base graph).</param>
@@ -49,7 +55,19 @@ public sealed class Agent : IDisposable
         if (!Type.Modalities.SequenceEqual(Modalities))
             throw new ArgumentException($"agent {id}: type '{Type.Name}' holds [{string.Join(", ", Type.Modalities)}], not [{string.Join(", ", Modalities)}]", nameof(type));
         TypeName = Type.Name;
-        (Train, Holdout) = cfg.Model.Ensemble == "stacked" ? SplitHoldout(train, cfg.Model.EnsembleHoldout, seed) : (train, null);
+        bool stacked = cfg.Model.Ensemble == "stacked";
+        if (stacked && cfg.Model.EnsembleFit == "rotating")
+        {
+            (Train, Holdout) = (train, null);
+            _fold = AssignFolds(train.Count, cfg.Model.EnsembleHoldout, seed);
+            if (_fold is not null)
+            {
+                EnsembleFolds = _fold.Max() + 1;
+                _fitFold = EnsembleFolds - 1;
+                _foldData = new MultimodalData?[EnsembleFolds];
+            }
+        }
+        else (Train, Holdout) = stacked ? SplitHoldout(train, cfg.Model.EnsembleHoldout, seed) : (train, null);
         var t = cfg.Train;
         _seed = seed;
         _rng = new Random(seed);
@@ -72,6 +90,22 @@ public sealed class Agent : IDisposable
     public MultimodalData Train { get; private set; }
     /// <summary>Local samples held out from training to fit the <c>stacked</c> ensemble (null otherwise).</summary>
     public MultimodalData? Holdout { get; }
+    /// <summary>
+    /// Number of folds of the <c>rotating</c> ensemble fit (<c>model.ensemble_fit</c>); 0 when the agent has none
+    /// (another ensemble or fit, or fewer than <see cref="MinSamplesForHoldout"/> samples).
+    /// </summary>
+    public int EnsembleFolds { get; }
+    /// <summary>Fold of training sample <paramref name="sample"/> (rotating fit; -1 without folds).</summary>
+    public int FoldOf(int sample) => _fold?[sample] ?? -1;
+    /// <summary>The fold the current round's training leaves out (rotating fit, during local training; -1 otherwise).</summary>
+    public int LeftOutFold => _leftOut;
+    /// <summary>The fold the <c>stacked</c> weights are fitted on now (rotating fit; -1 without folds).</summary>
+    public int FitFold => _fold is null ? -1 : _fitFold;
+    /// <summary>
+    /// The samples the <c>stacked</c> weights are fitted on: the hold-out split, or (rotating fit) the fold the agent's
+    /// last round of training left out; null when the weights are not fitted.
+    /// </summary>
+    public MultimodalData? EnsembleFitSet => Holdout ?? (_fold is null ? null : FoldData(_fitFold));
     /// <summary>Agent type name (<c>agents.types[i].name</c>, default the modality set).</summary>
     public string TypeName { get; }
     /// <summary>Its type: name, modalities and the encoders it chooses.</summary>
@@ -107,6 +141,61 @@ public sealed class Agent : IDisposable
         return (train, holdout);
     }
 
+    /// <summary>
+    /// Folds of the rotating fit: K = round(1 / <paramref name="fraction"/>) (at least 2), samples dealt round-robin
+    /// over a shuffled order (fold sizes differ by at most one); null below <see cref="MinSamplesForHoldout"/> samples.
+    /// </summary>
+    private static int[]? AssignFolds(int count, double fraction, int seed)
+    {
+        if (count < MinSamplesForHoldout) return null;
+        int k = Math.Clamp((int)Math.Round(1 / fraction), 2, count / 4);
+        var order = Enumerable.Range(0, count).ToArray();
+        new Random(Seeds.Derive(seed, "holdout")).Shuffle(order);
+        var fold = new int[count];
+        for (int i = 0; i < count; i++) fold[order[i]] = i % k;
+        return fold;
+    }
+
+    private MultimodalData FoldData(int f)
+    {
+        if (_foldData![f] is { } made) return made;
+        var data = Train.Subset(Enumerable.Range(0, Train.Count).Where(i => _fold![i] == f).ToArray());
+        foreach (var v in data.Views.Values) v.DetachFromDisposeScope();
+        data.LabelTensor.DetachFromDisposeScope();
+        return _foldData[f] = data;
+    }
+
+    /// <summary>
+    /// Rotating fit, before round <paramref name="round"/>'s local training: the weights are fitted on fold
+    /// (round - 1) mod K (the one the previous round left out) and this round's batches leave out fold round mod K.
+    /// </summary>
+    internal void BeginEnsembleRound(int round)
+    {
+        if (_fold is null) return;
+        int k = EnsembleFolds;
+        _fitFold = ((round - 1) % k + k) % k;
+        _leftOut = ((round % k) + k) % k;
+    }
+
+    /// <summary>
+    /// Rotating fit, resuming after <paramref name="completedRounds"/> rounds (a checkpoint): the weights are fitted on the
+    /// fold the last completed round left out, as in an uninterrupted run.
+    /// </summary>
+    internal void ResumeEnsembleFolds(int completedRounds)
+    {
+        if (_fold is null || completedRounds <= 0) return;
+        _fitFold = (completedRounds - 1) % EnsembleFolds;
+        _leftOut = -1;
+    }
+
+    /// <summary>Rotating fit, after local training: from now on the weights are fitted on the fold that training left out.</summary>
+    internal void EndEnsembleRound()
+    {
+        if (_fold is null || _leftOut < 0) return;
+        _fitFold = _leftOut;
+        _leftOut = -1;
+    }
+
     /// <summary>Called by the learner that takes the agent in; <paramref name="train"/> replaces the training data when given.</summary>
     internal void Attach(Learner group, int index, MultimodalData? train)
     {
@@ -118,22 +207,32 @@ public sealed class Agent : IDisposable
         {
             Train.Dispose();
             Train = train;
+            if (_foldData is not null) for (int f = 0; f < _foldData.Length; f++) { _foldData[f]?.Dispose(); _foldData[f] = null; }
         }
     }
 
-    /// <summary>Indices (into <see cref="Train"/>) of the next training batch: epochs of a shuffled order.</summary>
+    /// <summary>
+    /// Indices (into <see cref="Train"/>) of the next training batch: epochs of a shuffled order, skipping the fold the
+    /// current round leaves out (<see cref="LeftOutFold"/>).
+    /// </summary>
     public long[] NextBatchIndices()
     {
         var batch = new long[BatchSize];
         for (int i = 0; i < BatchSize; i++)
         {
-            if (_cursor >= _order.Length)
+            int next;
+            do
             {
-                RandomExtensions.Shuffle(_rng, _order);
-                _shuffles++;
-                _cursor = 0;
+                if (_cursor >= _order.Length)
+                {
+                    RandomExtensions.Shuffle(_rng, _order);
+                    _shuffles++;
+                    _cursor = 0;
+                }
+                next = _order[_cursor++];
             }
-            batch[i] = _order[_cursor++];
+            while (_leftOut >= 0 && _fold![next] == _leftOut);   // rotating ensemble fit: this round leaves the fold out
+            batch[i] = next;
         }
         return batch;
     }
@@ -193,6 +292,7 @@ public sealed class Agent : IDisposable
         _disposed = true;
         Train.Dispose();
         Holdout?.Dispose();
+        if (_foldData is not null) foreach (var d in _foldData) d?.Dispose();
         _group?.Release();
     }
 }

@@ -42,6 +42,7 @@ public sealed class Learner : IDisposable
     private readonly bool _ownsData;
     private int _open;
     private bool _disposed;
+    private int _unnumberedRounds;   // LocalTrain calls without a round number (the rotating ensemble fit counts them)
 
     /// <summary>
     /// Evaluation chunk limits: agent-samples and input values (agents x samples x features) per forward pass, and
@@ -139,12 +140,16 @@ public sealed class Learner : IDisposable
         using (torch.no_grad())
             foreach (var p in frozen) kept.Add(p.detach().clone().DetachFromDisposeScope());
         // the stacked ensemble's weights feed the training loss: fit them here, on the training side, every round, so
-        // that they depend only on the model and never on when (or whether) the run evaluates
+        // that they depend only on the model and never on when (or whether) the run evaluates; with the rotating fit,
+        // on the fold the previous round left out, while this round leaves out the next one
+        int r = round >= 0 ? round : _unnumberedRounds++;
+        foreach (var a in _agents) a.BeginEnsembleRound(r);
         FitEnsembleWeights();
         if (round >= 0) SetLearningRate(Training.LearningRateSchedule.Rate(_train, round, _rounds));
         try { return Train(); }
         finally
         {
+            foreach (var a in _agents) a.EndEnsembleRound();
             using (torch.no_grad())
                 for (int i = 0; i < frozen.Count; i++) { frozen[i].copy_(kept[i]); kept[i].Dispose(); }
         }
@@ -261,14 +266,15 @@ public sealed class Learner : IDisposable
     private static Tensor Shared(Tensor rows, long a) => a == 1 ? rows.unsqueeze(0) : rows.unsqueeze(0).expand([a, .. rows.shape]).contiguous();
 
     /// <summary>
-    /// Fits the <c>stacked</c> ensemble's head weights of <paramref name="agents"/> (default: all) on their hold-out
-    /// splits (<see cref="StackedWeights.Fit"/>); the heads themselves are not touched. Agents without a hold-out split
-    /// keep their weights. Agents with equally large hold-out splits share one forward pass.
+    /// Fits the <c>stacked</c> ensemble's head weights of <paramref name="agents"/> (default: all) on their fit sets
+    /// (<see cref="Agent.EnsembleFitSet"/>: the hold-out split or the rotating fit's fold; <see cref="StackedWeights.Fit"/>);
+    /// the heads themselves are not touched. Agents without a fit set keep their weights. Agents with equally large fit
+    /// sets share one forward pass.
     /// </summary>
     public void FitEnsembleWeights(IReadOnlySet<string>? dropHeads = null, IReadOnlyList<int>? agents = null)
     {
-        var withHoldout = (agents ?? All).Where(k => _agents[k].Holdout is not null);
-        foreach (var group in withHoldout.GroupBy(k => _agents[k].Holdout!.Count).OrderBy(g => g.Key))
+        var withFitSet = (agents ?? All).Where(k => _agents[k].EnsembleFitSet is not null);
+        foreach (var group in withFitSet.GroupBy(k => _agents[k].EnsembleFitSet!.Count).OrderBy(g => g.Key))
         {
             var ids = group.Order().ToArray();
             using var scope = torch.NewDisposeScope();
@@ -278,7 +284,7 @@ public sealed class Learner : IDisposable
             using (torch.no_grad())
             using (Select(ids))
             {
-                var inputs = Modalities.ToDictionary(m => m, m => torch.stack(ids.Select(k => _agents[k].Holdout!.Views[m]).ToArray(), 0));
+                var inputs = Modalities.ToDictionary(m => m, m => torch.stack(ids.Select(k => _agents[k].EnsembleFitSet!.Views[m]).ToArray(), 0));
                 var output = Model.Forward(inputs, dropHeads);
                 names = output.HeadLogits.Keys.Where(h => dropHeads is null || !dropHeads.Contains(h)).ToArray();
                 lp = names.Length <= 1 ? torch.empty(0)
@@ -289,7 +295,7 @@ public sealed class Learner : IDisposable
                 int k = ids[i];
                 if (names.Length <= 1) { Model.SetEnsembleWeights(k, null); continue; }
                 var mine = lp.select(1, i).contiguous().to_type(ScalarType.Float64);
-                var fitted = StackedWeights.Fit(mine.data<double>().ToArray(), names.Length, (int)mine.shape[1], (int)mine.shape[2], _agents[k].Holdout!.Labels);
+                var fitted = StackedWeights.Fit(mine.data<double>().ToArray(), names.Length, (int)mine.shape[1], (int)mine.shape[2], _agents[k].EnsembleFitSet!.Labels);
                 Model.SetEnsembleWeights(k, names.Select((h, j) => (h, fitted[j])).ToDictionary(x => x.h, x => x.Item2));
             }
         }
