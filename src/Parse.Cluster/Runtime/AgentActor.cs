@@ -470,6 +470,12 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         catch (InvalidDataException e) { RefuseUndecodable(m.From, RejectReason.Malformed, 0, e.Message, round); return; }
         if (whole is null) return;
         var p = Decode(whole, out var reason, out var detail);   // the core owns its tensors from here
+        if (p is null && reason == RejectReason.UnknownKey)
+        {
+            // a group this agent does not hold (e.g. a peer that believes it does): refused as the core would, no offence
+            _core.RefusedUnknownKey(m.From, whole.Length, detail);
+            return;
+        }
         if (p is null) { RefuseUndecodable(m.From, reason, whole.Length, detail, round); return; }
         if (p.Sender != m.From || p.Round != round)
         {
