@@ -81,6 +81,39 @@ public class BenchTests : IDisposable
     }
 
     [Fact]
+    public void Centralized_rows_do_not_set_the_bytes_to_target_target()
+    {
+        // centralized pools every agent's data and exchanges nothing: were it a candidate for the best row, the
+        // target would be one no decentralized row can reach; with local as the only other row, local sets it
+        File.WriteAllText(Path.Combine(_dir, "base.yaml"), TestConfigs.Small);
+        File.WriteAllText(Path.Combine(_dir, "c.yaml"), """
+            name: c
+            base: base.yaml
+            set: [rounds=2, eval.every=1]
+            axes:
+              method:
+                local: { strategy: local }
+                centralized: { strategy: centralized }
+              seed: [1]
+            baseline: local
+            """);
+        var grid = GridSpec.Load(Path.Combine(_dir, "c.yaml"));
+        string outDir = Path.Combine(_dir, "out-c");
+        BenchRunner.Run(grid, outDir);
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var local = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(BenchRunner.CellDir(outDir, grid.Cells()[0]), "summary.json")))!;
+        var rows = File.ReadAllLines(Path.Combine(outDir, "bytes_to_target.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(2 * local["accuracy"]!["by_agent_type"]!.AsObject().Count, rows.Count);
+        foreach (var r in rows)
+        {
+            double localFinal = local["accuracy"]!["by_agent_type"]![r[1]]!.GetValue<double>();
+            Assert.Equal(BenchStatistics.TargetFraction * localFinal, double.Parse(r[2], inv), 1e-4);
+            if (r[0] == "local") Assert.Equal("1", r[4]);   // local reaches 95% of its own final accuracy
+        }
+        Assert.Contains("centralized rows are not candidates", File.ReadAllText(Path.Combine(outDir, "results.md")));
+    }
+
+    [Fact]
     public void Bad_axis_values_fail_before_any_cell_runs()
     {
         File.WriteAllText(Path.Combine(_dir, "base.yaml"), TestConfigs.Small);

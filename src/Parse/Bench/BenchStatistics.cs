@@ -145,18 +145,23 @@ public static class BenchStatistics
         var csv = new StringBuilder();
         csv.AppendLine(string.Join(",", groupAxes) + ",type,target_accuracy,seeds,seeds_reached,round_mean,bytes_per_agent_mean");
         var evals = rows.SelectMany(r => r).ToDictionary(c => c.Id, c => ReadEvals(Path.Combine(BenchRunner.CellDir(outDir, c), "metrics.csv")));
-        // target per type: a share of the best row's final accuracy (mean over seeds), the same for every row
+        // target per type: a share of the best row's final accuracy (mean over seeds), the same for every row; the
+        // centralized upper bound exchanges nothing and pools all data, so it is not a candidate (it would set a target
+        // no decentralized row can reach)
         var targets = new Dictionary<string, double>();
+        var candidates = rows.Where(r => !IsCentralized(r, summaries)).ToList();
         foreach (var t in types)
         {
-            var finals = rows.Select(r => r.Select(c => summaries[c.Id]["accuracy"]?["by_agent_type"]?[t]?.GetValue<double>())
+            var finals = candidates.Select(r => r.Select(c => summaries[c.Id]["accuracy"]?["by_agent_type"]?[t]?.GetValue<double>())
                 .Where(x => x.HasValue).Select(x => x!.Value).DefaultIfEmpty(double.NaN).Average()).Where(x => !double.IsNaN(x)).ToList();
             if (finals.Count > 0) targets[t] = TargetFraction * finals.Max();
         }
         if (targets.Count == 0) return csv.ToString();
         md.AppendLine().AppendLine("## Bytes to reach a target accuracy").AppendLine();
         md.AppendLine(string.Create(Inv, $"Target per agent type: {TargetFraction:P0} of the best row's final accuracy (") +
-                      string.Join(", ", targets.Select(kv => string.Create(Inv, $"{kv.Key} {kv.Value:F3}"))) + "), the same for every row. Per seed: the first " +
+                      string.Join(", ", targets.Select(kv => string.Create(Inv, $"{kv.Key} {kv.Value:F3}"))) + "), the same for every row" +
+                      (candidates.Count < rows.Count ? " (centralized rows are not candidates for the best row: an upper bound that exchanges nothing)" : "") +
+                      ". Per seed: the first " +
                       "evaluated round at which the type's mean accuracy reaches it, and the mean bytes each agent of the type had sent " +
                       "by then; averaged over the seeds that reached it (\"–\" = no seed did).").AppendLine();
         md.AppendLine("| " + string.Join(" | ", groupAxes) + " | " + string.Join(" | ", types.Select(t => t + " (seeds, round, MiB/agent)")) + " |");
@@ -184,6 +189,10 @@ public static class BenchStatistics
         }
         return csv.ToString();
     }
+
+    /// <summary>Whether a row's cells ran the centralized upper bound (by their summary's <c>strategy</c>).</summary>
+    private static bool IsCentralized(List<GridCell> row, IReadOnlyDictionary<string, JsonObject> summaries) =>
+        row.All(c => summaries[c.Id]["strategy"]?.GetValue<string>() == "centralized");
 
     /// <summary>Agent types by agent index, from a run's metrics.csv.</summary>
     private static IReadOnlyList<string> AgentTypes(string metricsCsv)
