@@ -52,6 +52,7 @@ public sealed class CrossRuntimeTests : IDisposable
         { "discovery-liars", ["attack.discovery=true", "attack.fraction=0.34"] },
         { "choco-qsgd-lz4", ["payload.processors=[qsgd,choco,lz4]", "mixing.rule=choco"] },
         { "qsgd-ef-zstd", ["payload.processors=[qsgd,error-feedback,zstd]"] },
+        { "qsgd-zero-ef-zstd", ["payload.processors=[qsgd-zero,error-feedback,zstd]", "payload.bits=3"] },
         // the rate of each round comes from the round number, the same in both runtimes
         { "cosine-lr-schedule", ["train.lr_schedule=cosine", "train.lr_decay_start=0.3", "train.lr_final=0.1"] },
         // the stacked weights fitted on rotating folds: the fold follows the round number (4 folds, 6 rounds: it wraps)

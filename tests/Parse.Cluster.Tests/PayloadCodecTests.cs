@@ -6,6 +6,18 @@ namespace Parse.Cluster.Tests;
 
 public class PayloadCodecTests
 {
+    private static readonly long[][] Shapes = [[4, 3], [4]];
+
+    private static PayloadKeys Keys
+    {
+        get
+        {
+            var keys = new PayloadKeys();
+            keys.Add("head/redundant|4x3;4", Shapes);
+            return keys;
+        }
+    }
+
     private static GroupPayload Sample(float fill = 0.5f) =>
         new("head/redundant|4x3;4", Sender: 7, Round: 12, SenderDegree: 3,
             [torch.arange(12, dtype: torch.float32).reshape(4, 3) * fill, torch.full(4, fill)]);
@@ -16,15 +28,16 @@ public class PayloadCodecTests
         using var scope = torch.NewDisposeScope();
         var p = Sample();
         var bytes = PayloadCodec.Encode(p);
-        var q = PayloadCodec.TryDecode(bytes, 1 << 20, out _, out _);
+        var q = PayloadCodec.TryDecode(bytes, 1 << 20, Keys, out _, out _);
         Assert.NotNull(q);
         Assert.Equal((p.Key, p.Sender, p.Round, p.SenderDegree), (q!.Key, q.Sender, q.Round, q.SenderDegree));
         Assert.Equal(2, q.Values.Count);
         Assert.Equal(new long[] { 4, 3 }, q.Values[0].shape);
         Assert.True(q.Values[0].allclose(p.Values[0], rtol: 0, atol: 0));
         Assert.True(q.Values[1].allclose(p.Values[1], rtol: 0, atol: 0));
-        // compact: 16 floats + a header of key, ints, shapes and one format byte per tensor
-        Assert.Equal(4 + 1 + 1 + 12 + 2 + p.Key.Length + 2 + (1 + 16 + 1) + (1 + 8 + 1) + 16 * 4, bytes.Length);
+        // compact: 16 floats + a header of magic, version, flags, three 1-byte varints, the key id, the tensor count and
+        // one coding byte per tensor (the shapes come from the receiver's key)
+        Assert.Equal(4 + 1 + 1 + 3 + 8 + 1 + 2 + 16 * 4, bytes.Length);
         Assert.Equal(bytes.Length, p.WireBytes);
     }
 
@@ -34,7 +47,7 @@ public class PayloadCodecTests
         using var scope = torch.NewDisposeScope();
         var p = PayloadPipeline.Create(["float16"]).Outgoing(Sample());
         var bytes = PayloadCodec.Encode(p);
-        var q = PayloadCodec.TryDecode(bytes, 1 << 20, out _, out _)!;
+        var q = PayloadCodec.TryDecode(bytes, 1 << 20, Keys, out _, out _)!;
         Assert.Equal(2, q.BytesPerElement);
         Assert.True(q.Values[0].allclose(p.Values[0], rtol: 1e-3, atol: 1e-3));
         Assert.Equal(PayloadCodec.Encode(Sample()).Length - 16 * 2, bytes.Length);
@@ -47,13 +60,13 @@ public class PayloadCodecTests
         var bytes = PayloadCodec.Encode(Sample());
         foreach (var bad in new[] { bytes[..10], bytes[..^1], "hello world, not a payload"u8.ToArray(), bytes.Concat(new byte[4]).ToArray(), Array.Empty<byte>() })
         {
-            Assert.Null(PayloadCodec.TryDecode(bad, 1 << 20, out var reason, out string detail));
+            Assert.Null(PayloadCodec.TryDecode(bad, 1 << 20, Keys, out var reason, out string detail));
             Assert.Equal(RejectReason.Malformed, reason);
             Assert.NotEmpty(detail);
         }
         var wrongVersion = (byte[])bytes.Clone();
         wrongVersion[4] = 99;
-        Assert.Null(PayloadCodec.TryDecode(wrongVersion, 1 << 20, out var r2, out _));
+        Assert.Null(PayloadCodec.TryDecode(wrongVersion, 1 << 20, Keys, out var r2, out _));
         Assert.Equal(RejectReason.Malformed, r2);
     }
 
@@ -62,7 +75,7 @@ public class PayloadCodecTests
     {
         using var scope = torch.NewDisposeScope();
         var bytes = PayloadCodec.Encode(Sample());
-        Assert.Null(PayloadCodec.TryDecode(bytes, bytes.Length - 1, out var reason, out _));
+        Assert.Null(PayloadCodec.TryDecode(bytes, bytes.Length - 1, Keys, out var reason, out _));
         Assert.Equal(RejectReason.Oversize, reason);
     }
 
@@ -71,14 +84,14 @@ public class PayloadCodecTests
     {
         using var scope = torch.NewDisposeScope();
         var pipeline = PayloadPipeline.Create([]);
-        var good = PayloadCodec.TryDecode(PayloadCodec.Encode(Sample()), 1 << 20, out _, out _)!;
+        var good = PayloadCodec.TryDecode(PayloadCodec.Encode(Sample()), 1 << 20, Keys, out _, out _)!;
         long[][] shapes = [[4, 3], [4]];
         Assert.NotNull(pipeline.Incoming(good, shapes, good.Key, out _));
         Assert.Null(pipeline.Incoming(good, shapes, "head/other|4x3;4", out var r1));
         Assert.Equal(RejectReason.UnknownKey, r1);
         Assert.Null(pipeline.Incoming(good, [[3, 4], [4]], good.Key, out var r2));
         Assert.Equal(RejectReason.WrongShape, r2);
-        var nan = PayloadCodec.TryDecode(PayloadCodec.Encode(Sample(float.NaN)), 1 << 20, out _, out _)!;
+        var nan = PayloadCodec.TryDecode(PayloadCodec.Encode(Sample(float.NaN)), 1 << 20, Keys, out _, out _)!;
         Assert.Null(pipeline.Incoming(nan, shapes, nan.Key, out var r3));
         Assert.Equal(RejectReason.NonFinite, r3);
     }

@@ -15,6 +15,7 @@ public class CompressionRunTests
         yield return ["payload.processors=[random-k]"];
         yield return ["payload.processors=[qsgd,error-feedback]|payload.bits=3"];
         yield return ["payload.processors=[qsgd,error-feedback,zstd]|payload.bits=4"];
+        yield return ["payload.processors=[qsgd-zero,error-feedback,zstd]|payload.bits=3"];
         yield return ["payload.processors=[top-k,choco,float16,lz4]|mixing.rule=choco"];
         yield return ["privacy.clip=0.5|privacy.roles=[synergy,redundant]|payload.processors=[top-k]"];
     }

@@ -84,6 +84,70 @@ public class CompressionTests
         for (int i = 0; i < v.Length; i++) Assert.True(Math.Abs(mean[i] - v[i]) < tol, $"value {i}: mean {mean[i]} vs {v[i]} (tol {tol})");
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Zero_level_quantization_is_unbiased_on_an_odd_grid_with_an_exact_zero(int bits)
+    {
+        using var scope = torch.NewDisposeScope();
+        var rng = new Random(bits);
+        var v = Enumerable.Range(0, 40).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        v[3] = 0;
+        float scale = v.Max(Math.Abs);
+        int m = (1 << (bits - 1)) - 1;
+        var q = new StochasticQuantizer(bits, seed: 7, zeroLevel: true);
+        var mean = new double[v.Length];
+        var levels = new HashSet<float>();
+        const int draws = 3000;
+        using var input = torch.tensor(v);
+        for (int d = 0; d < draws; d++)
+        {
+            var (t, s) = q.Quantize(input);
+            Assert.Equal(scale, s);
+            var x = Data(t);
+            t.Dispose();
+            for (int i = 0; i < v.Length; i++)
+            {
+                mean[i] += x[i] / draws;
+                levels.Add(x[i]);
+                // every value lands on one of its two neighbouring levels: error below one spacing s / m
+                Assert.True(Math.Abs(x[i] - v[i]) <= scale / m * (1 + 1e-6), $"value {i}: {x[i]} vs {v[i]}");
+            }
+            Assert.Equal(0f, x[3]);   // an exact zero stays zero
+        }
+        var grid = Enumerable.Range(0, 2 * m + 1).Select(l => TensorCoding.DequantizeZero(l, bits, scale)).ToHashSet();
+        Assert.Contains(0f, grid);
+        Assert.Equal(2 * m + 1, grid.Count);   // 2^bits - 1 levels: an odd number, symmetric around 0
+        Assert.Subset(grid, levels);
+        double tol = 6 * (scale / m / 2) / Math.Sqrt(draws);
+        for (int i = 0; i < v.Length; i++) Assert.True(Math.Abs(mean[i] - v[i]) < tol, $"value {i}: mean {mean[i]} vs {v[i]} (tol {tol})");
+    }
+
+    [Fact]
+    public void Zero_level_grid_sends_small_differences_as_zeros_and_zstd_codes_them_in_fewer_bytes()
+    {
+        using var scope = torch.NewDisposeScope();
+        // an error-feedback-like difference: one large value, the rest 1% of it
+        var gen = new Random(3);
+        var v = Enumerable.Range(0, 20_000).Select(_ => (float)(gen.NextDouble() * 0.02 - 0.01)).ToArray();
+        v[17] = 1f;
+        var delta = new GroupPayload("enc/a/mlp/trunk|20000", 1, 2, 2, [torch.tensor(v)]) { Kind = PayloadKind.Delta };
+        var even = new StochasticQuantizer(4, seed: 2).Outgoing(delta);
+        var zero = new StochasticQuantizer(4, seed: 2, zeroLevel: true).Outgoing(delta);
+        // |v| <= 0.01 with spacing 1/7: a value becomes 0 unless a draw of probability |v| * 7 <= 7% says otherwise
+        int zeros = Data(zero.Values[0]).Count(f => f == 0);
+        Assert.InRange(zeros, 19_000, 20_000);
+        Assert.Equal(0, Data(even.Values[0]).Count(f => f == 0));   // the even grid has no zero level
+        long evenBytes = new ZstdCompressor().Outgoing(even).WireBytes, zeroBytes = new ZstdCompressor().Outgoing(zero).WireBytes;
+        // the even grid needs about a bit per value (levels 7 and 8 at one half each), the zero-level grid about a third
+        Assert.True(zeroBytes < evenBytes / 2, $"zero-level {zeroBytes} vs even {evenBytes}");
+        var back = PayloadCodec.TryDecode(PayloadCodec.Encode(new ZstdCompressor().Outgoing(zero)), 1 << 20, PayloadKeys.Of(zero), out _, out string detail);
+        Assert.True(back is not null, detail);
+        Assert.Equal(Data(zero.Values[0]), Data(back!.Values[0]));
+        Assert.Equal(TensorFormat.QuantizedZero, back.Codings![0].Format);
+    }
+
     [Fact]
     public void Error_feedback_conserves_the_residual_and_receivers_track_the_sender()
     {
@@ -111,7 +175,7 @@ public class CompressionTests
             for (int i = 0; i < x.Length; i++)
                 Assert.True(Math.Abs(q[i] + newResidual[i] - (x[i] - prev[i] + oldResidual[i])) < 1e-5, $"round {r}, value {i}: not conserved");
             // through the wire, the receiver's copy is the sender's public copy, bit for bit, = x - residual
-            var wire = PayloadCodec.TryDecode(PayloadCodec.Encode(sent), 1 << 20, out _, out _)!;
+            var wire = PayloadCodec.TryDecode(PayloadCodec.Encode(sent), 1 << 20, PayloadKeys.Of(sent), out _, out _)!;
             var got = receiver.Incoming(wire, ga.Shapes, ga.Key, out _);
             Assert.NotNull(got);
             Assert.Equal(PayloadKind.Full, got!.Kind);
@@ -228,7 +292,9 @@ public class CompressionTests
     [InlineData("payload.processors=[top-k,choco]", "payload.processors: 'choco' needs mixing.rule: choco")]
     [InlineData("payload.processors=[top-k,top-k]", "payload.processors: a processor is listed twice")]
     [InlineData("payload.processors=[qsgd,lz4,zstd]", "payload.processors: lz4 and zstd both compress the encoded values")]
-    [InlineData("payload.processors=[brotli]", "payload.processors: unknown value 'brotli' (expected one of: float16, top-k, random-k, qsgd, error-feedback, choco, lz4")]
+    [InlineData("payload.processors=[brotli]", "payload.processors: unknown value 'brotli' (expected one of: float16, top-k, random-k, qsgd, qsgd-zero, error-feedback, choco, lz4")]
+    [InlineData("payload.processors=[qsgd-zero]|payload.bits=1", "payload.bits: qsgd-zero needs at least 2 bits")]
+    [InlineData("payload.processors=[qsgd,qsgd-zero]", "payload.processors: qsgd and qsgd-zero both quantize the differences")]
     [InlineData("privacy.clip=-1", "privacy.clip: must be a finite number >= 0")]
     [InlineData("privacy.clip=1|privacy.noise_multiplier=0", "privacy.noise_multiplier: must be a finite number > 0")]
     [InlineData("privacy.clip=1|privacy.delta=1", "privacy.delta: must be in (0,1)")]

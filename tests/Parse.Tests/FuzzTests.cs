@@ -75,14 +75,20 @@ public class FuzzTests
     public void Payload_codec_decodes_or_rejects_every_input(string format)
     {
         byte[] valid;
-        using (torch.NewDisposeScope()) valid = PayloadCodec.Encode(Payload(format));
+        var keys = new PayloadKeys();
+        using (torch.NewDisposeScope())
+        {
+            var p = Payload(format);
+            valid = PayloadCodec.Encode(p);
+            keys.Add(p.Key, p.Values.Select(v => v.shape).ToList());
+        }
         Fuzz.BytesNear(valid).Sample(bytes =>
         {
             using var scope = torch.NewDisposeScope();
-            var p = PayloadCodec.TryDecode(bytes, 1 << 16, out var reason, out string detail);
-            if (p is null) return reason is RejectReason.Malformed or RejectReason.Oversize && detail.Length > 0;
+            var p = PayloadCodec.TryDecode(bytes, 1 << 16, keys, out var reason, out string detail);
+            if (p is null) return reason is RejectReason.Malformed or RejectReason.Oversize or RejectReason.UnknownKey && detail.Length > 0;
             // what decodes is a consistent payload: re-encoding it decodes again to the same shapes
-            var again = PayloadCodec.TryDecode(PayloadCodec.Encode(p), 1 << 20, out _, out _);
+            var again = PayloadCodec.TryDecode(PayloadCodec.Encode(p), 1 << 20, keys, out _, out _);
             return again is not null && again.Values.Count == p.Values.Count
                 && again.Values.Zip(p.Values).All(t => t.First.shape.SequenceEqual(t.Second.shape));
         }, iter: Fuzz.Iterations);

@@ -37,6 +37,8 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     private readonly HashSet<int> _gone = new();
     private readonly List<(object Msg, Address From, int Round)> _early = new();
     private readonly ChunkAssembler _chunks;
+    // the keys this agent can decode: payloads name their group by a hash of its key (PayloadCodec, format 3)
+    private readonly PayloadKeys _wireKeys;
     private readonly MessageAuth _auth;
     private readonly SecurityTally _security;
     // every agent message is sealed with a sequence number that increases per incarnation (random per actor start)
@@ -69,6 +71,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         _k = setup.Config.Cluster;
         _id = setup.Core.Id;
         _core = setup.Core;
+        _wireKeys = new PayloadKeys(_core.Learner.Model.Groups);
         _discovery = new OverlayDiscovery(_id, _core.SharedKeys, setup.BaseNeighbours, setup.Config.Overlay.Repair, setup.Discovery);
         setup.Overlays.Discovery = _discovery;
         _security = new SecurityTally(_k.Limits.QuarantineAfter);
@@ -467,6 +470,12 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         catch (InvalidDataException e) { RefuseUndecodable(m.From, RejectReason.Malformed, 0, e.Message, round); return; }
         if (whole is null) return;
         var p = Decode(whole, out var reason, out var detail);   // the core owns its tensors from here
+        if (p is null && reason == RejectReason.UnknownKey)
+        {
+            // a group this agent does not hold (e.g. a peer that believes it does): refused as the core would, no offence
+            _core.RefusedUnknownKey(m.From, whole.Length, detail);
+            return;
+        }
         if (p is null) { RefuseUndecodable(m.From, reason, whole.Length, detail, round); return; }
         if (p.Sender != m.From || p.Round != round)
         {
@@ -482,7 +491,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     private GroupPayload? Decode(byte[] whole, out RejectReason reason, out string detail)
     {
         using var scope = torch.NewDisposeScope();
-        var p = PayloadCodec.TryDecode(whole, _k.MaxPayloadBytes, out reason, out detail);
+        var p = PayloadCodec.TryDecode(whole, _k.MaxPayloadBytes, _wireKeys, out reason, out detail);
         if (p is not null) foreach (var v in p.Values) v.DetachFromDisposeScope();
         return p;
     }

@@ -3,7 +3,7 @@ namespace Parse.Config;
 /// <summary>Checks the <c>payload</c>, <c>privacy</c> and related keys; every message names the field at fault.</summary>
 internal static class PayloadValidator
 {
-    private static readonly string[] DeltaNames = ["top-k", "random-k", "qsgd", "error-feedback", "choco"];
+    private static readonly string[] DeltaNames = ["top-k", "random-k", "qsgd", "qsgd-zero", "error-feedback", "choco"];
     private static readonly string[] TimeVarying = ["random-gossip", "one-peer-exponential"];
     private static readonly string[] Roles = ["trunk", "unique", "redundant", "synergy", "embedding", "task"];
 
@@ -21,6 +21,8 @@ internal static class PayloadValidator
         Check(c.Mixing.Rule != "choco" || choco, "mixing.rule: choco needs the 'choco' payload processor (payload.processors: [choco, ...])");
         Check(!choco || c.Mixing.Rule == "choco", $"payload.processors: 'choco' needs mixing.rule: choco (got '{c.Mixing.Rule}')");
         Check(p.Processors.Distinct().Count() == p.Processors.Count, "payload.processors: a processor is listed twice");
+        Check(!p.Processors.Contains("qsgd-zero") || p.Bits >= 2, $"payload.bits: qsgd-zero needs at least 2 bits (a zero level and one on each side; got {p.Bits})");
+        Check(!(p.Processors.Contains("qsgd") && p.Processors.Contains("qsgd-zero")), "payload.processors: qsgd and qsgd-zero both quantize the differences: list one of them");
         Check(!(p.Processors.Contains("lz4") && p.Processors.Contains("zstd")), "payload.processors: lz4 and zstd both compress the encoded values: list one of them");
         string? delta = p.Processors.FirstOrDefault(n => DeltaNames.Contains(n)) ?? (v.Clip > 0 ? "privacy" : null);
         if (delta is not null && TimeVarying.Contains(c.Topology.Kind))

@@ -329,6 +329,18 @@ public sealed partial class AgentCore : IDisposable
             _heard[(g.Key, from)] = Math.Max(r, _heard.GetValueOrDefault((g.Key, from), -1));
     }
 
+    /// <summary>
+    /// Counts a payload the transport refused because it names a group this agent does not hold (its key id does not
+    /// resolve, see <see cref="Federation.Payload.PayloadKeys"/>): like <see cref="Receive"/> refusing an unknown key, it
+    /// answers no round and is no offence.
+    /// </summary>
+    public void RefusedUnknownKey(int from, long wireBytes, string detail)
+    {
+        Tally.BytesReceived += wireBytes;
+        CountRejection(from, RejectReason.UnknownKey);
+        if (Tally.Rejected[nameof(RejectReason.UnknownKey)] <= 3 && Log is { } log) log($"agent {Id}: rejected payload from agent {from}: UnknownKey ({detail})");
+    }
+
     private RejectReason Refuse(Held held, int from, RejectReason reason, string detail)
     {
         held.Dispose();

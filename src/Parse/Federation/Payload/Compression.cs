@@ -138,17 +138,30 @@ public sealed class RandomKCompressor : IDeltaCompressor, IBindablePayloadProces
 /// its two neighbouring levels at random with the probabilities that make the result unbiased (E[Q(v)] = v). Sent as
 /// packed levels plus a float32 scale per tensor.
 /// </summary>
+/// <remarks>
+/// With <see cref="ZeroLevel"/> (<c>qsgd-zero</c>) the grid has 2^bits - 1 levels, an odd number, one of them exactly 0
+/// (spacing s / m, m = 2^(bits-1) - 1; bits 2..16, 2 bits = ternary {-s, 0, s}). A value much smaller than the spacing
+/// then becomes 0 with probability close to 1, where the even grid's nearest levels are ±s/(2^bits - 1) and it becomes
+/// either with probability about one half (a full bit of entropy per value). The error-feedback differences of a
+/// trained model are mostly such small values next to their tensor's largest one, so after <c>zstd</c> the zero-level
+/// grid sends fewer bytes at the same bits (docs/compression.md). Still unbiased; the error of one value is at most one
+/// spacing, s / m instead of 2 s / (2^bits - 1).
+/// </remarks>
 public sealed class StochasticQuantizer : IDeltaCompressor, IBindablePayloadProcessor
 {
     private Random _rng = new(0);
 
-    /// <summary>Bits per value, 1..16.</summary>
+    /// <summary>Bits per value, 1..16 (2..16 with <see cref="ZeroLevel"/>).</summary>
     public int Bits { get; private set; } = new PayloadConfig().Bits;
 
+    /// <summary>True for the grid with a zero level (<c>qsgd-zero</c>, <see cref="TensorFormat.QuantizedZero"/>).</summary>
+    public bool ZeroLevel { get; }
+
     /// <summary>A quantizer with <paramref name="bits"/> bits and its own random stream (for tests and tools).</summary>
-    public StochasticQuantizer(int bits = 4, int seed = 0)
+    public StochasticQuantizer(int bits = 4, int seed = 0, bool zeroLevel = false)
     {
         Bits = bits;
+        ZeroLevel = zeroLevel;
         _rng = new Random(seed);
     }
 
@@ -169,7 +182,7 @@ public sealed class StochasticQuantizer : IDeltaCompressor, IBindablePayloadProc
         {
             var (q, scale) = Quantize(v);
             values.Add(q);
-            codings.Add(new TensorCoding(TensorFormat.Quantized, Bits, scale));
+            codings.Add(new TensorCoding(ZeroLevel ? TensorFormat.QuantizedZero : TensorFormat.Quantized, Bits, scale));
         }
         return p with { Values = values, Codings = codings, BytesPerElement = 4 };
     }
@@ -177,10 +190,14 @@ public sealed class StochasticQuantizer : IDeltaCompressor, IBindablePayloadProc
     /// <summary>Quantizes one tensor; returns the dequantized values (exactly what the receiver decodes) and the scale.</summary>
     public (Tensor Values, float Scale) Quantize(Tensor v)
     {
+        if (ZeroLevel && Bits < 2) throw new InvalidOperationException($"qsgd-zero needs at least 2 bits (payload.bits is {Bits})");
         var data = v.detach().to_type(ScalarType.Float32).contiguous().cpu().data<float>().ToArray();
         float scale = 0;
         foreach (float f in data) scale = Math.Max(scale, Math.Abs(f));
-        int top = (1 << Bits) - 1;
+        var coding = new TensorCoding(ZeroLevel ? TensorFormat.QuantizedZero : TensorFormat.Quantized, Bits, scale);
+        int top = coding.TopLevel;
+        // level l sits at position l on [0, top]: the even grid maps [-s, s] onto it as (v/s + 1) top / 2, the zero-level
+        // grid (top = 2 m) as v/s m + m; both are affine, so rounding stochastically between neighbours is unbiased
         var outv = new float[data.Length];
         for (int i = 0; i < data.Length; i++)
         {
@@ -188,7 +205,7 @@ public sealed class StochasticQuantizer : IDeltaCompressor, IBindablePayloadProc
             double pos = Math.Clamp(((double)data[i] / scale + 1) * top / 2, 0, top);
             int lo = (int)Math.Floor(pos);
             int level = lo < top && _rng.NextDouble() < pos - lo ? lo + 1 : lo;
-            outv[i] = TensorCoding.Dequantize(level, Bits, scale);
+            outv[i] = coding.ValueOf(level);
         }
         return (torch.tensor(outv, v.shape, dtype: ScalarType.Float32), scale);
     }

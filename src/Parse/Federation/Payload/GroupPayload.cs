@@ -126,7 +126,7 @@ public sealed class Float16Compressor : IPayloadProcessor
         for (int i = 0; i < p.Values.Count; i++)
         {
             var c = p.CodingOf(i);
-            if (c.Format is TensorFormat.Quantized or TensorFormat.Float16 or TensorFormat.SparseHalf)
+            if (c.Format is TensorFormat.Quantized or TensorFormat.QuantizedZero or TensorFormat.Float16 or TensorFormat.SparseHalf)
             {
                 values.Add(p.Values[i]);
                 codings.Add(c);

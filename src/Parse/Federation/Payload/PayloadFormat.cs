@@ -16,6 +16,12 @@ public enum TensorFormat : byte
     /// <c>scale * (2 l - L) / L</c> with <c>L = 2^bits - 1</c>, a uniform grid on [-scale, scale]; a float32 scale per tensor.
     /// </summary>
     Quantized = 5,
+    /// <summary>
+    /// <see cref="TensorCoding.Bits"/> bits per value on a grid with a zero level: level <c>l</c> in [0, 2 m] stands for
+    /// <c>scale * (l - m) / m</c> with <c>m = 2^(bits-1) - 1</c> (2 m + 1 levels, an odd number, symmetric around 0;
+    /// bits 2..16, the top code 2^bits - 1 is unused and refused); a float32 scale per tensor.
+    /// </summary>
+    QuantizedZero = 6,
 }
 
 /// <summary>The wire format of one tensor; for <see cref="TensorFormat.Quantized"/> also its bits and scale.</summary>
@@ -35,6 +41,25 @@ public readonly record struct TensorCoding(TensorFormat Format, int Bits = 0, fl
         float l = (1 << bits) - 1;
         return scale * ((2f * level - l) / l);
     }
+
+    /// <summary>Highest level of a <see cref="TensorFormat.QuantizedZero"/> grid of <paramref name="bits"/> bits: 2 m, m = 2^(bits-1) - 1.</summary>
+    public static int TopZeroLevel(int bits) => (1 << bits) - 2;
+
+    /// <summary>The value of level <paramref name="level"/> on a <see cref="TensorFormat.QuantizedZero"/> grid (level m is exactly 0).</summary>
+    public static float DequantizeZero(int level, int bits, float scale)
+    {
+        float m = (1 << (bits - 1)) - 1;
+        return scale * ((level - m) / m);
+    }
+
+    /// <summary>True for the two quantized formats.</summary>
+    public bool IsQuantized => Format is TensorFormat.Quantized or TensorFormat.QuantizedZero;
+
+    /// <summary>Highest level of this coding's grid (quantized formats).</summary>
+    public int TopLevel => Format == TensorFormat.QuantizedZero ? TopZeroLevel(Bits) : (1 << Bits) - 1;
+
+    /// <summary>The value level <paramref name="level"/> of this coding's grid stands for (quantized formats).</summary>
+    public float ValueOf(int level) => Format == TensorFormat.QuantizedZero ? DequantizeZero(level, Bits, Scale) : Dequantize(level, Bits, Scale);
 }
 
 /// <summary>What a payload's values are.</summary>

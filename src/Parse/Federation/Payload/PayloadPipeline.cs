@@ -62,6 +62,7 @@ public sealed class PayloadPipeline
         r.Register("top-k", () => new TopKCompressor(), "sends the payload.topk_fraction largest-magnitude values of each difference tensor (indices + values)");
         r.Register("random-k", () => new RandomKCompressor(), "sends payload.randomk_fraction of each difference tensor's values at random indices");
         r.Register("qsgd", () => new StochasticQuantizer(), "unbiased stochastic quantization of differences to payload.bits bits per value (+ a scale per tensor)");
+        r.Register("qsgd-zero", () => new StochasticQuantizer(zeroLevel: true), "like qsgd on a grid with a zero level (2^bits - 1 levels, bits >= 2): small differences cost almost nothing after zstd");
         r.Register("error-feedback", () => new ErrorFeedback(), "keeps what the lossy stages dropped and adds it to the next difference");
         r.Register("choco", () => new ErrorFeedback { Choco = true }, "CHOCO-SGD public copies (error feedback); pair with mixing.rule: choco");
         r.Register("lz4", () => new Lz4Compressor(), "LZ4 compression of the encoded values (lossless)");
