@@ -20,7 +20,7 @@ public class LossScreenTests
     [Fact]
     public void A_sign_flipped_neighbour_is_dropped_and_an_honest_one_kept()
     {
-        var cfg = TestConfigs.Load("rounds=8", "train.local_steps=8", "train.lr=0.01", "data.samples_per_agent=96", "mixing.screen=loss");
+        var cfg = TestConfigs.Load("rounds=8", "train.local_steps=8", "train.lr=0.01", "data.samples_per_agent=96", "mixing.screen=loss", "mixing.screen_tolerance=0.05");
         using var sim = new Simulator(cfg, ".");
         sim.Run();
         int checkedGroups = 0;
@@ -86,7 +86,7 @@ public class LossScreenTests
             return sim.Run();
         }
         var plain = Run();
-        var screened = Run("mixing.screen=loss");
+        var screened = Run("mixing.screen=loss", "mixing.screen_tolerance=0.05");
         var s = screened.Screening!;
         long honestChecked = s.Checked - s.CheckedFromAttackers, honestDropped = s.Dropped - s.DroppedFromAttackers;
         string counts = $"dropped {s.DroppedFromAttackers} of {s.CheckedFromAttackers} attacker and {honestDropped} of {honestChecked} honest contributions";

@@ -309,7 +309,7 @@ public sealed record MixingConfig
     /// <summary><c>screen: loss</c>: samples of the agent's own training data (a fixed, seeded subset) the loss is measured on.</summary>
     public int ScreenBatch { get; init; } = 64;
     /// <summary><c>screen: loss</c>: a neighbour's values are dropped when the loss after the step towards them exceeds the agent's own loss by more than this fraction of it (plus 0.01 nats).</summary>
-    public double ScreenTolerance { get; init; } = 0.05;
+    public double ScreenTolerance { get; init; } = 0.2;
 }
 
 /// <summary>
