@@ -47,6 +47,9 @@ public sealed class CrossRuntimeTests : IDisposable
         // a rule with per-agent memory across rounds (the own-history radius) that drops the attackers beyond it
         { "own-history-drop-vs-sign-flip-attackers", ["mixing.rule=clipped-gossip", "mixing.radius=own-history", "mixing.outliers=drop",
             "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
+        // loss-based screening in front of the mixing rule: every agent drops the same neighbours in both runtimes (a zero
+        // tolerance, so that this small model's screen drops contributions at all)
+        { "loss-screen-vs-sign-flip-attackers", ["mixing.screen=loss", "mixing.screen_tolerance=0", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
         // attackers that lie in overlay discovery (keys they lack, fabricated repair chains) but send honest payloads:
         // checked against the config, discovery gives the simulator's overlays, so every accuracy matches
         { "discovery-liars", ["attack.discovery=true", "attack.fraction=0.34"] },
@@ -121,6 +124,12 @@ public sealed class CrossRuntimeTests : IDisposable
         Assert.Equal(expected.BytesSentTotal > 0, s["bytes_sent_total"]!.GetValue<long>() > 0);
         // the simulator counts the codec's exact sizes: with every payload delivered, both runtimes send the same bytes
         if (cfg.Payload.Processors.Count > 0) Assert.Equal(expected.BytesSentTotal, s["bytes_sent_total"]!.GetValue<long>());
+        if (cfg.Mixing.Screen != "none")
+        {
+            // the same contributions were screened out (the simulator's count; the launch counts them as rejections)
+            Assert.True(expected.Screening!.Dropped > 0, "the screen must have dropped something in this case");
+            Assert.Equal(expected.Screening.Dropped, s["rejected_payloads"]!["Screened"]!.GetValue<long>());
+        }
         if (cfg.Privacy.Clip > 0)
             Assert.Equal(RunWriter.Summary(cfg, expected)["privacy"]!.ToJsonString(), s["privacy"]!.ToJsonString());
         if (cfg.Attack.Discovery)

@@ -50,6 +50,7 @@ public sealed partial class AgentCore : IDisposable
     private readonly Dictionary<string, List<Tensor>> _initial = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<List<Tensor>>> _lastReceived = new(StringComparer.Ordinal);
     private readonly DynamicsSchedule? _schedule;
+    private readonly LossScreen? _screen;
 
     /// <summary>A received payload kept for mixing; disposing it releases its tensors (or the transport's lease on them).</summary>
     private sealed record Held(int Round, GroupPayload Payload, IDisposable? Lease) : IDisposable
@@ -89,6 +90,7 @@ public sealed partial class AgentCore : IDisposable
         _pipeline.Bind(new PayloadContext(learner.Id, cfg, _everShared, () => Tally), _mixer);
         _attacks = attacks;
         _attack = attacks?.For(learner.Id);
+        _screen = cfg.Mixing.Screen == "loss" ? new LossScreen(learner, cfg.Mixing, cfg.Seed) : null;
         if (_attack is not null)
         {
             using var noGrad = torch.no_grad();
@@ -438,6 +440,7 @@ public sealed partial class AgentCore : IDisposable
         }
         var tasks = new List<MixTask>();
         var chosen = new List<IDisposable>();
+        _screen?.BeginRound();
         using (var scope = torch.NewDisposeScope())
         using (torch.no_grad())
             foreach (var g in SharedGroups(r))
@@ -458,15 +461,45 @@ public sealed partial class AgentCore : IDisposable
                     if (_attacks?.Silenced(j, r, g.Role) == true) continue;   // attack.kind silent: as if nothing came
                     int stale = Math.Max(0, r - pick.Round);
                     contributions.Add(new Contribution(j, pick.Payload.SenderDegree, pick.Payload.Values, stale));
-                    Tally.Mixed++;
-                    Tally.StalenessSum += stale;
-                    Tally.MaxStaleness = Math.Max(Tally.MaxStaleness, stale);
                 }
                 if (_attack?.NeedsReceived == true) Remember(g.Key, contributions);
-                if (Joining(Id, g.Key, r)) WarmStart(g, contributions, r);
+                bool joining = Joining(Id, g.Key, r);
+                if (_screen is not null && !joining && contributions.Count > 0) contributions = Screen(g, peers.Count, contributions, r);
+                foreach (var c in contributions)
+                {
+                    Tally.Mixed++;
+                    Tally.StalenessSum += c.Staleness;
+                    Tally.MaxStaleness = Math.Max(Tally.MaxStaleness, c.Staleness);
+                }
+                if (joining) WarmStart(g, contributions, r);
                 else tasks.Add(new MixTask(g, peers.Count, contributions));
             }
         return new PreparedMix(tasks, chosen, () => Round = r);
+    }
+
+    /// <summary>
+    /// <c>mixing.screen: loss</c>: the contributions whose values keep the agent's loss on its screening batch within
+    /// the tolerance; the others are counted (rejection reason <c>Screened</c>) and left out of the round.
+    /// </summary>
+    private List<Contribution> Screen(ParameterGroup g, int ownDegree, List<Contribution> contributions, int r)
+    {
+        var t = System.Diagnostics.Stopwatch.StartNew();
+        var kept = new List<Contribution>(contributions.Count);
+        foreach (var c in contributions)
+        {
+            double loss = _screen!.LossWith(g, c.Values, MetropolisHastings.Weight(ownDegree, c.SenderDegree));
+            Tally.ScreenChecked++;
+            bool fromAttacker = Attackers.Contains(c.Sender);
+            if (fromAttacker) Tally.ScreenCheckedFromAttackers++;
+            if (_screen.Keeps(loss)) { kept.Add(c); continue; }
+            CountRejection(c.Sender, RejectReason.Screened);
+            Tally.Screened++;
+            if (fromAttacker) Tally.ScreenedFromAttackers++;
+            if (Tally.Screened <= 20)
+                Tally.Events.Add($"round {r}: screened out agent {c.Sender}'s {g.Key} (loss {loss:G4}, own {_screen.OwnLoss:G4}, threshold {_screen.Threshold:G4})");
+        }
+        Tally.ScreenSeconds += t.Elapsed.TotalSeconds;
+        return kept;
     }
 
     /// <summary>This agent's mixing rule (<c>mixing.rule</c>).</summary>
@@ -575,6 +608,7 @@ public sealed partial class AgentCore : IDisposable
         _pending.Clear();
         foreach (var l in _initial.Values) foreach (var t in l) t.Dispose();
         foreach (var l in _lastReceived.Values) foreach (var x in l) foreach (var t in x) t.Dispose();
+        _screen?.Dispose();
         Learner.Dispose();
     }
 }

@@ -38,4 +38,14 @@ public sealed class AgentTally
     public double? PrivacyEpsilon { get; set; }
     /// <summary>Protected group payloads released (clipped and noised) so far.</summary>
     public int PrivacyReleases { get; set; }
+    /// <summary><c>mixing.screen: loss</c>: neighbour contributions whose loss was measured.</summary>
+    public long ScreenChecked { get; set; }
+    /// <summary><c>mixing.screen: loss</c>: contributions left out (also counted as rejections, reason <c>Screened</c>).</summary>
+    public long Screened { get; set; }
+    /// <summary>Of <see cref="ScreenChecked"/>, those sent by attackers (<c>attack.*</c>).</summary>
+    public long ScreenCheckedFromAttackers { get; set; }
+    /// <summary>Of <see cref="Screened"/>, those sent by attackers (<c>attack.*</c>).</summary>
+    public long ScreenedFromAttackers { get; set; }
+    /// <summary>Seconds this agent spent screening.</summary>
+    public double ScreenSeconds { get; set; }
 }

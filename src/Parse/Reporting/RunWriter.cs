@@ -66,6 +66,13 @@ public static class RunWriter
                     : Math.Round(links.Average() / r.Rounds * kv.Value / r.BytesSentTotal, 1))))),
             },
             ["rejected_payloads"] = rejected,
+            // mixing.screen: loss (null when off)
+            ["screening"] = r.Screening is not { } sc ? null : new JsonObject
+            {
+                ["checked"] = sc.Checked, ["dropped"] = sc.Dropped,
+                ["checked_from_attackers"] = sc.CheckedFromAttackers, ["dropped_from_attackers"] = sc.DroppedFromAttackers,
+                ["seconds"] = Math.Round(sc.Seconds, 3),
+            },
             ["links"] = r.Links is not { } lk ? null : new JsonObject
             {
                 ["base"] = lk.BaseLinks, ["used"] = lk.UsedLinks, ["used_outside_base"] = lk.UsedOutsideBase,

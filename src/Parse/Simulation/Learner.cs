@@ -340,6 +340,29 @@ public sealed class Learner : IDisposable
     }
 
     /// <summary>
+    /// The classification part of the training objective (the heads' and the ensemble's cross-entropy, weighted as in
+    /// training; no InfoNCE or separation term) of agent <paramref name="agent"/> (index in this learner) on
+    /// <paramref name="batch"/> (its own samples, [N, ...] per modality), with its current parameters and ensemble
+    /// weights, without gradients and
+    /// without touching its batch sequence, random streams or optimizer (<c>mixing.screen: loss</c>). Modalities whose
+    /// sensor is down this round are masked as in training; no sample is dropped at random. Only reads the agent's own
+    /// slices of the stacked parameters, so agents of one learner may call it from different threads.
+    /// </summary>
+    public double Loss(int agent, MultimodalData batch)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        using var only = Select([agent]);
+        long n = batch.Count;
+        var inputs = Modalities.ToDictionary(m => m, m => batch.Views[m].unsqueeze(0));
+        var labels = batch.LabelTensor.unsqueeze(0);
+        var down = _agents[agent].Unavailable;
+        Dictionary<string, Tensor>? present = down.Count == 0 ? null
+            : Modalities.ToDictionary(m => m, m => down.Contains(m) ? torch.zeros(1, n) : torch.ones(1, n));
+        return Losses.Total(Model.Forward(inputs, present: present), labels, _loss with { Beta = 0, Separation = 0 }).item<float>();
+    }
+
+    /// <summary>
     /// Accuracy of <paramref name="agents"/> (default: all) on <paramref name="test"/>, each with its own modalities
     /// and parameters, in batched forward passes. The <c>stacked</c> ensemble is refitted first for the current model
     /// and the heads in use, and the training-side weights (<see cref="LocalTrain"/>) are restored afterwards:

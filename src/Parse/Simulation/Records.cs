@@ -82,6 +82,9 @@ public sealed class SimulationResult
     /// <summary>Ids of the agents that ran an attack (<c>attack.*</c>); excluded from the per-type accuracies.</summary>
     public IReadOnlyList<int> Attackers { get; init; } = [];
 
+    /// <summary>What <c>mixing.screen: loss</c> did over the run (null when screening is off).</summary>
+    public ScreeningSummary? Screening { get; init; }
+
     private IEnumerable<(string t, double a)> Honest() =>
         AgentTypes.Select((t, i) => (t, a: FinalAccuracy[i], i)).Where(x => !Attackers.Contains(x.i)).Select(x => (x.t, x.a));
 
@@ -104,3 +107,11 @@ public sealed class SimulationResult
                 return Math.Sqrt(g.Average(x => (x.a - m) * (x.a - m)));
             });
 }
+
+/// <summary>Totals of <c>mixing.screen: loss</c> over every agent and round.</summary>
+/// <param name="Checked">Neighbour contributions whose loss was measured.</param>
+/// <param name="Dropped">Contributions left out of mixing.</param>
+/// <param name="DroppedFromAttackers">Of <paramref name="Dropped"/>, those sent by attackers.</param>
+/// <param name="CheckedFromAttackers">Of <paramref name="Checked"/>, those sent by attackers.</param>
+/// <param name="Seconds">Time spent screening, summed over agents (agents screen in parallel, so this can exceed wall time).</param>
+public sealed record ScreeningSummary(long Checked, long Dropped, long DroppedFromAttackers, long CheckedFromAttackers, double Seconds);

@@ -311,6 +311,8 @@ public sealed class Simulator : IDisposable
             Cka = _cka,
             AccuracyWithoutHead = dropped,
             Attackers = _setup.Attacks.Attackers,
+            Screening = _cfg.Mixing.Screen == "none" ? null : new ScreeningSummary(tallies.Sum(x => x.ScreenChecked), tallies.Sum(x => x.Screened),
+                tallies.Sum(x => x.ScreenedFromAttackers), tallies.Sum(x => x.ScreenCheckedFromAttackers), tallies.Sum(x => x.ScreenSeconds)),
             PrivacyEpsilon = _cores.Where(c => c.Tally.PrivacyEpsilon is not null).Select(c => (c.Learner.TypeName, c.Tally.PrivacyEpsilon!.Value)).ToList(),
             Timing = new TimingSummary(
                 tallies.Max(x => x.MaxStaleness),

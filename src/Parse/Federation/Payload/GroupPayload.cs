@@ -49,6 +49,8 @@ public enum RejectReason
     Malformed,
     /// <summary>The sender is not the receiver's neighbour on the key's overlay.</summary>
     NotNeighbour,
+    /// <summary>Accepted, but its values raised the receiver's loss beyond the tolerance (<c>mixing.screen: loss</c>) and were left out of mixing.</summary>
+    Screened,
 }
 
 /// <summary>
