@@ -70,9 +70,9 @@ public sealed class FaultToleranceTests : IDisposable
     [Fact]
     public void Nan_payloads_are_rejected_and_counted_and_a_node_without_the_secret_is_refused()
     {
-        // long enough that the honest nodes are still running when the rogue node (started after the cluster forms,
-        // and slow to start on a loaded machine) tries to join; 30 s discovery timeout so a rogue that finds
-        // nobody exits (ExitNotJoined) well within the test's wait instead of hanging
+        // long enough that the honest nodes are still running when the rogue node (slow to start on a loaded machine)
+        // tries to join; 30 s discovery timeout so a rogue that finds nobody exits (ExitNotJoined) well within the
+        // test's wait instead of hanging
         string cfg = ClusterConfigs.Write(_dir, ClusterConfigs.Small.Replace("rounds: 6", "rounds: 60").Replace("local_steps: 4", "local_steps: 2")
             .Replace("eval: { every: 3 }", "eval: { every: 30 }").Replace("discovery_timeout_ms: 60000", "discovery_timeout_ms: 30000"));
         var ports = Launcher.FreePorts(4);
@@ -81,11 +81,13 @@ public sealed class FaultToleranceTests : IDisposable
         using var p0 = new NodeProcess(NodeArgs(cfg, "0,1", honest[0], honest, outs[0]), Secret);
         using var p1 = new NodeProcess(NodeArgs(cfg, "2,3", honest[1], honest, outs[1]), Secret);
         using var p2 = new NodeProcess(NodeArgs(cfg, "4,5", honest[2], honest, outs[2], "--fault", "NaN"), Secret);
-        p0.WaitUntil(() => p0.Output.Contains("admitted akka"), TimeSpan.FromSeconds(300), "the cluster to form");
         // a node with the wrong secret: whichever comes first (the honest nodes down it, or its admission grace of
-        // discovery_timeout_ms ends with no peer admitted), it exits 3 "not admitted" and never trains alone
+        // discovery_timeout_ms ends with no peer admitted), it exits 3 "not admitted" and never trains alone. Started
+        // with the others: a rogue started once the cluster had formed could come up (slowly, on a loaded machine)
+        // after the honest nodes had run their rounds and left, find no seed node, and exit 4 instead (seen under load).
         using (var rogue = new NodeProcess(NodeArgs(cfg, "1", ports[3], honest, outs[3]), "wrong-secret"))
         {
+            p0.WaitUntil(() => p0.Output.Contains("admitted akka"), TimeSpan.FromSeconds(300), "the cluster to form");
             rogue.ExpectExit(NodeHost.ExitNotAdmitted, TimeSpan.FromSeconds(150), "rogue");
             Assert.Contains("not admitted", rogue.Output);
             Assert.DoesNotContain("round 1 closed", rogue.Output);

@@ -282,6 +282,9 @@ public sealed class DirectoryActor : ReceiveActor, IWithTimers
         _denied.Add(a);
         Sender.Tell(new Denied(nonce, reason, SecretAuth.DenyMac(_secret, nonce, reason)));
         _cluster.Down(a);
+        // a denied member no longer counts as "not admitted yet": without this, agents told "not all admitted" while it
+        // was Up (e.g. just after the last honest peer's admission) kept waiting for a quiet discovery until its timeout
+        PublishStatus();
         return true;
     }
 
