@@ -51,6 +51,17 @@ public sealed class MultimodalData : IDisposable
         return new MultimodalData(views, indices.Select(i => Labels[i]).ToArray(), NumClasses);
     }
 
+    /// <summary>
+    /// Takes every tensor of this set out of the current dispose scope (for a set kept across steps, e.g. a fixed batch
+    /// or a cached fold); returns this set, which still owns them.
+    /// </summary>
+    public MultimodalData DetachFromDisposeScope()
+    {
+        foreach (var v in Views.Values) v.DetachFromDisposeScope();
+        LabelTensor.DetachFromDisposeScope();
+        return this;
+    }
+
     /// <summary>Throws with the modality name if any value is NaN or infinite.</summary>
     public void EnsureFinite(string source)
     {

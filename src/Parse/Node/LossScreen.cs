@@ -91,10 +91,7 @@ internal sealed class LossScreen : IDisposable
             RandomExtensions.Shuffle(new Random(Seeds.Derive(_seed, "screen", _agent.Id)), order);
             var rows = order[..Math.Min(_batchSize, order.Length)];
             Array.Sort(rows);
-            var batch = _agent.Train.Subset(rows);
-            foreach (var v in batch.Views.Values) v.DetachFromDisposeScope();
-            batch.LabelTensor.DetachFromDisposeScope();
-            return _batch = batch;
+            return _batch = _agent.Train.Subset(rows).DetachFromDisposeScope();
         }
     }
 

@@ -159,10 +159,7 @@ public sealed class Agent : IDisposable
     private MultimodalData FoldData(int f)
     {
         if (_foldData![f] is { } made) return made;
-        var data = Train.Subset(Enumerable.Range(0, Train.Count).Where(i => _fold![i] == f).ToArray());
-        foreach (var v in data.Views.Values) v.DetachFromDisposeScope();
-        data.LabelTensor.DetachFromDisposeScope();
-        return _foldData[f] = data;
+        return _foldData[f] = Train.Subset(Enumerable.Range(0, Train.Count).Where(i => _fold![i] == f).ToArray()).DetachFromDisposeScope();
     }
 
     /// <summary>
