@@ -50,6 +50,9 @@ public sealed class CrossRuntimeTests : IDisposable
         // loss-based screening in front of the mixing rule: every agent drops the same neighbours in both runtimes (a zero
         // tolerance, so that this small model's screen drops contributions at all)
         { "loss-screen-vs-sign-flip-attackers", ["mixing.screen=loss", "mixing.screen_tolerance=0", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
+        // sign screening in front of the best distance rule, against ALIE (whose values lie below the receiver's almost everywhere)
+        { "sign-screen-vs-alie-attackers", ["mixing.screen=sign", "mixing.rule=clipped-gossip", "mixing.radius=own-history", "mixing.outliers=drop",
+            "attack.kind=alie", "attack.fraction=0.34"] },
         // attackers that lie in overlay discovery (keys they lack, fabricated repair chains) but send honest payloads:
         // checked against the config, discovery gives the simulator's overlays, so every accuracy matches
         { "discovery-liars", ["attack.discovery=true", "attack.fraction=0.34"] },

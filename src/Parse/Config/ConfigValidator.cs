@@ -117,10 +117,11 @@ public static class ConfigValidator
         Check(c.Mixing.Clip is null || (c.Mixing.Clip > 0 && double.IsFinite(c.Mixing.Clip.Value)), $"mixing.clip: must be a finite number > 0, or unset for the adaptive radius (got {c.Mixing.Clip})");
         OneOf("mixing.radius", c.Mixing.Radius, ["median", "own-history"]);
         OneOf("mixing.outliers", c.Mixing.Outliers, ["clip", "drop"]);
-        OneOf("mixing.screen", c.Mixing.Screen, ["none", "loss"]);
+        OneOf("mixing.screen", c.Mixing.Screen, ["none", "loss", "sign"]);
+        Check(c.Mixing.ScreenSignTolerance is >= 0 and <= 0.5, $"mixing.screen_sign_tolerance: must be in 0..0.5 (got {c.Mixing.ScreenSignTolerance})");
         Check(c.Mixing.ScreenBatch is >= 1 and <= 100_000, $"mixing.screen_batch: must be in 1..100000 samples (got {c.Mixing.ScreenBatch})");
         Check(c.Mixing.ScreenTolerance >= 0 && double.IsFinite(c.Mixing.ScreenTolerance), $"mixing.screen_tolerance: must be a finite number >= 0 (got {c.Mixing.ScreenTolerance})");
-        Check(c.Mixing.Screen == "none" || c.Mixing.Rule != "choco", "mixing.screen: loss cannot be combined with mixing.rule choco (its public copies must take every neighbour's difference)");
+        Check(c.Mixing.Screen == "none" || c.Mixing.Rule != "choco", $"mixing.screen: {c.Mixing.Screen} cannot be combined with mixing.rule choco (its public copies must take every neighbour's difference)");
         Check(c.Mixing.RadiusFactor > 0 && double.IsFinite(c.Mixing.RadiusFactor), $"mixing.radius_factor: must be a finite number > 0 (got {c.Mixing.RadiusFactor})");
         Check(c.Mixing.Radius == "median" || c.Mixing.Clip is null, $"mixing.radius: {c.Mixing.Radius} is an adaptive radius; unset mixing.clip (a fixed radius, {c.Mixing.Clip}) to use it");
         var atk = c.Attack;

@@ -311,12 +311,14 @@ public sealed record MixingConfig
     public double RadiusFactor { get; init; } = 2.0;
     /// <summary>clipped-gossip: what happens to a neighbour beyond the radius: <c>clip</c> (its difference scaled to the radius) or <c>drop</c> (left out of the round).</summary>
     public string Outliers { get; init; } = "clip";
-    /// <summary>Screening of neighbours' values before any rule mixes them: <c>none</c> or <c>loss</c> (a neighbour's values of a group are left out of the round when substituting them into the agent's own model raises its loss on a fixed batch of its own samples by more than <c>screen_tolerance</c>).</summary>
+    /// <summary>Screening of neighbours' values before any rule mixes them: <c>none</c>, <c>sign</c> (a neighbour's values of a group are left out when they lie above the agent's own in too many or too few coordinates, see <c>screen_sign_tolerance</c>) or <c>loss</c> (a neighbour's values of a group are left out of the round when substituting them into the agent's own model raises its loss on a fixed batch of its own samples by more than <c>screen_tolerance</c>).</summary>
     public string Screen { get; init; } = "none";
     /// <summary><c>screen: loss</c>: samples of the agent's own training data (a fixed, seeded subset) the loss is measured on.</summary>
     public int ScreenBatch { get; init; } = 64;
     /// <summary><c>screen: loss</c>: a neighbour's values are dropped when the loss after the step towards them exceeds the agent's own loss by more than this fraction of it (plus 0.01 nats).</summary>
     public double ScreenTolerance { get; init; } = 0.2;
+    /// <summary><c>screen: sign</c>: a neighbour's values of a group are dropped when the fraction of coordinates where they exceed the agent's own (among those that differ) is farther than this from 1/2.</summary>
+    public double ScreenSignTolerance { get; init; } = 0.2;
 }
 
 /// <summary>

@@ -50,7 +50,7 @@ public sealed partial class AgentCore : IDisposable
     private readonly Dictionary<string, List<Tensor>> _initial = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<List<Tensor>>> _lastReceived = new(StringComparer.Ordinal);
     private readonly DynamicsSchedule? _schedule;
-    private readonly LossScreen? _screen;
+    private readonly INeighbourScreen? _screen;
 
     /// <summary>A received payload kept for mixing; disposing it releases its tensors (or the transport's lease on them).</summary>
     private sealed record Held(int Round, GroupPayload Payload, IDisposable? Lease) : IDisposable
@@ -90,7 +90,7 @@ public sealed partial class AgentCore : IDisposable
         _pipeline.Bind(new PayloadContext(learner.Id, cfg, _everShared, () => Tally), _mixer);
         _attacks = attacks;
         _attack = attacks?.For(learner.Id);
-        _screen = cfg.Mixing.Screen == "loss" ? new LossScreen(learner, cfg.Mixing, cfg.Seed) : null;
+        _screen = NeighbourScreens.Create(learner, cfg);
         if (_attack is not null)
         {
             using var noGrad = torch.no_grad();
@@ -478,8 +478,8 @@ public sealed partial class AgentCore : IDisposable
     }
 
     /// <summary>
-    /// <c>mixing.screen: loss</c>: the contributions whose values keep the agent's loss on its screening batch within
-    /// the tolerance; the others are counted (rejection reason <c>Screened</c>) and left out of the round.
+    /// <c>mixing.screen</c>: the contributions that pass the agent's screen; the others are counted (rejection reason
+    /// <c>Screened</c>) and left out of the round.
     /// </summary>
     private List<Contribution> Screen(ParameterGroup g, int ownDegree, List<Contribution> contributions, int r)
     {
@@ -487,16 +487,16 @@ public sealed partial class AgentCore : IDisposable
         var kept = new List<Contribution>(contributions.Count);
         foreach (var c in contributions)
         {
-            double loss = _screen!.LossWith(g, c.Values, MetropolisHastings.Weight(ownDegree, c.SenderDegree));
+            bool keep = _screen!.Keeps(g, ownDegree, c, out string why);
             Tally.ScreenChecked++;
             bool fromAttacker = Attackers.Contains(c.Sender);
             if (fromAttacker) Tally.ScreenCheckedFromAttackers++;
-            if (_screen.Keeps(loss)) { kept.Add(c); continue; }
+            if (keep) { kept.Add(c); continue; }
             CountRejection(c.Sender, RejectReason.Screened);
             Tally.Screened++;
             if (fromAttacker) Tally.ScreenedFromAttackers++;
             if (Tally.Screened <= 20)
-                Tally.Events.Add($"round {r}: screened out agent {c.Sender}'s {g.Key} (loss {loss:G4}, own {_screen.OwnLoss:G4}, threshold {_screen.Threshold:G4})");
+                Tally.Events.Add($"round {r}: screened out agent {c.Sender}'s {g.Key} ({why})");
         }
         Tally.ScreenSeconds += t.Elapsed.TotalSeconds;
         return kept;

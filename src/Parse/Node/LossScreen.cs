@@ -1,5 +1,6 @@
 using Parse.Config;
 using Parse.Data;
+using Parse.Federation.Mixing;
 using Parse.Model;
 using Parse.Simulation;
 using Parse.Util;
@@ -17,7 +18,7 @@ namespace Parse.Node;
 /// loss beyond <see cref="Threshold"/> is left out of that group's round, like a refused payload. It does not look at
 /// distances, so values that sit inside every radius (ALIE) are judged by what they do to the agent's own model.
 /// </summary>
-internal sealed class LossScreen : IDisposable
+internal sealed class LossScreen : INeighbourScreen
 {
     /// <summary>Slack in nats added to the threshold, so that an agent whose own loss is near 0 still accepts equals.</summary>
     public const double AbsoluteSlack = 0.01;
@@ -77,6 +78,15 @@ internal sealed class LossScreen : IDisposable
         {
             for (int i = 0; i < saved.Count; i++) group.Parameters[i].copy_(saved[i]);
         }
+    }
+
+    /// <inheritdoc />
+    public bool Keeps(ParameterGroup group, int ownDegree, Contribution contribution, out string why)
+    {
+        double loss = LossWith(group, contribution.Values, MetropolisHastings.Weight(ownDegree, contribution.SenderDegree));
+        bool keep = Keeps(loss);
+        why = keep ? "" : $"loss {loss:G4}, own {OwnLoss:G4}, threshold {Threshold:G4}";
+        return keep;
     }
 
     private double Measure() => _agent.Group.Loss(_agent.Index, Batch);
