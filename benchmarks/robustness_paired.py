@@ -32,6 +32,11 @@ for name, (parts, acc, types, att) in cells.items():
 for rk in sorted(by_rule):
     parts = dict(rk)
     if parts.get(axis) == "none":
+        label = ", ".join(f"{k}={v}" for k, v in rk)
+        names = by_rule[rk]
+        for t in sorted(set(cells[names[0]][2].values())):
+            a = [statistics.mean(c[1][i] for i, tt in c[2].items() if tt == t and i not in c[3]) for c in (cells[n] for n in names)]
+            print(f"{label} | {t}: acc {statistics.mean(a):.3f} ± {statistics.stdev(a) if len(a) > 1 else 0:.3f} ({' / '.join(f'{x:.3f}' for x in a)})")
         continue
     deltas = defaultdict(list)
     accs = defaultdict(list)
