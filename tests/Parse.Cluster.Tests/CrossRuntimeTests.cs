@@ -47,6 +47,10 @@ public sealed class CrossRuntimeTests : IDisposable
         // a rule with per-agent memory across rounds (the own-history radius) that drops the attackers beyond it
         { "own-history-drop-vs-sign-flip-attackers", ["mixing.rule=clipped-gossip", "mixing.radius=own-history", "mixing.outliers=drop",
             "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
+        // krum with a fallback (mixing.fallback): agents with two neighbours on an overlay mixed by krum (f = 0 needs 3
+        // candidates), those with one by clipped gossip with the own-history radius, whose memory follows the krum rounds too
+        { "krum-fallback-own-history-vs-sign-flip-attackers", ["mixing.rule=krum", "mixing.f=0", "mixing.fallback=clipped-gossip",
+            "mixing.radius=own-history", "mixing.outliers=drop", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },
         // loss-based screening in front of the mixing rule: every agent drops the same neighbours in both runtimes (a zero
         // tolerance, so that this small model's screen drops contributions at all)
         { "loss-screen-vs-sign-flip-attackers", ["mixing.screen=loss", "mixing.screen_tolerance=0", "attack.kind=sign-flip", "attack.fraction=0.34", "attack.scale=3"] },

@@ -77,10 +77,13 @@ public sealed class ExactResumeTests : IDisposable
     /// The own-history radius remembers each group's last values and distances: the checkpoint carries that memory, and a
     /// resumed agent's mixer holds exactly what the saved one held.
     /// </summary>
-    [Fact]
-    public void The_mixing_rules_memory_is_saved_in_the_checkpoint_and_restored()
+    [Theory]
+    [InlineData("mixing.rule=clipped-gossip")]
+    // the trimmed mean with an own-history fallback: one neighbour (2 candidates) is mixed by the fallback, whose memory is saved
+    [InlineData("mixing.rule=trimmed-mean", "mixing.trim=1", "mixing.fallback=clipped-gossip")]
+    public void The_mixing_rules_memory_is_saved_in_the_checkpoint_and_restored(params string[] rule)
     {
-        var cfg = Config("mixing.rule=clipped-gossip", "mixing.radius=own-history", "mixing.outliers=drop");
+        var cfg = Config([.. rule, "mixing.radius=own-history", "mixing.outliers=drop"]);
         using var setup = ExperimentSetup.Build(cfg, ".");
         string fp = ConfigFingerprint.Of(cfg);
         var store = new CheckpointStore(_dir);

@@ -14,11 +14,16 @@ namespace Parse.Tests;
 /// </summary>
 public class BatchedMixingTests
 {
-    private static IEnumerable<RowMixer> Rules() =>
+    private static IEnumerable<IBatchedMixer> Rules() =>
     [
         new MedianMixer(), new TrimmedMeanMixer(1), new TrimmedMeanMixer(2), new KrumMixer(1, multi: false),
         new KrumMixer(1, multi: true), new ClippedGossipMixer(null), new ClippedGossipMixer(0.5),
         new ClippedGossipMixer(null, ClipRadius.OwnHistory), new ClippedGossipMixer(null, ClipRadius.OwnHistory, 1.0, drop: true),
+        // mixing.fallback: agents with too few candidates mixed by another rule (own-history: memory kept in both branches)
+        new FallbackMixer(new TrimmedMeanMixer(2), 5, new ClippedGossipMixer(null, ClipRadius.OwnHistory, 2.0, drop: true)),
+        new FallbackMixer(new KrumMixer(1, multi: false), 5, new ClippedGossipMixer(null, ClipRadius.OwnHistory)),
+        new FallbackMixer(new KrumMixer(1, multi: true), 5, new MedianMixer()),
+        new FallbackMixer(new TrimmedMeanMixer(1), 3, new MetropolisMixer()),
     ];
 
     /// <summary>A stacked store of <paramref name="agents"/> agents: a [A, 3, 4] weight and an [A, 4] bias.</summary>
@@ -116,10 +121,13 @@ public class BatchedMixingTests
     [InlineData("multi-krum")]
     [InlineData("clipped-gossip")]
     [InlineData("clipped-gossip", "own-history", "drop")]
-    public void A_simulation_with_batched_robust_mixing_equals_agent_by_agent_mixing(string rule, string radius = "median", string outliers = "clip")
+    [InlineData("trimmed-mean", "own-history", "drop", "clipped-gossip", "mixing.trim=2")]
+    [InlineData("krum", "own-history", "clip", "clipped-gossip", "mixing.f=1")]
+    public void A_simulation_with_batched_robust_mixing_equals_agent_by_agent_mixing(string rule, string radius = "median", string outliers = "clip",
+        string fallback = "refuse", string extra = "mixing.trim=1")
     {
         string[] sets = [$"mixing.rule={rule}", $"mixing.radius={radius}", $"mixing.outliers={outliers}", "topology.kind=erdos-renyi", "topology.p=0.6", "mixing.trim=1", "mixing.f=0",
-            "attack.kind=sign-flip", "attack.fraction=0.2", "sim.parallelism=2", "rounds=4"];
+            "attack.kind=sign-flip", "attack.fraction=0.2", "sim.parallelism=2", "rounds=4", $"mixing.fallback={fallback}", extra];
         SimulationResult Run(bool batched)
         {
             using var sim = new Simulator(TestConfigs.Load(sets), ".") { BatchedMixing = batched };

@@ -114,6 +114,7 @@ public static class ConfigValidator
         OneOf("mixing.rule", c.Mixing.Rule, Components.Mixers.Names);
         Check(c.Mixing.Trim >= 0, $"mixing.trim: must be >= 0 (got {c.Mixing.Trim})");
         Check(c.Mixing.F >= 0, $"mixing.f: must be >= 0 (got {c.Mixing.F})");
+        foreach (var msg in Federation.Mixing.MixerRequirements.FallbackErrors(c.Mixing)) errors.Add(msg);
         Check(c.Mixing.Clip is null || (c.Mixing.Clip > 0 && double.IsFinite(c.Mixing.Clip.Value)), $"mixing.clip: must be a finite number > 0, or unset for the adaptive radius (got {c.Mixing.Clip})");
         OneOf("mixing.radius", c.Mixing.Radius, ["median", "own-history"]);
         OneOf("mixing.outliers", c.Mixing.Outliers, ["clip", "drop"]);

@@ -303,6 +303,8 @@ public sealed record MixingConfig
     public int Trim { get; init; } = 1;
     /// <summary>krum / multi-krum: number of Byzantine neighbours to tolerate (needs degree + 1 > 2 x f + 2).</summary>
     public int F { get; init; } = 1;
+    /// <summary>trimmed-mean / krum / multi-krum: the rule used for an agent's group when its candidates (degree + 1, fewer when payloads are missing) are too few for <c>rule</c>: <c>refuse</c> (such overlays stop before training) or a rule that works with any count (e.g. <c>clipped-gossip</c>, with this section's radius settings; <c>median</c>; <c>metropolis</c>).</summary>
+    public string Fallback { get; init; } = "refuse";
     /// <summary>clipped-gossip: clipping radius of each neighbour's difference (L2, per group); null = adaptive (the median distance of the round).</summary>
     public double? Clip { get; init; }
     /// <summary>clipped-gossip without <c>clip</c>: <c>median</c> (the round's median neighbour distance) or <c>own-history</c> (a radius anchored by the agent's own recent update norms; defends agents with one or two neighbours).</summary>

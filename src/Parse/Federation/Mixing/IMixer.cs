@@ -79,5 +79,16 @@ public static class MixerRegistry
     public static IReadOnlyList<string> Names => Registry.Names;
 
     /// <summary>The mixer of <c>mixing.rule</c>.</summary>
-    public static IMixer Create(Config.ExperimentConfig cfg) => Registry.Resolve("mixing.rule", cfg.Mixing.Rule)(cfg);
+    /// <remarks>
+    /// With <c>mixing.fallback</c> set and a rule that needs a minimum number of candidates, a <see cref="FallbackMixer"/>
+    /// mixing too small neighbourhoods by the fallback rule (built from the same config).
+    /// </remarks>
+    public static IMixer Create(Config.ExperimentConfig cfg)
+    {
+        var main = Registry.Resolve("mixing.rule", cfg.Mixing.Rule)(cfg);
+        int min = MixerRequirements.MinCandidates(cfg.Mixing);
+        if (cfg.Mixing.Fallback == "refuse" || min == 0 || main is not RowMixer row) return main;
+        var fallback = Registry.Resolve("mixing.fallback", cfg.Mixing.Fallback)(cfg with { Mixing = cfg.Mixing with { Rule = cfg.Mixing.Fallback } });
+        return new FallbackMixer(row, min, fallback);
+    }
 }

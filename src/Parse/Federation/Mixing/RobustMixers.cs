@@ -209,46 +209,7 @@ public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
     {
         int n = c.Count, b = c.Agents;
         var self = c.Rows[0];
-        // every neighbour's difference at once, [n - 1, B, P], and their norms [n - 1, B] (a few whole-batch passes)
-        var neighbours = c.Neighbours ?? torch.stack(c.Rows.Skip(1).ToArray(), 0);
-        using var diffs = neighbours.sub(self);
-        double[] norms;   // [n - 1, B]
-        using (var sq = diffs.Squared())
-        using (var sums = sq.sum([2]))
-            norms = Roots(sums);
-        RadiusHistory? history = null;
-        RowSlots? slots = null;
-        double?[]? own = null;
-        double[] pool = [];
-        if (OwnHistory)
-        {
-            slots = c.Slots ?? throw new InvalidOperationException("clipped-gossip with mixing.radius own-history needs the agents' store slots");
-            history = _histories.Of(slots.Store, slots.Capacity);
-            own = OwnUpdateNorms(self, history, slots);
-            pool = new double[RadiusHistory.Window * n + n];
-        }
-        // coefficient of neighbour k at agent a: w_ak x clip factor
-        var coef = new double[n - 1][];
-        for (int k = 0; k < n - 1; k++) coef[k] = new double[b];
-        var row = new double[n - 1];
-        for (int a = 0; a < b; a++)
-        {
-            for (int k = 0; k < n - 1; k++) row[k] = norms[k * b + a];
-            double tau = _clip ?? (history is null ? Median(row) : Factor * PoolLowerMedian(history, slots!.Rows[a], own![a] ?? 0, row, pool));
-            for (int k = 0; k < n - 1; k++)
-            {
-                double w = MetropolisHastings.Weight(c.OwnDegrees[a], c.SenderDegrees[a][k]);
-                coef[k][a] = w * (row[k] > tau && row[k] > 0 ? (Drop ? 0 : tau / row[k]) : 1.0);
-            }
-            if (history is not null)
-            {
-                int u = own![a] is null ? 0 : 1;
-                var remembered = new double[u + n - 1];
-                if (u == 1) remembered[0] = own[a]!.Value;
-                for (int k = 0; k < n - 1; k++) remembered[u + k] = Math.Min(row[k], tau);
-                history.Remember(slots!.Rows[a], remembered);
-            }
-        }
+        using var diffs = Weigh(c, out var coef, out var history, out var slots);
         // each difference times its coefficient (one multiplication by an [n - 1, B, 1] tensor), summed in neighbour order
         using (var coefs = torch.tensor(coef.SelectMany(x => x).Select(v => (float)v).ToArray(), [n - 1, b, 1], dtype: ScalarType.Float32))
         {
@@ -269,6 +230,71 @@ public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
         update.Dispose();
         history?.Keep(slots!.Rows, slots.Index, result);
         return result;
+    }
+
+    /// <summary>
+    /// Keeps the own-history memory of the batch <paramref name="c"/> current when another rule mixed it (the main rule
+    /// of a <see cref="FallbackMixer"/>): the memory takes the round exactly as if this rule had mixed (its own update
+    /// norm and the neighbour distances this rule would have accepted), but remembers <paramref name="mixed"/>, the values
+    /// the agents actually hold after mixing, as their last values. Nothing without the own-history radius.
+    /// </summary>
+    internal void Observe(CandidateRows c, Tensor mixed)
+    {
+        if (!OwnHistory) return;
+        using var diffs = Weigh(c, out _, out var history, out var slots);
+        history!.Keep(slots!.Rows, slots.Index, mixed);
+    }
+
+    /// <summary>
+    /// The neighbours' differences from the agents' own values, [n - 1, B, P], and each one's coefficient
+    /// <paramref name="coef"/>[k][agent] (its Metropolis-Hastings weight x clip factor); with the own-history radius also
+    /// remembers the round's own update norms and accepted distances in the agents' <paramref name="history"/>.
+    /// </summary>
+    private Tensor Weigh(CandidateRows c, out double[][] coef, out RadiusHistory? history, out RowSlots? slots)
+    {
+        int n = c.Count, b = c.Agents;
+        var self = c.Rows[0];
+        // every neighbour's difference at once, [n - 1, B, P], and their norms [n - 1, B] (a few whole-batch passes)
+        var neighbours = c.Neighbours ?? torch.stack(c.Rows.Skip(1).ToArray(), 0);
+        var diffs = neighbours.sub(self);
+        double[] norms;   // [n - 1, B]
+        using (var sq = diffs.Squared())
+        using (var sums = sq.sum([2]))
+            norms = Roots(sums);
+        history = null;
+        slots = null;
+        double?[]? own = null;
+        double[] pool = [];
+        if (OwnHistory)
+        {
+            slots = c.Slots ?? throw new InvalidOperationException("clipped-gossip with mixing.radius own-history needs the agents' store slots");
+            history = _histories.Of(slots.Store, slots.Capacity);
+            own = OwnUpdateNorms(self, history, slots);
+            pool = new double[RadiusHistory.Window * n + n];
+        }
+        // coefficient of neighbour k at agent a: w_ak x clip factor
+        coef = new double[n - 1][];
+        for (int k = 0; k < n - 1; k++) coef[k] = new double[b];
+        var row = new double[n - 1];
+        for (int a = 0; a < b; a++)
+        {
+            for (int k = 0; k < n - 1; k++) row[k] = norms[k * b + a];
+            double tau = _clip ?? (history is null ? Median(row) : Factor * PoolLowerMedian(history, slots!.Rows[a], own![a] ?? 0, row, pool));
+            for (int k = 0; k < n - 1; k++)
+            {
+                double w = MetropolisHastings.Weight(c.OwnDegrees[a], c.SenderDegrees[a][k]);
+                coef[k][a] = w * (row[k] > tau && row[k] > 0 ? (Drop ? 0 : tau / row[k]) : 1.0);
+            }
+            if (history is not null)
+            {
+                int u = own![a] is null ? 0 : 1;
+                var remembered = new double[u + n - 1];
+                if (u == 1) remembered[0] = own[a]!.Value;
+                for (int k = 0; k < n - 1; k++) remembered[u + k] = Math.Min(row[k], tau);
+                history.Remember(slots!.Rows[a], remembered);
+            }
+        }
+        return diffs;
     }
 
     /// <summary>
@@ -416,22 +442,49 @@ public sealed class ClippedGossipMixer : RowMixer, IMixerMemory
 public static class MixerRequirements
 {
     /// <summary>
+    /// The fewest candidates (own values + neighbours') <c>mixing.rule</c> works with: 2 x trim + 1 for trimmed-mean,
+    /// 2 x f + 3 for krum and multi-krum, 0 (any count) for the other rules.
+    /// </summary>
+    public static int MinCandidates(Config.MixingConfig m) => m.Rule switch
+    {
+        "trimmed-mean" => 2 * m.Trim + 1,
+        "krum" or "multi-krum" => 2 * m.F + 3,
+        _ => 0,
+    };
+
+    /// <summary>Rules that cannot be a <c>mixing.fallback</c>: they need more candidates themselves, or extra state.</summary>
+    private static readonly string[] NotFallbacks = ["trimmed-mean", "krum", "multi-krum", "choco"];
+
+    /// <summary>What is wrong with <c>mixing.fallback</c> (empty when nothing): an unknown rule, or one that cannot be a fallback.</summary>
+    public static IEnumerable<string> FallbackErrors(Config.MixingConfig m)
+    {
+        if (m.Fallback == "refuse") yield break;
+        var names = MixerRegistry.Names.Where(n => !NotFallbacks.Contains(n)).Prepend("refuse").ToList();
+        if (NotFallbacks.Contains(m.Fallback))
+            yield return $"mixing.fallback: '{m.Fallback}' cannot be a fallback ({(m.Fallback == "choco" ? "it needs the choco payload processor for every group" : "it needs a minimum number of candidates itself")}; expected one of: {string.Join(", ", names)})";
+        else if (!MixerRegistry.Names.Contains(m.Fallback))
+            yield return $"mixing.fallback: unknown value '{m.Fallback}' (expected one of: {string.Join(", ", names)})";
+    }
+
+    /// <summary>
     /// Throws <see cref="Config.ConfigException"/> naming the field when a rule cannot work on some agent's overlay
     /// neighbourhood: trimmed-mean needs degree + 1 &gt; 2 x trim, krum and multi-krum need degree + 1 &gt; 2 x f + 2
-    /// (for every agent with at least one neighbour on the overlay).
+    /// (for every agent with at least one neighbour on the overlay), unless <c>mixing.fallback</c> names a rule for them.
     /// </summary>
     public static void Check(Config.ExperimentConfig cfg, IEnumerable<Overlays.Overlay> overlays)
     {
         var m = cfg.Mixing;
+        if (m.Fallback != "refuse") return;
+        const string hint = "; or set mixing.fallback (e.g. clipped-gossip) to mix such agents by another rule";
         foreach (var o in overlays)
             foreach (int i in o.Members)
             {
                 int deg = o.Graph.Degree(i);
                 if (deg == 0) continue;
                 if (m.Rule == "trimmed-mean" && deg + 1 <= 2 * m.Trim)
-                    throw new Config.ConfigException($"mixing.trim: {m.Trim} trims every value of agent {i}, which has {deg} neighbour(s) on overlay '{o.Key.Split('|')[0]}' (needs degree + 1 > 2 x trim; topology.kind {cfg.Topology.Kind})");
+                    throw new Config.ConfigException($"mixing.trim: {m.Trim} trims every value of agent {i}, which has {deg} neighbour(s) on overlay '{o.Key.Split('|')[0]}' (needs degree + 1 > 2 x trim; topology.kind {cfg.Topology.Kind}){hint}");
                 if (m.Rule is "krum" or "multi-krum" && deg + 1 <= 2 * m.F + 2)
-                    throw new Config.ConfigException($"mixing.f: {m.F} is too many for agent {i}, which has {deg} neighbour(s) on overlay '{o.Key.Split('|')[0]}' (krum needs degree + 1 > 2 x f + 2; topology.kind {cfg.Topology.Kind})");
+                    throw new Config.ConfigException($"mixing.f: {m.F} is too many for agent {i}, which has {deg} neighbour(s) on overlay '{o.Key.Split('|')[0]}' (krum needs degree + 1 > 2 x f + 2; topology.kind {cfg.Topology.Kind}){hint}");
             }
     }
 }

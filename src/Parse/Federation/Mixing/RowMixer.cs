@@ -69,6 +69,19 @@ public abstract class RowMixer : IBatchedMixer
     /// <summary>The mixed values of every agent of the batch, [B, P]. Row-wise: agent b's result depends on its rows only.</summary>
     protected internal abstract Tensor Combine(CandidateRows c);
 
+    /// <summary>
+    /// Called with every batch's candidates and its mixed values [B, P] right after <see cref="Combine"/>, before they
+    /// are written back (a <see cref="FallbackMixer"/> keeps its fallback's memory current with it); null: nothing.
+    /// </summary>
+    internal Action<CandidateRows, Tensor>? AfterCombine { get; set; }
+
+    private Tensor CombineAndReport(CandidateRows c)
+    {
+        var result = Combine(c);
+        AfterCombine?.Invoke(c, result);
+        return result;
+    }
+
     /// <inheritdoc />
     public void Mix(IReadOnlyList<Tensor> own, int ownDegree, IReadOnlyList<Contribution> received)
     {
@@ -77,7 +90,7 @@ public abstract class RowMixer : IBatchedMixer
         rows[0] = Flat(own).unsqueeze(0);
         for (int k = 0; k < received.Count; k++) rows[k + 1] = Flat(received[k].Values).unsqueeze(0);
         using var index = torch.tensor(new[] { 0L }, dtype: ScalarType.Int64);
-        var result = Combine(new CandidateRows(rows, [ownDegree], [received.Select(c => c.SenderDegree).ToArray()]) { Slots = new RowSlots(own, 1, [0], index) });
+        var result = CombineAndReport(new CandidateRows(rows, [ownDegree], [received.Select(c => c.SenderDegree).ToArray()]) { Slots = new RowSlots(own, 1, [0], index) });
         WriteBack(own, result[0]);
     }
 
@@ -124,7 +137,7 @@ public abstract class RowMixer : IBatchedMixer
             .Select(q => torch.stack(Enumerable.Range(0, n - 1).SelectMany(rank => tasks.Select(t => t.Received[rank].Values[q])).ToArray(), 0)
                 .reshape(n - 1, b, -1)).ToList(), dim: 2);
         for (int k = 1; k < n; k++) rows[k] = neighbours.select(0, k - 1);
-        var result = Combine(new CandidateRows(rows, tasks.Select(t => t.OwnDegree).ToArray(),
+        var result = CombineAndReport(new CandidateRows(rows, tasks.Select(t => t.OwnDegree).ToArray(),
             tasks.Select(t => t.Received.Select(c => c.SenderDegree).ToArray()).ToArray())
         { Slots = new RowSlots(store, (int)store[0].shape[0], slots, idx), Neighbours = neighbours });
         long offset = 0;
