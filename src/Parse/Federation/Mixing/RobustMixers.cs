@@ -474,17 +474,17 @@ public static class MixerRequirements
     public static void Check(Config.ExperimentConfig cfg, IEnumerable<Overlays.Overlay> overlays)
     {
         var m = cfg.Mixing;
-        if (m.Fallback != "refuse") return;
+        int min = MinCandidates(m);
+        if (m.Fallback != "refuse" || min == 0) return;
         const string hint = "; or set mixing.fallback (e.g. clipped-gossip) to mix such agents by another rule";
         foreach (var o in overlays)
             foreach (int i in o.Members)
             {
                 int deg = o.Graph.Degree(i);
-                if (deg == 0) continue;
-                if (m.Rule == "trimmed-mean" && deg + 1 <= 2 * m.Trim)
+                if (deg == 0 || deg + 1 >= min) continue;
+                if (m.Rule == "trimmed-mean")
                     throw new Config.ConfigException($"mixing.trim: {m.Trim} trims every value of agent {i}, which has {deg} neighbour(s) on overlay '{o.Key.Split('|')[0]}' (needs degree + 1 > 2 x trim; topology.kind {cfg.Topology.Kind}){hint}");
-                if (m.Rule is "krum" or "multi-krum" && deg + 1 <= 2 * m.F + 2)
-                    throw new Config.ConfigException($"mixing.f: {m.F} is too many for agent {i}, which has {deg} neighbour(s) on overlay '{o.Key.Split('|')[0]}' (krum needs degree + 1 > 2 x f + 2; topology.kind {cfg.Topology.Kind}){hint}");
+                throw new Config.ConfigException($"mixing.f: {m.F} is too many for agent {i}, which has {deg} neighbour(s) on overlay '{o.Key.Split('|')[0]}' (krum needs degree + 1 > 2 x f + 2; topology.kind {cfg.Topology.Kind}){hint}");
             }
     }
 }
